@@ -1,0 +1,288 @@
+"""Validate a delivery of the six input tables against the contract, all failures at once.
+
+Two kinds of problems:
+- structural (a table or column is missing, a column is not in the contract, a file cannot be
+  read): nothing can be trusted, :class:`ContractError` is raised naming table, column and rule;
+- row failures (a value of the wrong type, out of range, an unknown code, a duplicate id, an
+  orphan, an event on or after the as-of date): every failing row is reported with the rules it
+  broke; the remaining rows are returned in their contract types.
+
+Rows in = rows accepted + rows rejected, per table, always.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pandas as pd
+import pandera.pandas as pa
+
+from data_contracts.enums import TABLES
+from data_contracts.inputs import (
+    DATAFRAME_CHECK_COLUMNS,
+    EVENT_TIME_COLUMNS,
+    FOREIGN_KEYS,
+    INPUT_MODELS,
+    PRIMARY_KEYS,
+)
+from data_contracts.parsing import finalize_dtypes, parse_column
+
+FAILURE_COLUMNS = ["table", "row", "key", "column", "rule", "value"]
+
+_MAX_RULE_LENGTH = 80
+
+
+@dataclass(frozen=True)
+class StructuralProblem:
+    """A problem that makes a whole table unusable."""
+
+    table: str
+    column: str | None
+    rule: str
+    detail: str = ""
+
+    def __str__(self) -> str:
+        where = f"table '{self.table}'" + (f", column '{self.column}'" if self.column else "")
+        return f"{where}: {self.rule}" + (f" ({self.detail})" if self.detail else "")
+
+
+class ContractError(Exception):
+    """Structural contract violations: the run must stop and publish nothing."""
+
+    def __init__(self, problems: list[StructuralProblem]):
+        self.problems = problems
+        super().__init__("input contract violated:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+@dataclass(frozen=True)
+class ValidationResult:
+    """Accepted rows per table (contract types) and one row per (row, column, rule) failure."""
+
+    tables: dict[str, pd.DataFrame]
+    failures: pd.DataFrame
+    rows_in: dict[str, int]
+    as_of: dt.date | None = None
+    rejected_rows: dict[str, pd.Index] = field(default_factory=dict)
+
+    @property
+    def is_valid(self) -> bool:
+        return self.failures.empty
+
+    def counts(self) -> pd.DataFrame:
+        """Per table: rows read, accepted and rejected (rows in = accepted + rejected)."""
+        rows = []
+        for table in TABLES:
+            rejected = len(self.rejected_rows.get(table, ()))
+            rows.append(
+                {
+                    "table": table,
+                    "rows_in": self.rows_in.get(table, 0),
+                    "accepted": len(self.tables[table]) if table in self.tables else 0,
+                    "rejected": rejected,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def failures_by_rule(self) -> pd.DataFrame:
+        """Failure counts per (table, column, rule), with an example row and value."""
+        if self.failures.empty:
+            return pd.DataFrame(columns=["table", "column", "rule", "rows", "example_row", "example_value"])
+        grouped = self.failures.groupby(["table", "column", "rule"], sort=True, dropna=False)
+        return grouped.agg(
+            rows=("row", "nunique"), example_row=("row", "first"), example_value=("value", "first")
+        ).reset_index()
+
+
+def check_structure(raw: Mapping[str, pd.DataFrame]) -> None:
+    """Raise :class:`ContractError` for missing tables, missing columns or unknown columns."""
+    problems: list[StructuralProblem] = []
+    for table in TABLES:
+        if table not in raw:
+            problems.append(StructuralProblem(table, None, "table missing"))
+            continue
+        expected = list(INPUT_MODELS[table].to_schema().columns)
+        present = list(raw[table].columns)
+        for column in expected:
+            if column not in present:
+                problems.append(StructuralProblem(table, column, "column missing"))
+        for column in present:
+            if column not in expected:
+                problems.append(StructuralProblem(table, column, "column not in contract (strict schema)"))
+    if problems:
+        raise ContractError(problems)
+
+
+def _failure_frame(
+    table: str, raw: pd.DataFrame, rows: pd.Index, column: str, rule: str, values: pd.Series
+) -> pd.DataFrame:
+    keys = _row_keys(table, raw.loc[rows])
+    return pd.DataFrame(
+        {
+            "table": table,
+            "row": rows.astype("int64"),
+            "key": keys.to_numpy(),
+            "column": column,
+            "rule": _short_rule(rule),
+            "value": values.loc[rows].map(_show).to_numpy(),
+        }
+    )
+
+
+def _show(value: object) -> str:
+    return "<missing>" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+
+
+def _short_rule(rule: str) -> str:
+    if rule.startswith("isin(") and len(rule) > _MAX_RULE_LENGTH:
+        return "isin(allowed values)"
+    return rule if len(rule) <= _MAX_RULE_LENGTH else rule[: _MAX_RULE_LENGTH - 3] + "..."
+
+
+def _row_keys(table: str, frame: pd.DataFrame) -> pd.Series:
+    key_columns = [c for c in PRIMARY_KEYS[table] if c in frame.columns]
+    if not key_columns or frame.empty:
+        return pd.Series("", index=frame.index, dtype=object)
+    parts = frame[key_columns].astype("string").fillna("<missing>")
+    return parts.agg("|".join, axis=1) if len(key_columns) > 1 else parts[key_columns[0]]
+
+
+def _parse_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
+    schema = INPUT_MODELS[table].to_schema()
+    typed = {}
+    failures = []
+    for name, column in schema.columns.items():
+        parsed = parse_column(raw[name], column)
+        typed[name] = parsed.values
+        bad = raw.index[parsed.unparseable.to_numpy()]
+        if len(bad):
+            failures.append(
+                _failure_frame(table, raw, bad, name, f"type: expected {column.dtype}", raw[name])
+            )
+        if not column.nullable:
+            missing = raw.index[(parsed.values.isna() & ~parsed.unparseable).to_numpy()]
+            if len(missing):
+                failures.append(_failure_frame(table, raw, missing, name, "not_nullable", raw[name]))
+    return pd.DataFrame(typed, index=raw.index), failures
+
+
+@functools.cache
+def _rule_schema(table: str) -> pa.DataFrameSchema:
+    """The table's schema with nullability and exact int/bool dtypes relaxed.
+
+    Those two are checked while parsing; relaxing them here lets every other rule run on every
+    row, so a row with one unparseable cell still reports its other problems.
+    """
+    schema = INPUT_MODELS[table].to_schema()
+    relaxed = {"int64": "Int64", "bool": "boolean"}
+    updates = {
+        name: {"nullable": True, **({"dtype": relaxed[str(c.dtype)]} if str(c.dtype) in relaxed else {})}
+        for name, c in schema.columns.items()
+    }
+    return schema.update_columns(updates)
+
+
+def _pandera_failures(table: str, raw: pd.DataFrame, typed: pd.DataFrame) -> list[pd.DataFrame]:
+    schema = _rule_schema(table)
+    try:
+        schema.validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        cases = errors.failure_cases
+    else:
+        return []
+    failures = []
+    unique = schema.unique or []
+    for (context, column, check), group in cases.groupby(
+        ["schema_context", "column", "check"], sort=False, dropna=False
+    ):
+        check_name = str(check)
+        if context == "DataFrameSchema" or "uniqueness" in check_name:
+            # Frame-wide checks are reported once per row, under the column a reader must fix.
+            if "uniqueness" in check_name and unique:
+                column = ",".join(unique)
+            else:
+                column = DATAFRAME_CHECK_COLUMNS.get(check_name, str(column))
+        rows = pd.Index(group["index"].dropna().astype("int64").unique())
+        if len(rows) == 0:
+            raise ContractError([StructuralProblem(table, str(column), check_name)])
+        first = str(column).split(",")[0]
+        source = raw[first] if first in raw.columns else pd.Series("", index=raw.index)
+        failures.append(_failure_frame(table, raw, rows, str(column), check_name, source))
+    return _dedupe(failures)
+
+
+def _dedupe(failures: list[pd.DataFrame]) -> list[pd.DataFrame]:
+    if not failures:
+        return failures
+    return [pd.concat(failures, ignore_index=True).drop_duplicates(["row", "column", "rule"])]
+
+
+def _rows_in(failures: list[pd.DataFrame]) -> pd.Index:
+    if not failures:
+        return pd.Index([], dtype="int64")
+    return pd.Index(pd.concat(failures)["row"].unique())
+
+
+def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = None) -> ValidationResult:
+    """Validate the six tables: structure first (raises), then every row rule (reported).
+
+    Rows failing a rule are excluded from the returned tables; rows of child tables pointing at a
+    rejected or unknown parent are rejected too (rule ``foreign_key``). With ``as_of``, events
+    on or after it are rejected (rule ``event_on_or_after_as_of``).
+    """
+    check_structure(raw)
+    all_failures: list[pd.DataFrame] = []
+    accepted: dict[str, pd.DataFrame] = {}
+    rejected: dict[str, pd.Index] = {}
+    cutoff = pd.Timestamp(as_of) if as_of is not None else None
+
+    for table in TABLES:  # parents before children, so orphans cascade
+        frame = raw[table].reset_index(drop=True)
+        typed, failures = _parse_table(table, frame)
+        schema = INPUT_MODELS[table].to_schema()
+        failures += _pandera_failures(table, frame, typed)
+
+        for (child, child_column), (parent, parent_column) in FOREIGN_KEYS.items():
+            if child != table:
+                continue
+            known = accepted[parent][parent_column]
+            orphan = ~typed[child_column].isin(known) & typed[child_column].notna()
+            rows = typed.index[orphan.to_numpy()]
+            if len(rows):
+                failures.append(
+                    _failure_frame(
+                        table,
+                        frame,
+                        rows,
+                        child_column,
+                        f"foreign_key({parent}.{parent_column})",
+                        frame[child_column],
+                    )
+                )
+        if cutoff is not None and table in EVENT_TIME_COLUMNS:
+            column = EVENT_TIME_COLUMNS[table]
+            values = typed[column]
+            limit = cutoff.tz_localize("UTC") if isinstance(values.dtype, pd.DatetimeTZDtype) else cutoff
+            rows = typed.index[(values >= limit).fillna(False).to_numpy()]
+            if len(rows):
+                failures.append(
+                    _failure_frame(table, frame, rows, column, "event_on_or_after_as_of", frame[column])
+                )
+
+        bad = _rows_in(failures)
+        rejected[table] = bad
+        accepted[table] = finalize_dtypes(typed.drop(index=bad), schema).reset_index(drop=True)
+        all_failures += failures
+
+    failures_frame = (
+        pd.concat(all_failures, ignore_index=True) if all_failures else pd.DataFrame(columns=FAILURE_COLUMNS)
+    )
+    return ValidationResult(
+        tables=accepted,
+        failures=failures_frame,
+        rows_in={t: len(raw[t]) for t in TABLES},
+        as_of=as_of,
+        rejected_rows=rejected,
+    )

@@ -1,0 +1,255 @@
+"""The feature catalog: every model input, what it means, its unit and how reasons speak of it.
+
+No feature reaches a model without an entry here (tested). Protected attributes (gender, birth
+year) and their obvious proxies (region, language) are deliberately absent.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+CATALOG_VERSION = "1"
+
+Kind = Literal["numeric", "categorical", "boolean"]
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model feature.
+
+    ``phrase`` is formatted with the account's feature values (``{value}`` is this feature's);
+    ``missing_phrase`` is used when the value is missing. ``monotone`` constrains the model's
+    response (+1 never lowers, -1 never raises the propensity to pay) where the direction is a
+    matter of credit policy rather than of data.
+    """
+
+    name: str
+    description: str
+    unit: str
+    phrase: str
+    kind: Kind = "numeric"
+    monotone: int = 0
+    missing_phrase: str | None = None
+    false_phrase: str | None = None  # boolean features: the phrase when the flag is off
+
+    def describe_value(self, values: Mapping[str, object]) -> str:
+        """The phrase for this feature filled with one account's values."""
+        value = values.get(self.name)
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            return self.missing_phrase or f"{self.description}: unknown"
+        if self.kind == "boolean" and not value:
+            return self.false_phrase or f"Not: {self.description.lower()}"
+        return self.phrase.format(value=value, **values)
+
+
+FEATURES: tuple[FeatureSpec, ...] = (
+    # account state, from allocating payments to installments in due-date order
+    FeatureSpec(
+        "days_past_due",
+        "Days since the oldest unpaid installment fell due",
+        "days",
+        "{value:.0f} days past due",
+        monotone=-1,
+    ),
+    FeatureSpec(
+        "amount_overdue", "Amount of installments due and unpaid", "currency", "{value:,.2f} overdue"
+    ),
+    FeatureSpec(
+        "outstanding_balance",
+        "Scheduled amount not yet paid, future installments included",
+        "currency",
+        "{value:,.2f} still to repay in total",
+    ),
+    FeatureSpec(
+        "n_installments_overdue",
+        "Installments due and not fully paid",
+        "count",
+        "{value:.0f} installments overdue",
+    ),
+    FeatureSpec(
+        "overdue_to_installment_ratio",
+        "Amount overdue in units of one installment",
+        "ratio",
+        "Arrears equal {value:.1f} installments",
+    ),
+    FeatureSpec(
+        "installment_amount", "Regular installment amount", "currency", "Installment of {value:,.2f}"
+    ),
+    FeatureSpec("principal", "Amount lent", "currency", "Loan of {value:,.0f}"),
+    FeatureSpec(
+        "annual_interest_rate", "Nominal annual interest rate", "fraction", "Interest rate {value:.0%} a year"
+    ),
+    FeatureSpec("loan_age_days", "Days since disbursement", "days", "Loan {value:.0f} days old"),
+    FeatureSpec(
+        "term_elapsed_share",
+        "Share of installments already due",
+        "fraction",
+        "{value:.0%} of the term elapsed",
+    ),
+    FeatureSpec(
+        "on_time_share",
+        "Share of due installments that were paid by their due date",
+        "fraction",
+        "Paid {value:.0%} of installments on time",
+        monotone=1,
+        missing_phrase="No installment due yet",
+    ),
+    FeatureSpec(
+        "paid_share",
+        "Amount paid over amount due to date",
+        "fraction",
+        "Has paid {value:.0%} of what fell due",
+        missing_phrase="Nothing due yet",
+    ),
+    FeatureSpec("product", "Loan product", "category", "Product: {value}", kind="categorical"),
+    FeatureSpec(
+        "installment_frequency", "Repayment frequency", "category", "Pays {value}", kind="categorical"
+    ),
+    # payments
+    FeatureSpec(
+        "n_payments_30d",
+        "Payments received in the last 30 days",
+        "count",
+        "{value:.0f} payments in the last 30 days",
+    ),
+    FeatureSpec(
+        "amount_paid_30d",
+        "Amount paid in the last 30 days",
+        "currency",
+        "Paid {value:,.2f} in the last 30 days",
+    ),
+    FeatureSpec(
+        "amount_paid_90d",
+        "Amount paid in the last 90 days",
+        "currency",
+        "Paid {value:,.2f} in the last 90 days",
+    ),
+    FeatureSpec(
+        "days_since_last_payment",
+        "Days since the last payment",
+        "days",
+        "Last payment {value:.0f} days ago",
+        missing_phrase="No payment on record",
+    ),
+    # contact history
+    FeatureSpec(
+        "n_outbound_contacts_7d",
+        "Outbound contact attempts in the last 7 days",
+        "count",
+        "Contacted {value:.0f} times in the last 7 days",
+    ),
+    FeatureSpec(
+        "n_outbound_contacts_30d",
+        "Outbound contact attempts in the last 30 days",
+        "count",
+        "Contacted {value:.0f} times in the last 30 days",
+    ),
+    FeatureSpec(
+        "n_right_party_contacts_30d",
+        "Conversations with the borrower in the last 30 days",
+        "count",
+        "Reached the borrower {value:.0f} times in the last 30 days",
+    ),
+    FeatureSpec(
+        "days_since_last_right_party_contact",
+        "Days since the borrower was last reached",
+        "days",
+        "Last reached {value:.0f} days ago",
+        missing_phrase="Never reached in person",
+    ),
+    FeatureSpec(
+        "n_inbound_contacts_30d",
+        "Contacts started by the borrower in the last 30 days",
+        "count",
+        "Borrower got in touch {value:.0f} times in the last 30 days",
+    ),
+    FeatureSpec(
+        "call_no_answer_share_90d",
+        "Share of calls in the last 90 days not answered",
+        "fraction",
+        "{value:.0%} of recent calls unanswered",
+        missing_phrase="No calls in the last 90 days",
+    ),
+    FeatureSpec(
+        "n_promises_kept_180d",
+        "Promises to pay kept, last 180 days",
+        "count",
+        "Kept {value:.0f} of the last {n_promises_resolved_180d:.0f} promises to pay",
+        monotone=1,
+    ),
+    FeatureSpec(
+        "n_promises_broken_180d",
+        "Promises to pay broken, last 180 days",
+        "count",
+        "Broke {value:.0f} of the last {n_promises_resolved_180d:.0f} promises to pay",
+        monotone=-1,
+    ),
+    FeatureSpec(
+        "has_open_promise",
+        "A promise to pay whose date has not yet passed",
+        "flag",
+        "Has an open promise to pay",
+        kind="boolean",
+        false_phrase="No open promise to pay",
+    ),
+    FeatureSpec(
+        "n_disputes_365d",
+        "Disputes raised in the last year",
+        "count",
+        "{value:.0f} disputes in the last year",
+    ),
+    # borrower and servicing
+    FeatureSpec(
+        "monthly_income",
+        "Declared monthly income",
+        "currency",
+        "Monthly income {value:,.0f}",
+        missing_phrase="Income not declared",
+    ),
+    FeatureSpec(
+        "installment_to_income",
+        "Monthly installment burden over monthly income",
+        "ratio",
+        "Installments take {value:.0%} of income",
+        missing_phrase="Income not declared",
+    ),
+    FeatureSpec(
+        "has_phone",
+        "A phone number is on file",
+        "flag",
+        "Phone number on file",
+        kind="boolean",
+        false_phrase="No phone number on file",
+    ),
+    FeatureSpec(
+        "has_email",
+        "An e-mail address is on file",
+        "flag",
+        "E-mail address on file",
+        kind="boolean",
+        false_phrase="No e-mail address on file",
+    ),
+    FeatureSpec(
+        "hardship_plan_active",
+        "On an agreed hardship plan",
+        "flag",
+        "On a hardship plan",
+        kind="boolean",
+        false_phrase="Not on a hardship plan",
+    ),
+)
+
+FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
+CATEGORICAL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURES if s.kind == "categorical")
+BY_NAME: dict[str, FeatureSpec] = {spec.name: spec for spec in FEATURES}
+
+
+def spec(name: str) -> FeatureSpec:
+    """The catalog entry of a feature; KeyError names the unknown feature."""
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise KeyError(f"feature {name!r} has no catalog entry") from None

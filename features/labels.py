@@ -1,0 +1,47 @@
+"""The propensity-to-pay label: a qualifying payment in the window after a snapshot date."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.accounts import paid_between
+
+QUALIFYING_RULES = ("min_overdue_or_installment", "amount_overdue", "one_installment")
+
+
+def qualifying_amount(features: pd.DataFrame, rule: str) -> pd.Series:
+    """The amount a loan must pay in the label window to count as paying."""
+    if rule == "min_overdue_or_installment":
+        return np.minimum(features["amount_overdue"], features["installment_amount"])
+    if rule == "amount_overdue":
+        return features["amount_overdue"]
+    if rule == "one_installment":
+        return features["installment_amount"]
+    raise ValueError(f"unknown qualifying rule {rule!r}; known: {QUALIFYING_RULES}")
+
+
+def label_pays(
+    features: pd.DataFrame,
+    payments: pd.DataFrame,
+    *,
+    window_days: int = 30,
+    rule: str = "min_overdue_or_installment",
+    tolerance: float = 0.01,
+) -> pd.Series:
+    """1 where the loan paid the qualifying amount in [as_of, as_of + window_days), else 0.
+
+    ``features`` rows carry their own snapshot date in ``as_of``; only payments inside each
+    row's window count, so the label never overlaps the feature window (strictly before as_of).
+    """
+    start = features["as_of"].dt.tz_localize("UTC").reset_index(drop=True)
+    windows = pd.DataFrame(
+        {
+            "loan_id": features["loan_id"].reset_index(drop=True),
+            "start": start,
+            "end": start + pd.Timedelta(days=window_days),
+        }
+    )
+    paid = paid_between(payments, windows, "start", "end")
+    needed = qualifying_amount(features, rule).to_numpy()
+    return pd.Series((paid >= needed - tolerance).astype("int8"), index=features.index, name="label")

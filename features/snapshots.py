@@ -1,0 +1,99 @@
+"""Training snapshots and out-of-time splits whose label windows never cross the as-of date."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+
+from features.build import build_features
+from features.labels import label_pays
+
+
+@dataclass(frozen=True)
+class SnapshotPlan:
+    """When to take snapshots and how to split them, all in days."""
+
+    every_days: int = 14
+    min_history_days: int = 60
+    window_days: int = 30
+    validation_days: int = 56
+    test_days: int = 56
+
+
+def snapshot_dates(first_day: dt.date, as_of: dt.date, plan: SnapshotPlan) -> list[dt.date]:
+    """Snapshot dates S, newest first aligned on ``as_of``, with S + window_days <= as_of."""
+    last = pd.Timestamp(as_of) - pd.Timedelta(days=plan.window_days)
+    first = pd.Timestamp(first_day) + pd.Timedelta(days=plan.min_history_days)
+    dates = []
+    current = last
+    while current >= first:
+        dates.append(current.date())
+        current -= pd.Timedelta(days=plan.every_days)
+    return sorted(dates)
+
+
+def build_training_set(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: dt.date,
+    plan: SnapshotPlan,
+    *,
+    qualifying_rule: str = "min_overdue_or_installment",
+    min_amount_overdue: float = 1.0,
+    tolerance: float = 0.01,
+    on_snapshot=None,
+) -> pd.DataFrame:
+    """Features at every snapshot date plus the label of the window that follows it.
+
+    Every label window ends on or before ``as_of``, so all training labels are fully observed.
+    ``on_snapshot(i, n, date)`` is called after each snapshot (progress reporting).
+    """
+    first_day = tables["loans"]["disbursed_on"].min().date()
+    dates = snapshot_dates(first_day, as_of, plan)
+    if not dates:
+        raise ValueError(
+            f"no snapshot fits between {first_day} + {plan.min_history_days} days and "
+            f"{as_of} - {plan.window_days} days: the history is too short"
+        )
+    frames = []
+    for i, date in enumerate(dates, start=1):
+        features = build_features(tables, date, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
+        features["label"] = label_pays(
+            features,
+            tables["payments"],
+            window_days=plan.window_days,
+            rule=qualifying_rule,
+            tolerance=tolerance,
+        )
+        frames.append(features)
+        if on_snapshot is not None:
+            on_snapshot(i, len(dates), date)
+    return pd.concat(frames, ignore_index=True)
+
+
+def out_of_time_split(snapshots: pd.DataFrame, plan: SnapshotPlan) -> dict[str, pd.DataFrame]:
+    """Split snapshots by date into train, validation and test blocks, newest last.
+
+    Test holds the newest ``test_days`` of snapshots, validation the ``validation_days`` before;
+    a snapshot enters an earlier block only if its label window ends by the start of the next
+    block (an embargo), so no label of one block overlaps the features of a later one.
+    """
+    dates = pd.Series(sorted(snapshots["as_of"].unique()))
+    newest = dates.max()
+    test_dates = dates[dates > newest - pd.Timedelta(days=plan.test_days)]
+    window = pd.Timedelta(days=plan.window_days)
+    valid_dates = dates[
+        (dates > newest - pd.Timedelta(days=plan.test_days + plan.validation_days))
+        & (dates + window <= test_dates.min())
+    ]
+    if valid_dates.empty:
+        raise ValueError("history too short for an out-of-time validation block")
+    train_dates = dates[dates + window <= valid_dates.min()]
+    if train_dates.empty:
+        raise ValueError("history too short for a training block before validation")
+    return {
+        name: snapshots[snapshots["as_of"].isin(block)].reset_index(drop=True)
+        for name, block in (("train", train_dates), ("valid", valid_dates), ("test", test_dates))
+    }

@@ -1,0 +1,115 @@
+"""Prefect flow: validated tables -> features -> champion scores -> ranked, explained queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from data_contracts.outputs import AccountFeatures, Queue, Suppressed
+from features.build import build_features
+from pipelines.common import load_and_validate, new_run_id, table_sizes
+from recover import tracking
+from recover.config import Config, load_config
+from recover.io import publish_outputs
+from recover.progress import stage
+from scoring.queue import (
+    finalize_suppressed,
+    rank_queue,
+    recommended_channels,
+    suppressions,
+    workable,
+)
+from scoring.reasons import top_reasons
+
+
+@task(name="build-features", cache_policy=NO_CACHE)
+def features_for(tables, as_of: dt.date, config: Config):
+    features = build_features(
+        tables,
+        as_of,
+        min_amount_overdue=config.scoring.min_amount_overdue,
+        tolerance=config.label.tolerance,
+    )
+    return AccountFeatures.validate(features, lazy=True)
+
+
+@task(name="load-champion", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def champion_for(config: Config):
+    return tracking.load_champion(config)
+
+
+@task(name="score-and-explain", cache_policy=NO_CACHE)
+def score_and_explain(features, tables, champion, as_of: dt.date, config: Config, run_id: str):
+    held_back = suppressions(
+        features,
+        tables["borrowers"],
+        tables["account_flags"],
+        as_of,
+        config.scoring.suppressing_flags,
+    )
+    to_work = workable(features, held_back)
+    p_pay = champion.model.predict_proba(to_work)[:, 1]
+    contributions, _ = champion.model.shap_values(to_work)
+    reasons = top_reasons(to_work, contributions, n=config.scoring.n_reasons)
+    channels = recommended_channels(
+        to_work,
+        tables["borrowers"],
+        tables["account_flags"],
+        as_of,
+        config.scoring.channel_preference,
+    )
+    queue = rank_queue(
+        to_work,
+        pd.Series(p_pay, index=to_work.index),
+        reasons,
+        channels,
+        run_id=run_id,
+        model_version=champion.label,
+    )
+    return Queue.validate(queue, lazy=True), Suppressed.validate(
+        finalize_suppressed(held_back, run_id), lazy=True
+    )
+
+
+@task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def publish(out: str, queue, suppressed, manifest: dict, run_id: str):
+    return publish_outputs(Path(out), {"queue": queue, "suppressed": suppressed}, manifest, run_id)
+
+
+@flow(name="nightly-score", log_prints=True)
+def nightly_score_flow(data: str, as_of: dt.date, out: str, config_path: str | None = None) -> dict:
+    """Score every overdue loan on ``as_of`` with the champion and publish the work queue."""
+    config = load_config(Path(config_path) if config_path else None)
+    run_id = new_run_id()
+    timings: dict[str, float] = {}
+    with stage("validate inputs", timings):
+        validated = load_and_validate(data, as_of)
+    with stage("load champion model", timings):
+        champion = champion_for(config)
+    with stage("build features", timings):
+        features = features_for(validated.tables, as_of, config)
+    with stage("score, explain and rank", timings):
+        queue, suppressed = score_and_explain(features, validated.tables, champion, as_of, config, run_id)
+    manifest = {
+        "run_id": run_id,
+        "as_of": str(as_of),
+        "data_source": str(data),
+        "input_rows": table_sizes(validated.tables),
+        "model": {"name": champion.name, "version": champion.version, "mlflow_run_id": champion.run_id},
+        "counts": {
+            "overdue": int(len(features)),
+            "scored": int(len(queue)),
+            "suppressed": int(suppressed["loan_id"].nunique()),
+            "queued": int(len(queue)),
+        },
+        "suppressed_by_reason": suppressed["reason"].value_counts().sort_index().to_dict(),
+        "timings_seconds": timings,
+    }
+    with stage("publish outputs", timings):
+        manifest["timings_seconds"] = timings
+        files = publish(out, queue, suppressed, manifest, run_id)
+    return {"manifest": manifest, "files": {k: str(v) for k, v in files.items()}, "queue": queue}

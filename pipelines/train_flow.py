@@ -1,0 +1,92 @@
+"""Prefect flow: validated tables -> training snapshots -> model -> MLflow champion."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from data_contracts.outputs import TrainingSnapshot
+from features.catalog import FEATURE_NAMES
+from features.snapshots import SnapshotPlan, build_training_set, out_of_time_split
+from models.training import train_propensity
+from pipelines.common import load_and_validate, table_sizes
+from recover import tracking
+from recover.config import Config, load_config
+from recover.progress import logger, stage
+
+
+def snapshot_plan(config: Config) -> SnapshotPlan:
+    training = config.training
+    return SnapshotPlan(
+        every_days=training.snapshot_every_days,
+        min_history_days=training.min_history_days,
+        window_days=config.label.window_days,
+        validation_days=training.validation_days,
+        test_days=training.test_days,
+    )
+
+
+@task(name="build-training-snapshots", cache_policy=NO_CACHE)
+def build_snapshots(tables, as_of: dt.date, config: Config):
+    def report(i: int, n: int, date: dt.date) -> None:
+        if i == n or i % 5 == 0:
+            logger.info("  snapshot %d/%d (%s)", i, n, date)
+
+    snapshots = build_training_set(
+        tables,
+        as_of,
+        snapshot_plan(config),
+        qualifying_rule=config.label.qualifying_amount,
+        min_amount_overdue=config.scoring.min_amount_overdue,
+        tolerance=config.label.tolerance,
+        on_snapshot=report,
+    )
+    return TrainingSnapshot.validate(snapshots, lazy=True)
+
+
+@task(name="fit-and-evaluate", cache_policy=NO_CACHE)
+def fit_and_evaluate(snapshots, config: Config):
+    split = out_of_time_split(snapshots, snapshot_plan(config))
+    params = config.training.lightgbm.model_dump()
+    return train_propensity(split, params, config.training.seed)
+
+
+@task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def log_and_register(outcome, as_of: dt.date, data: str, config: Config, example):
+    return tracking.log_training_run(
+        config,
+        outcome,
+        as_of=as_of,
+        data_source=data,
+        params=config.training.lightgbm.model_dump(),
+        input_example=example,
+    )
+
+
+@flow(name="train", log_prints=True)
+def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dict:
+    """Train the propensity model on history before ``as_of`` and make it the champion."""
+    config = load_config(Path(config_path) if config_path else None)
+    timings: dict[str, float] = {}
+    with stage("validate inputs", timings):
+        validated = load_and_validate(data, as_of)
+    with stage("build training snapshots", timings):
+        snapshots = build_snapshots(validated.tables, as_of, config)
+    with stage("fit and evaluate out of time", timings):
+        outcome = fit_and_evaluate(snapshots, config)
+    with stage("log to MLflow and register", timings):
+        example = snapshots[list(FEATURE_NAMES)].head(5)
+        champion = log_and_register(outcome, as_of, str(data), config, example)
+    return {
+        "as_of": str(as_of),
+        "model": champion.label,
+        "mlflow_run_id": champion.run_id,
+        "tracking_uri": tracking.tracking_uri(config),
+        "metrics": outcome.metrics,
+        "data": outcome.data_summary,
+        "input_rows": table_sizes(validated.tables),
+        "timings": timings,
+    }

@@ -1,0 +1,288 @@
+"""The `recover` command line: simulate, validate, train, score, demo."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="recover",
+    help="Machine-learning recovery prioritization for loan collections.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")
+]
+VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")]
+
+EXIT_INVALID_INPUT = 2
+EXIT_NO_MODEL = 3
+
+
+def _parse_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+AsOfOption = Annotated[
+    str, typer.Option("--as-of", help="Run date D (YYYY-MM-DD): history strictly before D.")
+]
+
+
+def _setup(config_path: Path | None, verbose: bool = False):
+    """Load the config and prepare logging and Prefect's environment (before importing it)."""
+    from recover.config import load_config
+
+    config = load_config(config_path)
+    state = config.resolved_state_dir()
+    state.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(state / "prefect"))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "recover")
+    if not verbose:
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s  %(message)s", datefmt="%H:%M:%S"))
+    log = logging.getLogger("recover")
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    return config
+
+
+def _fail(message: str, code: int) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    raise typer.Exit(code)
+
+
+def _run_guarded(function, *args, **kwargs):
+    """Run a flow; turn contract and model-lookup failures into clear messages and exit codes."""
+    from data_contracts.validation import ContractError
+    from pipelines.common import InvalidInputError
+
+    try:
+        return function(*args, **kwargs)
+    except (ContractError, InvalidInputError) as error:
+        _fail(str(error), EXIT_INVALID_INPUT)
+    except LookupError as error:
+        _fail(str(error), EXIT_NO_MODEL)
+
+
+@app.command()
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the six tables (truth/ beside them).")],
+    loans: Annotated[Optional[int], typer.Option("--loans", help="Number of loans.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="History ends strictly before this date.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    config_path: ConfigOption = None,
+) -> None:
+    """Simulate a synthetic loan book: input tables in OUT, ground truth in OUT/truth."""
+    config = _setup(config_path)
+    _simulate(config, out, loans, seed, _parse_date(as_of) if as_of else None, fmt)
+
+
+def _simulate(config, out: Path, loans, seed, as_of, fmt: str = "parquet"):
+    from simulation import simulate_book, write_book
+
+    overrides = {k: v for k, v in {"n_loans": loans, "seed": seed, "as_of": as_of}.items() if v is not None}
+    sim_config = config.simulation.model_copy(update=overrides)
+    started = time.perf_counter()
+    book = simulate_book(sim_config)
+    paths = write_book(book, out, fmt=fmt)
+    console.print(
+        f"Simulated {sim_config.n_loans:,} loans (seed {sim_config.seed}, as of {sim_config.as_of}) "
+        f"in {time.perf_counter() - started:.1f} s -> {out}"
+    )
+    table = Table("table", "rows", "file")
+    for name, frame in book.tables.items():
+        table.add_row(name, f"{len(frame):,}", str(paths[name]))
+    console.print(table)
+    return sim_config
+
+
+@app.command()
+def validate(
+    data: Annotated[Path, typer.Option("--data", help="Folder with the six tables.")],
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="Reject events on or after this date.")
+    ] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Validate the input tables against the contract; exit 0 only if every row is valid."""
+    _setup(config_path)
+    from data_contracts.validation import ContractError, validate_tables
+    from recover.io import read_tables
+
+    try:
+        result = validate_tables(read_tables(data), as_of=_parse_date(as_of) if as_of else None)
+    except ContractError as error:
+        _fail(str(error), EXIT_INVALID_INPUT)
+    counts = Table("table", "rows in", "accepted", "rejected", title="Input validation")
+    for row in result.counts().itertuples():
+        counts.add_row(row.table, f"{row.rows_in:,}", f"{row.accepted:,}", f"{row.rejected:,}")
+    console.print(counts)
+    if result.is_valid:
+        console.print("[green]valid[/]: every row meets the contract")
+        return
+    rules = Table("table", "column", "rule", "rows", "example", title="Failures by rule")
+    for row in result.failures_by_rule().itertuples():
+        rules.add_row(
+            row.table, row.column, row.rule, f"{row.rows:,}", f"row {row.example_row}: {row.example_value}"
+        )
+    console.print(rules)
+    raise typer.Exit(1)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Folder with the six tables.")],
+    as_of: AsOfOption,
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Train on snapshots whose label windows end before AS_OF; register the champion."""
+    config = _setup(config_path, verbose)
+    _train(config, data, _parse_date(as_of), config_path)
+
+
+def _train(config, data: Path, as_of: dt.date, config_path):
+    from pipelines.train_flow import train_flow
+
+    result = _run_guarded(train_flow, str(data), as_of, str(config_path) if config_path else None)
+    m = result["metrics"]
+    console.print(
+        f"Registered [bold]{result['model']}[/] as '{config.mlflow.champion_alias}'. Out-of-time test AUC "
+        f"[bold]{m['test_auc']:.3f}[/] vs days-past-due heuristic {m['test_heuristic_dpd_auc']:.3f} "
+        f"(validation {m['valid_auc']:.3f} vs {m['valid_heuristic_dpd_auc']:.3f}); "
+        f"Brier {m['test_brier']:.3f}, calibration error {m['test_ece']:.3f}."
+    )
+    return result
+
+
+@app.command()
+def score(
+    data: Annotated[Path, typer.Option("--data", help="Folder with the six tables.")],
+    as_of: AsOfOption,
+    out: Annotated[Path, typer.Option("--out", help="Folder for queue, suppressed and manifest.")],
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Score overdue loans with the champion and write tomorrow's ranked, explained queue."""
+    config = _setup(config_path, verbose)
+    _score(config, data, _parse_date(as_of), out, config_path)
+
+
+def _score(config, data: Path, as_of: dt.date, out: Path, config_path):
+    from pipelines.nightly_score_flow import nightly_score_flow
+
+    result = _run_guarded(
+        nightly_score_flow, str(data), as_of, str(out), str(config_path) if config_path else None
+    )
+    counts = result["manifest"]["counts"]
+    console.print(
+        f"Queue for {as_of}: {counts['overdue']:,} overdue, {counts['suppressed']:,} held back, "
+        f"{counts['queued']:,} queued -> {out}"
+    )
+    return result
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the demo book and outputs.")] = Path(
+        "demo-output"
+    ),
+    loans: Annotated[Optional[int], typer.Option("--loans", help="Number of loans.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Simulate a book, validate it, train, register the champion and score the queue."""
+    config = _setup(config_path, verbose)
+    started = time.perf_counter()
+    data_dir, queue_dir = out / "data", out / "queue"
+    console.rule("1/4 simulate a loan book")
+    sim = _simulate(config, data_dir, loans, seed, None)
+    console.rule("2/4 validate")
+    from data_contracts.validation import validate_tables
+    from recover.io import read_tables
+
+    result = validate_tables(read_tables(data_dir), as_of=sim.as_of)
+    rows = int(result.counts()["rows_in"].sum())
+    console.print(f"{'valid' if result.is_valid else 'INVALID'}: {rows:,} rows in six tables")
+    if not result.is_valid:
+        _fail("the simulated book failed validation", EXIT_INVALID_INPUT)
+    console.rule("3/4 train and register the champion")
+    trained = _train(config, data_dir, sim.as_of, config_path)
+    console.rule("4/4 score tomorrow's queue")
+    scored = _score(config, data_dir, sim.as_of, queue_dir, config_path)
+    _print_summary(config, scored, trained, queue_dir, time.perf_counter() - started)
+
+
+def _print_summary(config, scored: dict, trained: dict, queue_dir: Path, seconds: float) -> None:
+    from recover import tracking
+
+    manifest = scored["manifest"]
+    counts = manifest["counts"]
+    console.rule("summary")
+    console.print(
+        f"Accounts overdue: [bold]{counts['overdue']:,}[/]   scored: [bold]{counts['scored']:,}[/]   "
+        f"queued: [bold]{counts['queued']:,}[/]   held back: {counts['suppressed']:,} "
+        f"{manifest['suppressed_by_reason']}"
+    )
+    top = Table(
+        "rank",
+        "loan",
+        "dpd",
+        "overdue",
+        "p_pay_30d",
+        "channel",
+        "reasons",
+        title="Top 10 of the queue",
+        show_lines=True,
+    )
+    for row in scored["queue"].head(10).itertuples():
+        top.add_row(
+            str(row.rank),
+            row.loan_id,
+            str(row.days_past_due),
+            f"{row.amount_overdue:,.2f}",
+            f"{row.p_pay_30d:.2f}",
+            row.recommended_channel,
+            "\n".join([row.reason_1, row.reason_2, row.reason_3]),
+        )
+    console.print(top)
+    console.print("Files:")
+    for name, path in scored["files"].items():
+        console.print(f"  {name:<18} {path}")
+    uri = tracking.tracking_uri(config)
+    console.print(
+        f"Model {trained['model']} (out-of-time AUC {trained['metrics']['test_auc']:.3f} vs "
+        f"days-past-due heuristic {trained['metrics']['test_heuristic_dpd_auc']:.3f})."
+    )
+    console.print(
+        f"MLflow UI: [bold].venv/bin/mlflow ui --backend-store-uri {uri}[/] then open http://127.0.0.1:5000"
+    )
+    console.print(f"Done in {seconds:.0f} s.")
+
+
+def main() -> None:  # pragma: no cover - console-script entry
+    app()

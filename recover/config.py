@@ -1,0 +1,116 @@
+"""Typed configuration: YAML files in configs/ loaded into pydantic models.
+
+Nothing is read at import time; call :func:`load_config`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from data_contracts.enums import CHANNELS, FLAGS
+from simulation.config import SimulationConfig
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MlflowConfig(_Section):
+    experiment: str = "recover"
+    propensity_model_name: str = "recover-propensity"
+    champion_alias: str = "champion"
+
+
+class LabelConfig(_Section):
+    window_days: int = Field(30, gt=0, description="Length of the label window in days.")
+    qualifying_amount: Literal["min_overdue_or_installment", "amount_overdue", "one_installment"] = (
+        "min_overdue_or_installment"
+    )
+    tolerance: float = Field(0.01, ge=0, description="Currency units ignored in comparisons.")
+
+
+class LightGBMParams(_Section):
+    n_estimators: int = Field(400, gt=0)
+    learning_rate: float = Field(0.05, gt=0)
+    num_leaves: int = Field(15, ge=2)
+    max_depth: int = 5
+    min_child_samples: int = Field(100, ge=1)
+    subsample: float = Field(0.8, gt=0, le=1)
+    subsample_freq: int = Field(1, ge=0)
+    colsample_bytree: float = Field(0.8, gt=0, le=1)
+    reg_lambda: float = Field(1.0, ge=0)
+    early_stopping_rounds: int = Field(40, ge=1)
+    n_jobs: int = Field(2, ge=1)
+
+
+class TrainingConfig(_Section):
+    snapshot_every_days: int = Field(14, gt=0)
+    min_history_days: int = Field(60, ge=0)
+    validation_days: int = Field(56, gt=0)
+    test_days: int = Field(56, gt=0)
+    seed: int = 7
+    lightgbm: LightGBMParams = LightGBMParams()
+
+
+class ScoringConfig(_Section):
+    channel_preference: list[str] = list(CHANNELS)
+    n_reasons: int = Field(3, ge=1, le=3)
+    min_amount_overdue: float = Field(1.0, ge=0)
+    suppressing_flags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("channel_preference")
+    @classmethod
+    def _known_channels(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - set(CHANNELS))
+        if unknown:
+            raise ValueError(f"unknown channels {unknown}; known: {list(CHANNELS)}")
+        return value
+
+    @field_validator("suppressing_flags")
+    @classmethod
+    def _known_flags(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(FLAGS))
+        if unknown:
+            raise ValueError(f"unknown flags {unknown}; known: {list(FLAGS)}")
+        return value
+
+
+class Config(_Section):
+    """The whole engine configuration."""
+
+    state_dir: Path = Path(".recover")
+    mlflow: MlflowConfig = MlflowConfig()
+    label: LabelConfig = LabelConfig()
+    training: TrainingConfig = TrainingConfig()
+    scoring: ScoringConfig = ScoringConfig()
+    simulation: SimulationConfig = SimulationConfig()
+
+    def resolved_state_dir(self) -> Path:
+        """The state folder: $RECOVER_STATE_DIR, else ``state_dir`` (relative to the cwd)."""
+        return Path(os.environ.get("RECOVER_STATE_DIR") or self.state_dir).resolve()
+
+
+def _deep_merge(base: dict, override: dict) -> dict:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load configs/default.yaml, with ``path`` (a full or partial YAML file) merged over it."""
+    data = yaml.safe_load(DEFAULT_CONFIG.read_text()) or {}
+    if path is not None:
+        data = _deep_merge(data, yaml.safe_load(Path(path).read_text()) or {})
+    return Config.model_validate(data)

@@ -1,0 +1,103 @@
+"""Reading input tables and publishing run outputs: the engine's file-system edge."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from data_contracts.enums import TABLES
+from data_contracts.validation import ContractError, StructuralProblem
+
+
+def read_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read ``<table>.parquet`` or ``<table>.csv`` for each of the six input tables.
+
+    CSV cells are read as text (parsing into contract types is validation's job), UTF-8 only.
+    Raises :class:`ContractError` naming every missing, ambiguous or unreadable table.
+    """
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise ContractError([StructuralProblem("*", None, "data directory not found", str(data_dir))])
+    tables: dict[str, pd.DataFrame] = {}
+    problems: list[StructuralProblem] = []
+    for table in TABLES:
+        candidates = [p for p in (data_dir / f"{table}.parquet", data_dir / f"{table}.csv") if p.exists()]
+        if not candidates:
+            problems.append(
+                StructuralProblem(
+                    table, None, "table missing", f"no {table}.parquet or {table}.csv in {data_dir}"
+                )
+            )
+            continue
+        if len(candidates) > 1:
+            problems.append(
+                StructuralProblem(table, None, "ambiguous table", "both .parquet and .csv present")
+            )
+            continue
+        path = candidates[0]
+        try:
+            if path.suffix == ".parquet":
+                tables[table] = pd.read_parquet(path)
+            else:
+                tables[table] = pd.read_csv(
+                    path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
+                )
+        except UnicodeDecodeError as error:
+            problems.append(
+                StructuralProblem(table, None, "unreadable file: not UTF-8", f"{path.name}: {error}")
+            )
+        except Exception as error:
+            problems.append(StructuralProblem(table, None, "unreadable file", f"{path.name}: {error}"))
+    if problems:
+        raise ContractError(problems)
+    return tables
+
+
+def _json_default(value: object) -> object:
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def write_json(path: Path, payload: Mapping) -> None:
+    """Write JSON atomically (temp file + rename)."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, default=_json_default))
+    os.replace(tmp, path)
+
+
+def publish_outputs(
+    out_dir: Path, frames: Mapping[str, pd.DataFrame], manifest: Mapping, run_id: str
+) -> dict[str, Path]:
+    """Write a run's outputs so readers never see half a run.
+
+    Everything is written into a staging folder inside ``out_dir`` first; only when all files
+    are complete are they moved into place (each move atomic), manifest.json last. A failure
+    before the moves leaves the previous outputs untouched. ``frames`` maps a stem (e.g.
+    "queue") to a frame written as <stem>.parquet and <stem>.csv.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = out_dir / f".staging-{run_id}"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    written: dict[str, Path] = {}
+    try:
+        for stem, frame in frames.items():
+            frame.to_parquet(staging / f"{stem}.parquet", index=False)
+            frame.to_csv(staging / f"{stem}.csv", index=False, date_format="%Y-%m-%d")
+        write_json(staging / "manifest.json", manifest)
+        names = [f"{stem}.{ext}" for stem in frames for ext in ("parquet", "csv")] + ["manifest.json"]
+        for name in names:
+            os.replace(staging / name, out_dir / name)
+            written[name] = out_dir / name
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return written

@@ -1,0 +1,20 @@
+"""Stage timing and progress lines for long-running commands."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+logger = logging.getLogger("recover")
+
+
+@contextmanager
+def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
+    """Log the start and end of a stage and record its wall time (seconds) in ``timings``."""
+    logger.info("%s ...", name)
+    started = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - started, 3)
+    logger.info("%s done in %.1f s", name, timings[name])

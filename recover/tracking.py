@@ -1,0 +1,140 @@
+"""MLflow adapter: where runs go, how models are registered, how the champion is loaded."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+
+from recover.config import Config
+
+# Pinned requirements of a logged model, so MLflow need not infer them (slow: it re-imports the
+# model in a subprocess) and a served model gets the versions it was trained with.
+_MODEL_REQUIREMENTS = ("lightgbm", "scikit-learn", "pandas", "numpy", "shap")
+
+
+@dataclass(frozen=True)
+class ChampionModel:
+    """A registered model version resolved through an alias."""
+
+    model: object
+    name: str
+    version: str
+    run_id: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}/{self.version}"
+
+
+def tracking_uri(config: Config) -> str:
+    """$MLFLOW_TRACKING_URI, else a SQLite store in the state folder."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return os.environ["MLFLOW_TRACKING_URI"]
+    return f"sqlite:///{config.resolved_state_dir() / 'mlflow.db'}"
+
+
+def artifact_root(config: Config) -> Path:
+    return config.resolved_state_dir() / "mlartifacts"
+
+
+def configure(config: Config) -> str:
+    """Point MLflow at the configured store and return the experiment id (created if new)."""
+    import mlflow
+
+    config.resolved_state_dir().mkdir(parents=True, exist_ok=True)
+    mlflow.set_tracking_uri(tracking_uri(config))
+    experiment = mlflow.get_experiment_by_name(config.mlflow.experiment)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root(config).as_uri()
+    return mlflow.create_experiment(config.mlflow.experiment, artifact_location=location)
+
+
+def model_requirements() -> list[str]:
+    """Exact versions of the libraries a logged model needs."""
+    return [f"{name}=={metadata.version(name)}" for name in _MODEL_REQUIREMENTS]
+
+
+def point_alias(config: Config, name: str, alias: str, version: str) -> None:
+    """Move ``alias`` of registered model ``name`` to ``version``."""
+    from mlflow import MlflowClient
+
+    MlflowClient(tracking_uri(config)).set_registered_model_alias(name, alias, version)
+
+
+def load_champion(config: Config, name: str | None = None) -> ChampionModel:
+    """Load the model version the champion alias points at; a clear error when there is none."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure(config)
+    name = name or config.mlflow.propensity_model_name
+    alias = config.mlflow.champion_alias
+    client = MlflowClient(tracking_uri(config))
+    try:
+        version = client.get_model_version_by_alias(name, alias)
+    except MlflowException as error:
+        raise LookupError(
+            f"no model '{name}' with alias '{alias}' in {tracking_uri(config)}: "
+            f"run `recover train` first ({error.message})"
+        ) from None
+    model = mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+    return ChampionModel(model=model, name=name, version=str(version.version), run_id=version.run_id)
+
+
+def log_training_run(
+    config: Config,
+    outcome,
+    *,
+    as_of,
+    data_source: str,
+    params: dict,
+    input_example,
+) -> ChampionModel:
+    """Log a training run (params, metrics, data window, catalog, model), register the model and
+    point the champion alias at the new version."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from features.catalog import CATALOG_VERSION, FEATURES
+
+    experiment_id = configure(config)
+    name = config.mlflow.propensity_model_name
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{as_of}") as run:
+        mlflow.set_tags({"recover.kind": "train", "recover.as_of": str(as_of)})
+        mlflow.log_params({f"lgbm.{k}": v for k, v in params.items()})
+        mlflow.log_params(
+            {
+                "as_of": str(as_of),
+                "data_source": data_source,
+                "label_window_days": config.label.window_days,
+                "label_qualifying_amount": config.label.qualifying_amount,
+                "feature_catalog_version": CATALOG_VERSION,
+                "n_features": len(FEATURES),
+                "random_state": config.training.seed,
+            }
+        )
+        mlflow.log_metrics(outcome.metrics)
+        mlflow.log_dict(outcome.data_summary, "data_window.json")
+        mlflow.log_dict(
+            {
+                f.name: {"description": f.description, "unit": f.unit, "monotone": f.monotone}
+                for f in FEATURES
+            },
+            "feature_catalog.json",
+        )
+        signature = infer_signature(input_example, outcome.model.predict_proba(input_example))
+        info = mlflow.sklearn.log_model(
+            outcome.model,
+            name="model",
+            registered_model_name=name,
+            signature=signature,
+            pip_requirements=model_requirements(),
+            serialization_format="cloudpickle",
+        )
+    version = str(info.registered_model_version)
+    point_alias(config, name, config.mlflow.champion_alias, version)
+    return ChampionModel(model=outcome.model, name=name, version=version, run_id=run.info.run_id)

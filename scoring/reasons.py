@@ -1,0 +1,40 @@
+"""Plain-language reasons from SHAP contributions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.catalog import spec
+
+RAISES = "raises likelihood"
+LOWERS = "lowers likelihood"
+
+
+def _context(row: dict) -> dict:
+    """Values that phrases may quote besides the features themselves."""
+    kept = row.get("n_promises_kept_180d") or 0.0
+    broken = row.get("n_promises_broken_180d") or 0.0
+    return {**row, "n_promises_resolved_180d": kept + broken}
+
+
+def top_reasons(features: pd.DataFrame, contributions: pd.DataFrame, n: int = 3) -> pd.DataFrame:
+    """The ``n`` features that moved each account's score most, as sentences.
+
+    Ranked by absolute SHAP contribution; each sentence quotes the account's value and says
+    whether it raises or lowers the likelihood of payment, e.g.
+    "Kept 3 of the last 3 promises to pay (raises likelihood)". Columns reason_1..reason_n.
+    """
+    names = list(contributions.columns)
+    values = contributions.to_numpy()
+    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :n]
+    records = features[names].to_dict("records")
+    reasons = []
+    for i, row in enumerate(records):
+        context = _context(row)
+        sentences = []
+        for j in order[i]:
+            direction = RAISES if values[i, j] > 0 else LOWERS
+            sentences.append(f"{spec(names[j]).describe_value(context)} ({direction})")
+        reasons.append(sentences)
+    return pd.DataFrame(reasons, index=features.index, columns=[f"reason_{k}" for k in range(1, n + 1)])

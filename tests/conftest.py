@@ -1,0 +1,75 @@
+"""Test-wide setup: every test writes under a temporary folder, nothing reaches the network."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# Set before anything imports prefect or mlflow: a private Prefect home and MLflow store per
+# session, no telemetry, quiet logs.
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="recover-tests-"))
+os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+os.environ["RECOVER_STATE_DIR"] = str(_SESSION_DIR / "state")
+os.environ.pop("MLFLOW_TRACKING_URI", None)
+os.environ.pop("PREFECT_API_URL", None)
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+SMALL_BOOK_AS_OF = dt.date(2026, 6, 1)
+
+
+@pytest.fixture(scope="session")
+def session_dir() -> Path:
+    return _SESSION_DIR
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """One temporary Prefect server for the whole session (it takes seconds to start)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
+def small_book(session_dir):
+    """A simulated book of 1,500 loans written as Parquet, shared read-only by tests."""
+    from simulation import SimulationConfig, simulate_book, write_book
+
+    config = SimulationConfig(n_loans=1500, seed=11, as_of=SMALL_BOOK_AS_OF)
+    book = simulate_book(config)
+    data_dir = session_dir / "small_book"
+    write_book(book, data_dir)
+    return data_dir, book
+
+
+@pytest.fixture(scope="session")
+def small_tables(small_book):
+    """The small book's tables in contract types."""
+    from data_contracts.validation import validate_tables
+    from recover.io import read_tables
+
+    result = validate_tables(read_tables(small_book[0]), as_of=SMALL_BOOK_AS_OF)
+    assert result.is_valid, result.failures_by_rule()
+    return result.tables
+
+
+@pytest.fixture(scope="session")
+def trained_outcome(small_tables):
+    """A propensity model trained out of time on the small book (no MLflow, no Prefect)."""
+    from features.snapshots import SnapshotPlan, build_training_set, out_of_time_split
+    from models.training import train_propensity
+    from recover.config import load_config
+
+    config = load_config()
+    plan = SnapshotPlan(every_days=14, min_history_days=60, window_days=30, validation_days=56, test_days=56)
+    snapshots = build_training_set(small_tables, SMALL_BOOK_AS_OF, plan)
+    split = out_of_time_split(snapshots, plan)
+    params = {**config.training.lightgbm.model_dump(), "n_estimators": 150, "min_child_samples": 40}
+    return train_propensity(split, params, random_state=3), split

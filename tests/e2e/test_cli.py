@@ -1,0 +1,153 @@
+"""The `recover` CLI end to end: simulate -> validate -> train -> score, and bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from data_contracts.outputs import QUEUE_COLUMNS
+from recover.cli import app
+from tests.conftest import SMALL_BOOK_AS_OF
+
+runner = CliRunner()
+AS_OF = str(SMALL_BOOK_AS_OF)
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def trained(small_book, prefect_harness):
+    data_dir, _ = small_book
+    result = invoke("train", "--data", data_dir, "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.mark.e2e
+def test_train_registers_a_champion_that_beats_the_heuristic(trained):
+    import mlflow
+    from mlflow import MlflowClient
+
+    from recover import tracking
+    from recover.config import load_config
+
+    assert "Registered recover-propensity/" in trained.output
+    config = load_config()
+    tracking.configure(config)
+    client = MlflowClient(tracking.tracking_uri(config))
+    version = client.get_model_version_by_alias("recover-propensity", "champion")
+    run = mlflow.get_run(version.run_id)
+    assert run.data.metrics["test_auc"] > run.data.metrics["test_heuristic_dpd_auc"]
+    assert run.data.params["label_window_days"] == "30"
+
+
+@pytest.mark.e2e
+def test_score_writes_a_ranked_explained_queue(trained, small_book, tmp_path):
+    data_dir, _ = small_book
+    out = tmp_path / "queue"
+    result = invoke("score", "--data", data_dir, "--as-of", AS_OF, "--out", out)
+    assert result.exit_code == 0, result.output
+
+    queue = pd.read_parquet(out / "queue.parquet")
+    assert list(queue.columns) == QUEUE_COLUMNS
+    assert list(pd.read_csv(out / "queue.csv", nrows=0).columns) == QUEUE_COLUMNS
+    assert list(queue["rank"]) == list(range(1, len(queue) + 1))
+    assert queue["priority_score"].is_monotonic_decreasing
+    assert queue["p_pay_30d"].between(0, 1).all()
+    for column in ("reason_1", "reason_2", "reason_3"):
+        assert queue[column].str.contains(r"\((raises|lowers) likelihood\)$").all()
+    assert queue["model_version"].str.match(r"^recover-propensity/\d+$").all()
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    suppressed = pd.read_parquet(out / "suppressed.parquet")
+    counts = manifest["counts"]
+    assert counts["queued"] == len(queue)
+    assert counts["overdue"] == counts["queued"] + suppressed["loan_id"].nunique()
+    assert not set(queue["loan_id"]) & set(suppressed["loan_id"])
+    assert manifest["as_of"] == AS_OF and manifest["model"]["name"] == "recover-propensity"
+    assert set(manifest["input_rows"]) == {
+        "borrowers",
+        "loans",
+        "installments",
+        "payments",
+        "interactions",
+        "account_flags",
+    }
+    assert {"validate inputs", "build features", "score, explain and rank"} <= set(
+        manifest["timings_seconds"]
+    )
+    assert not list(out.glob(".staging-*"))
+
+
+@pytest.mark.e2e
+def test_score_twice_gives_the_same_queue(trained, small_book, tmp_path):
+    data_dir, _ = small_book
+    for name in ("a", "b"):
+        assert invoke("score", "--data", data_dir, "--as-of", AS_OF, "--out", tmp_path / name).exit_code == 0
+    a, b = (pd.read_parquet(tmp_path / n / "queue.parquet").drop(columns="run_id") for n in ("a", "b"))
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_validate_accepts_the_simulated_book(small_book):
+    result = invoke("validate", "--data", small_book[0], "--as-of", AS_OF)
+    assert result.exit_code == 0, result.output
+    assert "valid" in result.output
+
+
+def _copy_book(small_book, tmp_path):
+    target = tmp_path / "book"
+    shutil.copytree(small_book[0], target, ignore=shutil.ignore_patterns("truth"))
+    return target
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "expected"),
+    [
+        (lambda d: (d / "payments.parquet").unlink(), ["payments", "table missing"]),
+        (
+            lambda d: (
+                pd.read_parquet(d / "loans.parquet").drop(columns="principal").to_parquet(d / "loans.parquet")
+            ),
+            ["loans", "principal", "column missing"],
+        ),
+        (
+            lambda d: (
+                pd.read_parquet(d / "loans.parquet").assign(principal="lots").to_parquet(d / "loans.parquet")
+            ),
+            ["loans", "principal", "type: expected float64"],
+        ),
+    ],
+    ids=["missing table", "missing column", "wrong type"],
+)
+@pytest.mark.parametrize("command", ["validate", "train", "score"])
+def test_bad_input_fails_naming_table_column_and_rule(
+    command, corrupt, expected, small_book, tmp_path, prefect_harness
+):
+    data_dir = _copy_book(small_book, tmp_path)
+    corrupt(data_dir)
+    out = tmp_path / "out"
+    args = {
+        "validate": ["validate", "--data", data_dir],
+        "train": ["train", "--data", data_dir, "--as-of", AS_OF],
+        "score": ["score", "--data", data_dir, "--as-of", AS_OF, "--out", out],
+    }[command]
+    result = invoke(*args)
+    assert result.exit_code != 0
+    text = " ".join(result.output.split())
+    for fragment in expected:
+        assert fragment in text
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_score_without_a_champion_says_so(small_book, tmp_path, monkeypatch, prefect_harness):
+    monkeypatch.setenv("RECOVER_STATE_DIR", str(tmp_path / "empty-state"))
+    result = invoke("score", "--data", small_book[0], "--as-of", AS_OF, "--out", tmp_path / "out")
+    assert result.exit_code == 3
+    assert "recover train" in " ".join(result.output.split())
+    assert not (tmp_path / "out" / "queue.parquet").exists()

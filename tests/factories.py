@@ -1,0 +1,141 @@
+"""Small, readable input tables for tests, built as raw rows and typed by the real validator."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from data_contracts.validation import validate_tables
+
+AS_OF = dt.date(2025, 3, 1)
+
+
+def borrower(borrower_id: str = "B1", **overrides) -> dict:
+    row = {
+        "borrower_id": borrower_id,
+        "region": "northeast",
+        "timezone": "America/New_York",
+        "preferred_language": "en",
+        "birth_year": 1980,
+        "gender": "female",
+        "monthly_income": 3000.0,
+        "has_phone": True,
+        "has_email": True,
+        "consent_sms": True,
+        "consent_email": True,
+        "consent_whatsapp": False,
+        "do_not_contact": False,
+    }
+    return {**row, **overrides}
+
+
+def loan(loan_id: str = "L1", borrower_id: str = "B1", **overrides) -> dict:
+    row = {
+        "loan_id": loan_id,
+        "borrower_id": borrower_id,
+        "product": "personal_loan",
+        "branch_id": "BR1",
+        "currency": "USD",
+        "disbursed_on": "2024-09-01",
+        "principal": 1000.0,
+        "annual_interest_rate": 0.2,
+        "installment_frequency": "monthly",
+        "n_installments": 6,
+        "installment_amount": 100.0,
+    }
+    return {**row, **overrides}
+
+
+def schedule(
+    loan_id: str = "L1", first_due: str = "2024-10-01", n: int = 6, amount: float = 100.0
+) -> list[dict]:
+    start = pd.Timestamp(first_due)
+    return [
+        {
+            "loan_id": loan_id,
+            "installment_no": k + 1,
+            "due_date": (start + pd.DateOffset(months=k)).strftime("%Y-%m-%d"),
+            "amount_due": amount,
+        }
+        for k in range(n)
+    ]
+
+
+def payment(payment_id: str, paid_at: str, amount: float, loan_id: str = "L1") -> dict:
+    return {
+        "payment_id": payment_id,
+        "loan_id": loan_id,
+        "paid_at": paid_at,
+        "amount": amount,
+        "method": "card",
+    }
+
+
+def interaction(
+    interaction_id: str,
+    occurred_at: str,
+    loan_id: str = "L1",
+    channel: str = "call",
+    direction: str = "outbound",
+    outcome: str = "no_answer",
+    promised_amount=None,
+    promised_date=None,
+    agent_id="A1",
+) -> dict:
+    return {
+        "interaction_id": interaction_id,
+        "loan_id": loan_id,
+        "occurred_at": occurred_at,
+        "channel": channel,
+        "direction": direction,
+        "outcome": outcome,
+        "promised_amount": promised_amount,
+        "promised_date": promised_date,
+        "agent_id": agent_id,
+    }
+
+
+def flag(loan_id: str, flag_name: str, starts_on: str, ends_on: str | None = None) -> dict:
+    return {"loan_id": loan_id, "flag": flag_name, "starts_on": starts_on, "ends_on": ends_on}
+
+
+_COLUMNS = {
+    "payments": ["payment_id", "loan_id", "paid_at", "amount", "method"],
+    "interactions": [
+        "interaction_id",
+        "loan_id",
+        "occurred_at",
+        "channel",
+        "direction",
+        "outcome",
+        "promised_amount",
+        "promised_date",
+        "agent_id",
+    ],
+    "account_flags": ["loan_id", "flag", "starts_on", "ends_on"],
+}
+
+
+def raw_tables(
+    borrowers=None, loans=None, installments=None, payments=(), interactions=(), account_flags=()
+) -> dict[str, pd.DataFrame]:
+    """Raw frames (text and numbers as a CSV or Parquet delivery would carry them)."""
+    borrowers = borrowers if borrowers is not None else [borrower()]
+    loans = loans if loans is not None else [loan()]
+    installments = installments if installments is not None else schedule()
+    return {
+        "borrowers": pd.DataFrame(borrowers),
+        "loans": pd.DataFrame(loans),
+        "installments": pd.DataFrame(installments),
+        "payments": pd.DataFrame(list(payments), columns=_COLUMNS["payments"]),
+        "interactions": pd.DataFrame(list(interactions), columns=_COLUMNS["interactions"]),
+        "account_flags": pd.DataFrame(list(account_flags), columns=_COLUMNS["account_flags"]),
+    }
+
+
+def typed_tables(**kwargs) -> dict[str, pd.DataFrame]:
+    """Validated tables in contract types; fails loudly if the test data itself is invalid."""
+    result = validate_tables(raw_tables(**kwargs))
+    assert result.is_valid, result.failures.to_string()
+    return result.tables
