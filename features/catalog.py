@@ -67,7 +67,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "n_installments_overdue",
         "Installments due and not fully paid",
         "count",
-        "{value:.0f} installments overdue",
+        "Installments overdue: {value:.0f}",
     ),
     FeatureSpec(
         "overdue_to_installment_ratio",
@@ -113,7 +113,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "n_payments_30d",
         "Payments received in the last 30 days",
         "count",
-        "{value:.0f} payments in the last 30 days",
+        "Payments in the last 30 days: {value:.0f}",
     ),
     FeatureSpec(
         "amount_paid_30d",
@@ -139,19 +139,19 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "n_outbound_contacts_7d",
         "Outbound contact attempts in the last 7 days",
         "count",
-        "Contacted {value:.0f} times in the last 7 days",
+        "Contact attempts in the last 7 days: {value:.0f}",
     ),
     FeatureSpec(
         "n_outbound_contacts_30d",
         "Outbound contact attempts in the last 30 days",
         "count",
-        "Contacted {value:.0f} times in the last 30 days",
+        "Contact attempts in the last 30 days: {value:.0f}",
     ),
     FeatureSpec(
         "n_right_party_contacts_30d",
         "Conversations with the borrower in the last 30 days",
         "count",
-        "Reached the borrower {value:.0f} times in the last 30 days",
+        "Conversations with the borrower in the last 30 days: {value:.0f}",
     ),
     FeatureSpec(
         "days_since_last_right_party_contact",
@@ -164,7 +164,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "n_inbound_contacts_30d",
         "Contacts started by the borrower in the last 30 days",
         "count",
-        "Borrower got in touch {value:.0f} times in the last 30 days",
+        "Times the borrower got in touch in the last 30 days: {value:.0f}",
     ),
     FeatureSpec(
         "call_no_answer_share_90d",
@@ -199,7 +199,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "n_disputes_365d",
         "Disputes raised in the last year",
         "count",
-        "{value:.0f} disputes in the last year",
+        "Disputes raised in the last year: {value:.0f}",
     ),
     # borrower and servicing
     FeatureSpec(

@@ -44,4 +44,4 @@ def label_pays(
     )
     paid = paid_between(payments, windows, "start", "end")
     needed = qualifying_amount(features, rule).to_numpy()
-    return pd.Series((paid >= needed - tolerance).astype("int8"), index=features.index, name="label")
+    return pd.Series((paid >= needed - tolerance).astype("int64"), index=features.index, name="label")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import lightgbm as lgb
@@ -81,7 +82,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         fit_kwargs: dict[str, object] = {}
         if eval_set is not None:
             X_eval, y_eval = eval_set
-            fit_kwargs["eval_set"] = [(self._matrix(X_eval), np.asarray(y_eval))]
+            fit_kwargs["eval_X"] = (self._matrix(X_eval),)
+            fit_kwargs["eval_y"] = (np.asarray(y_eval),)
             fit_kwargs["eval_metric"] = "auc"
             if early_stopping_rounds:
                 fit_kwargs["callbacks"] = [lgb.early_stopping(int(early_stopping_rounds), verbose=False)]
@@ -116,7 +118,10 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "classifier_")
         explainer = shap.TreeExplainer(self.classifier_.booster_)
-        values = explainer.shap_values(self._matrix(X))
+        with warnings.catch_warnings():
+            # shap announces a change of output type for LightGBM; both types are handled below.
+            warnings.filterwarnings("ignore", message=".*shap values output has changed.*")
+            values = explainer.shap_values(self._matrix(X))
         values = values[1] if isinstance(values, list) else values
         base = explainer.expected_value
         base = float(base[1] if np.ndim(base) else base)
