@@ -86,6 +86,18 @@ class ValidationResult:
             )
         return pd.DataFrame(rows)
 
+    def describe_failures(self, limit: int | None = 20) -> list[str]:
+        """One line per (table, column, rule): how many rows broke it and an example."""
+        by_rule = self.failures_by_rule()
+        lines = [
+            f"table '{r.table}', column '{r.column}': {r.rule} "
+            f"({r.rows:,} rows, e.g. row {r.example_row} = {r.example_value!r})"
+            for r in by_rule.head(limit).itertuples()
+        ]
+        if limit is not None and len(by_rule) > limit:
+            lines.append(f"... and {len(by_rule) - limit} more (table, column, rule) combinations")
+        return lines
+
     def failures_by_rule(self) -> pd.DataFrame:
         """Failure counts per (table, column, rule), with an example row and value."""
         if self.failures.empty:

@@ -19,17 +19,8 @@ class InvalidInputError(RuntimeError):
 
     def __init__(self, result: ValidationResult):
         self.result = result
-        by_rule = result.failures_by_rule()
-        lines = [
-            f"  - table '{r.table}', column '{r.column}': {r.rule} "
-            f"({r.rows} rows, e.g. row {r.example_row} = {r.example_value!r})"
-            for r in by_rule.head(20).itertuples()
-        ]
-        more = len(by_rule) - 20
         super().__init__(
-            "input contract violated:\n"
-            + "\n".join(lines)
-            + (f"\n  ... {more} more rules" if more > 0 else "")
+            "input contract violated:\n" + "\n".join(f"  - {line}" for line in result.describe_failures())
         )
 
 

@@ -149,12 +149,9 @@ def validate(
     if result.is_valid:
         console.print("[green]valid[/]: every row meets the contract")
         return
-    rules = Table("table", "column", "rule", "rows", "example", title="Failures by rule")
-    for row in result.failures_by_rule().itertuples():
-        rules.add_row(
-            row.table, row.column, row.rule, f"{row.rows:,}", f"row {row.example_row}: {row.example_value}"
-        )
-    console.print(rules)
+    console.print(f"[red]invalid[/]: {len(result.failures_by_rule())} (table, column, rule) failures")
+    for line in result.describe_failures(limit=None):
+        console.print(f"  - {line}", highlight=False, markup=False, soft_wrap=True)
     raise typer.Exit(1)
 
 

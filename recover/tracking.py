@@ -28,11 +28,19 @@ class ChampionModel:
         return f"{self.name}/{self.version}"
 
 
+# mlflow.set_tracking_uri() also exports MLFLOW_TRACKING_URI; remember what we exported so a
+# later configuration (another state folder) is not mistaken for the user's own setting.
+_exported_uri: str | None = None
+
+
+def _user_tracking_uri() -> str | None:
+    value = os.environ.get("MLFLOW_TRACKING_URI")
+    return value if value and value != _exported_uri else None
+
+
 def tracking_uri(config: Config) -> str:
-    """$MLFLOW_TRACKING_URI, else a SQLite store in the state folder."""
-    if os.environ.get("MLFLOW_TRACKING_URI"):
-        return os.environ["MLFLOW_TRACKING_URI"]
-    return f"sqlite:///{config.resolved_state_dir() / 'mlflow.db'}"
+    """$MLFLOW_TRACKING_URI (when the user set it), else a SQLite store in the state folder."""
+    return _user_tracking_uri() or f"sqlite:///{config.resolved_state_dir() / 'mlflow.db'}"
 
 
 def artifact_root(config: Config) -> Path:
@@ -43,12 +51,16 @@ def configure(config: Config) -> str:
     """Point MLflow at the configured store and return the experiment id (created if new)."""
     import mlflow
 
+    global _exported_uri
     config.resolved_state_dir().mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(tracking_uri(config))
+    user_uri = _user_tracking_uri()
+    uri = tracking_uri(config)
+    mlflow.set_tracking_uri(uri)
+    _exported_uri = None if user_uri else uri
     experiment = mlflow.get_experiment_by_name(config.mlflow.experiment)
     if experiment is not None:
         return experiment.experiment_id
-    location = None if os.environ.get("MLFLOW_TRACKING_URI") else artifact_root(config).as_uri()
+    location = None if user_uri else artifact_root(config).as_uri()
     return mlflow.create_experiment(config.mlflow.experiment, artifact_location=location)
 
 
