@@ -1,0 +1,186 @@
+"""Static vocabularies of the simulated book: regions, products, channels, outcomes, flags.
+
+The engine works on small integer codes for speed; these tuples map codes to the
+string values written into the tables, so the position of each entry is part of
+the engine's internal contract (append, never reorder).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- geography ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Region:
+    name: str
+    timezone: str
+    code: str  # used in branch ids
+    weight: float  # share of borrowers
+    income_median: float  # monthly, USD
+    spanish_share: float
+    n_branches: int
+
+
+REGIONS: tuple[Region, ...] = (
+    Region("northeast", "America/New_York", "NE", 0.20, 4300.0, 0.07, 4),
+    Region("southeast", "America/New_York", "SE", 0.22, 3600.0, 0.15, 4),
+    Region("midwest", "America/Chicago", "MW", 0.20, 3700.0, 0.06, 3),
+    Region("mountain", "America/Denver", "MT", 0.08, 3800.0, 0.10, 2),
+    Region("southwest", "America/Phoenix", "SW", 0.10, 3500.0, 0.25, 2),
+    Region("pacific", "America/Los_Angeles", "PA", 0.20, 4600.0, 0.20, 4),
+)
+TIMEZONES: tuple[str, ...] = tuple(dict.fromkeys(region.timezone for region in REGIONS))
+REGION_TIMEZONE_CODE: tuple[int, ...] = tuple(TIMEZONES.index(region.timezone) for region in REGIONS)
+
+LANGUAGES: tuple[str, ...] = ("en", "es", "zh", "vi", "fr")
+GENDERS: tuple[str, ...] = ("female", "male", "nonbinary")
+
+# --- products -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Product:
+    name: str
+    frequency: str  # weekly | fortnightly | monthly
+    period_days: int  # 0 for calendar-monthly schedules
+    periods_per_year: int
+    principal_median: float
+    principal_sigma: float
+    principal_min: float
+    principal_max: float
+    principal_rounding: float  # principals are whole multiples of this (USD)
+    rate_low: float
+    rate_high: float
+    zero_rate_share: float  # interest-free share (BNPL)
+    terms: tuple[int, ...]
+    income_affinity: float  # higher-income borrowers choose products with higher affinity
+    risk_offset: float  # on-time log-odds offset: prime products are paid more reliably
+    cure_offset: float  # overdue-payment log-odds offset: e.g. repossession risk makes auto loans cure
+
+
+PRODUCT_SPECS: tuple[Product, ...] = (
+    Product(
+        name="personal_loan",
+        frequency="monthly",
+        period_days=0,
+        periods_per_year=12,
+        principal_median=6000.0,
+        principal_sigma=0.6,
+        principal_min=1000.0,
+        principal_max=35000.0,
+        principal_rounding=50.0,
+        rate_low=0.09,
+        rate_high=0.36,
+        zero_rate_share=0.0,
+        terms=(12, 18, 24, 36),
+        income_affinity=0.25,
+        risk_offset=0.0,
+        cure_offset=0.0,
+    ),
+    Product(
+        name="microloan",
+        frequency="weekly",
+        period_days=7,
+        periods_per_year=52,
+        principal_median=600.0,
+        principal_sigma=0.55,
+        principal_min=100.0,
+        principal_max=3000.0,
+        principal_rounding=10.0,
+        rate_low=0.60,
+        rate_high=1.80,
+        zero_rate_share=0.0,
+        terms=(8, 12, 16, 26),
+        income_affinity=-0.7,
+        risk_offset=-0.45,
+        cure_offset=-0.4,
+    ),
+    Product(
+        name="bnpl",
+        frequency="fortnightly",
+        period_days=14,
+        periods_per_year=26,
+        principal_median=350.0,
+        principal_sigma=0.7,
+        principal_min=50.0,
+        principal_max=2500.0,
+        principal_rounding=1.0,
+        rate_low=0.10,
+        rate_high=0.30,
+        zero_rate_share=0.7,
+        terms=(4, 6, 8),
+        income_affinity=0.0,
+        risk_offset=-0.15,
+        cure_offset=0.3,
+    ),
+    Product(
+        name="auto_loan",
+        frequency="monthly",
+        period_days=0,
+        periods_per_year=12,
+        principal_median=18000.0,
+        principal_sigma=0.45,
+        principal_min=5000.0,
+        principal_max=60000.0,
+        principal_rounding=100.0,
+        rate_low=0.04,
+        rate_high=0.18,
+        zero_rate_share=0.0,
+        terms=(36, 48, 60, 72),
+        income_affinity=0.9,
+        risk_offset=0.45,
+        cure_offset=0.8,
+    ),
+)
+PRODUCTS: tuple[str, ...] = tuple(product.name for product in PRODUCT_SPECS)
+
+# --- collections vocabulary --------------------------------------------------------------
+
+CHANNELS: tuple[str, ...] = ("call", "sms", "email", "whatsapp", "field_visit", "letter")
+CALL, SMS, EMAIL, WHATSAPP, FIELD_VISIT, LETTER = range(len(CHANNELS))
+N_CHANNELS = len(CHANNELS)
+
+DIRECTIONS: tuple[str, ...] = ("outbound", "inbound")
+OUTBOUND, INBOUND = range(len(DIRECTIONS))
+
+OUTCOMES: tuple[str, ...] = (
+    "no_answer",
+    "right_party_contact",
+    "promise_to_pay",
+    "refused",
+    "dispute_raised",
+    "wrong_party",
+    "delivered",
+    "undelivered",
+)
+(
+    NO_ANSWER,
+    RIGHT_PARTY_CONTACT,
+    PROMISE_TO_PAY,
+    REFUSED,
+    DISPUTE_RAISED,
+    WRONG_PARTY,
+    DELIVERED,
+    UNDELIVERED,
+) = range(len(OUTCOMES))
+
+FLAGS: tuple[str, ...] = (
+    "dispute",
+    "cease_and_desist",
+    "bankruptcy",
+    "deceased",
+    "legal_hold",
+    "hardship_plan",
+    "do_not_visit",
+)
+DISPUTE, CEASE_AND_DESIST, BANKRUPTCY, DECEASED, LEGAL_HOLD, HARDSHIP_PLAN, DO_NOT_VISIT = range(len(FLAGS))
+
+PAYMENT_METHODS: tuple[str, ...] = ("card", "bank_transfer", "cash", "direct_debit", "wallet")
+CARD, BANK_TRANSFER, CASH, DIRECT_DEBIT, WALLET = range(len(PAYMENT_METHODS))
+
+# Why a payment happened; kept in the engine log (not in the tables) because the
+# payment method and time of day depend on it.
+PAYMENT_KINDS: tuple[str, ...] = ("scheduled", "overdue", "promise")
+SCHEDULED_PAYMENT, OVERDUE_PAYMENT, PROMISE_PAYMENT = range(len(PAYMENT_KINDS))

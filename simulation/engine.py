@@ -1,0 +1,1167 @@
+"""Stepping simulator of a collections book.
+
+``LoanBookSimulator`` holds vectorised state for every loan and borrower and
+advances one calendar day at a time: a policy looks at the state at the start of
+the day and returns that day's outbound contacts; ``step`` then resolves
+contacts, borrower decisions, payments and account flags, and returns the day's
+events.
+
+Day semantics: ``simulator.day = t`` means "start of day t". Installments with a
+due day < t are due; payments logged on days < t are counted. Every event of day
+t gets a UTC timestamp inside UTC calendar day t (see ``book``), so the state at
+the start of day t is exactly what the tables cut at date t contain.
+
+Randomness: every borrower decision reads a uniform that is a pure function of
+(behaviour seed, day, decision, loan) -- counter-based "luck" (``luck_uniforms``).
+Two policies run from the same snapshot therefore face the same borrower luck
+(common random numbers); differences in outcomes come from the contacts, not from
+reshuffled noise. Policies own separate generators, and presentation details
+(time of day, payment method, agent) come from a third stream.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+
+from simulation import catalog
+from simulation.catalog import (
+    BANKRUPTCY,
+    CALL,
+    CEASE_AND_DESIST,
+    DECEASED,
+    DELIVERED,
+    DIRECT_DEBIT,
+    DISPUTE,
+    DISPUTE_RAISED,
+    DO_NOT_VISIT,
+    EMAIL,
+    FIELD_VISIT,
+    HARDSHIP_PLAN,
+    INBOUND,
+    LEGAL_HOLD,
+    N_CHANNELS,
+    NO_ANSWER,
+    OUTBOUND,
+    PROMISE_TO_PAY,
+    REFUSED,
+    RIGHT_PARTY_CONTACT,
+    SMS,
+    UNDELIVERED,
+    WHATSAPP,
+    WRONG_PARTY,
+)
+from simulation.config import SimulationConfig
+from simulation.population import NEVER_DUE_DAY, Population, _ArrayBundle, generate_population, sigmoid
+
+NO_DAY = -1
+NEVER = int(NEVER_DUE_DAY)  # "flag never ends"
+LONG_AGO = -(10**6)
+NEVER_PAY_PENALTY = 8.0  # log-odds: first-payment defaulters pay with probability ~0
+
+# Decision rows of the luck function. Each decision has its own row so that a
+# decision taken under one policy never shifts the noise of another decision.
+(
+    U_ONTIME,
+    U_ONTIME_OFFSET,
+    U_HAZARD,
+    U_PAY_DELAY,
+    U_AMOUNT_KIND,
+    U_AMOUNT_FRACTION,
+    U_INBOUND,
+    U_INBOUND_OUTCOME,
+    U_REACH_CALL,
+    U_REACH_SMS,
+    U_REACH_EMAIL,
+    U_REACH_WHATSAPP,
+    U_REACH_FIELD_VISIT,
+    U_REACH_LETTER,
+    U_CONTACT_SECONDARY,
+    U_RPC_OUTCOME,
+    U_PROMISE_AMOUNT,
+    U_PROMISE_DAYS,
+    U_PROMISE_KEEP,
+    U_PROMISE_PAY_DAY,
+    U_HARDSHIP,
+    U_HARDSHIP_DURATION,
+    U_DISPUTE_DURATION,
+    U_CEASE_AND_DESIST,
+    U_BANKRUPTCY,
+    U_LEGAL_HOLD,
+    U_LEGAL_HOLD_DURATION,
+    U_ONTIME_SLIP,
+) = range(28)
+N_LOAN_LUCK = 28
+U_REACH = U_REACH_CALL  # + channel code
+# Borrower-level decisions live in their own block of rows.
+U_SHOCK_ONSET, U_SHOCK_DURATION, U_DECEASED = range(N_LOAN_LUCK, N_LOAN_LUCK + 3)
+N_LUCK_ROWS = N_LOAN_LUCK + 3
+
+_MASK64 = (1 << 64) - 1
+_UNIT_MULTIPLIER = np.uint64(0xD1B54A32D192ED03)  # odd: a bijection of unit ids mod 2**64
+
+
+def _mix64(value: int) -> int:
+    """splitmix64 finaliser on a Python int (no numpy scalar overflow warnings)."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return value ^ (value >> 31)
+
+
+def luck_uniforms(stream_key: int, day: int, row: int, unit: np.ndarray) -> np.ndarray:
+    """Uniform [0, 1) draws that are a pure function of (stream, day, decision row, luck unit).
+
+    Counter-based "luck": a loan's draw for a decision on a day does not depend on
+    which other loans were drawn for, or in which order, so every policy faces the
+    same borrower luck, and only the loans a decision concerns pay for hashing.
+    """
+    key = np.uint64(_mix64(stream_key ^ _mix64(day * N_LUCK_ROWS + row)))
+    x = np.asarray(unit, dtype=np.uint64) * _UNIT_MULTIPLIER + key  # wraps modulo 2**64
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+
+
+# What a planned payment will pay when it executes (computed from the state on
+# that day, so a delayed "pay everything overdue" also covers a new installment).
+PLAN_SCHEDULED, PLAN_FULL, PLAN_ONE_INSTALLMENT, PLAN_PARTIAL, PLAN_PROMISE = range(5)
+_PLAN_TO_PAYMENT_KIND = np.array(
+    [
+        catalog.SCHEDULED_PAYMENT,
+        catalog.OVERDUE_PAYMENT,
+        catalog.OVERDUE_PAYMENT,
+        catalog.OVERDUE_PAYMENT,
+        catalog.PROMISE_PAYMENT,
+    ],
+    dtype=np.int8,
+)
+# Early-payment offsets (days before the due date) of borrowers who pay on time.
+_EARLY_OFFSET_CDF = np.array([0.45, 0.65, 0.78, 0.88, 0.95, 1.0])
+
+
+@dataclass(frozen=True)
+class SimulationSeeds:
+    """Independent seed sequences of one book, spawned in a fixed order from the master seed."""
+
+    population: np.random.SeedSequence
+    behaviour: np.random.SeedSequence
+    policy: np.random.SeedSequence
+    presentation: np.random.SeedSequence
+    truth: np.random.SeedSequence
+
+    @classmethod
+    def from_seed(cls, seed: int) -> SimulationSeeds:
+        return cls(*np.random.SeedSequence(seed).spawn(5))
+
+
+@dataclass(frozen=True)
+class Contacts:
+    """Outbound contacts of one day: parallel arrays of loan indices and channel codes."""
+
+    loan_index: np.ndarray
+    channel: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Contacts:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8))
+
+    @classmethod
+    def single_channel(cls, loan_index: np.ndarray, channel: int) -> Contacts:
+        loan_index = np.asarray(loan_index, dtype=np.int64)
+        return cls(loan_index, np.full(len(loan_index), channel, dtype=np.int8))
+
+    @classmethod
+    def concat(cls, parts: list[Contacts]) -> Contacts:
+        if not parts:
+            return cls.empty()
+        return cls(
+            np.concatenate([p.loan_index for p in parts]).astype(np.int64),
+            np.concatenate([p.channel for p in parts]).astype(np.int8),
+        )
+
+    def __len__(self) -> int:
+        return len(self.loan_index)
+
+
+class ContactPolicy(Protocol):
+    """Anything that chooses a day's outbound contacts from the simulator state."""
+
+    def select_contacts(self, simulator: LoanBookSimulator) -> Contacts: ...
+
+
+@dataclass
+class DayEvents:
+    """Events of one simulated day, as parallel arrays (engine codes, money in cents).
+
+    ``u_*`` arrays are presentation draws (time of day, payment method, agent)
+    turned into table values by ``simulation.book``; they never feed back into
+    behaviour.
+    """
+
+    day: int
+    payments: dict[str, np.ndarray]
+    interactions: dict[str, np.ndarray]
+    flags: dict[str, np.ndarray]
+
+
+_PAYMENT_FIELDS = {
+    "loan_index": np.int64,
+    "day": np.int32,
+    "amount_cents": np.int64,
+    "kind": np.int8,
+    "u_time": np.float64,
+    "u_method": np.float64,
+}
+_INTERACTION_FIELDS = {
+    "loan_index": np.int64,
+    "day": np.int32,
+    "channel": np.int8,
+    "direction": np.int8,
+    "outcome": np.int8,
+    "promised_cents": np.int64,
+    "promised_day": np.int32,
+    "u_time": np.float64,
+    "u_agent": np.float64,
+    "u_outside": np.float64,
+}
+_FLAG_FIELDS = {"loan_index": np.int64, "flag": np.int8, "start_day": np.int32, "end_day": np.int32}
+
+
+class _DayBuffer:
+    """Collects event chunks during a step; concatenated once at the end of the day."""
+
+    def __init__(self, day: int) -> None:
+        self.day = day
+        self.payments: list[tuple] = []
+        self.interactions: list[tuple] = []
+        self.flags: list[tuple] = []
+
+    def add_payments(self, loans: np.ndarray, cents: np.ndarray, kind: np.ndarray) -> None:
+        if len(loans):
+            self.payments.append((loans, cents, kind))
+
+    def add_interactions(
+        self,
+        loans: np.ndarray,
+        channel: int | np.ndarray,
+        direction: int,
+        outcome: np.ndarray,
+        promised_cents: np.ndarray | None = None,
+        promised_day: np.ndarray | None = None,
+    ) -> None:
+        n = len(loans)
+        if not n:
+            return
+        if promised_cents is None:
+            promised_cents = np.full(n, -1, dtype=np.int64)
+            promised_day = np.full(n, NO_DAY, dtype=np.int32)
+        self.interactions.append(
+            (
+                loans,
+                np.broadcast_to(np.asarray(channel, dtype=np.int8), (n,)),
+                np.full(n, direction, np.int8),
+                outcome,
+                promised_cents,
+                promised_day,
+            )
+        )
+
+    def add_flags(self, loans: np.ndarray, flag: int, start_day: int, end_day: np.ndarray | int) -> None:
+        n = len(loans)
+        if n:
+            self.flags.append(
+                (
+                    loans,
+                    np.full(n, flag, np.int8),
+                    np.full(n, start_day, np.int32),
+                    np.broadcast_to(np.asarray(end_day, dtype=np.int32), (n,)),
+                )
+            )
+
+    def finish(self, presentation_rng: np.random.Generator | None) -> DayEvents:
+        payments = _stack(self.payments, ("loan_index", "amount_cents", "kind"), _PAYMENT_FIELDS)
+        interactions = _stack(
+            self.interactions,
+            ("loan_index", "channel", "direction", "outcome", "promised_cents", "promised_day"),
+            _INTERACTION_FIELDS,
+        )
+        flags = _stack(self.flags, ("loan_index", "flag", "start_day", "end_day"), _FLAG_FIELDS)
+        payments["day"] = np.full(len(payments["loan_index"]), self.day, np.int32)
+        interactions["day"] = np.full(len(interactions["loan_index"]), self.day, np.int32)
+        n_pay, n_int = len(payments["loan_index"]), len(interactions["loan_index"])
+        if presentation_rng is not None:
+            payments["u_time"] = presentation_rng.random(n_pay)
+            payments["u_method"] = presentation_rng.random(n_pay)
+            interactions["u_time"] = presentation_rng.random(n_int)
+            interactions["u_agent"] = presentation_rng.random(n_int)
+            interactions["u_outside"] = presentation_rng.random(n_int)
+        return DayEvents(self.day, payments, interactions, flags)
+
+
+def _stack(chunks: list[tuple], names: tuple[str, ...], dtypes: dict) -> dict[str, np.ndarray]:
+    if not chunks:
+        return {name: np.empty(0, dtype=dtypes[name]) for name in names}
+    return {
+        name: np.concatenate([chunk[i] for chunk in chunks]).astype(dtypes[name], copy=False)
+        for i, name in enumerate(names)
+    }
+
+
+class EventLog:
+    """Append-only record of every simulated day's events."""
+
+    def __init__(self) -> None:
+        self.days: list[DayEvents] = []
+
+    def append(self, events: DayEvents) -> None:
+        self.days.append(events)
+
+    def copy(self) -> EventLog:
+        clone = EventLog()
+        clone.days = list(self.days)  # DayEvents are never mutated after the day ends
+        return clone
+
+    def _concat(self, part: str, fields: dict) -> dict[str, np.ndarray]:
+        chunks = [getattr(day, part) for day in self.days]
+        return {
+            name: np.concatenate([c[name] for c in chunks]).astype(dtype, copy=False)
+            if chunks
+            else np.empty(0, dtype=dtype)
+            for name, dtype in fields.items()
+        }
+
+    def payments(self) -> dict[str, np.ndarray]:
+        """All payments so far; ordinal position is the stable payment number."""
+        return self._concat("payments", _PAYMENT_FIELDS)
+
+    def interactions(self) -> dict[str, np.ndarray]:
+        """All interactions so far; ordinal position is the stable interaction number."""
+        return self._concat("interactions", _INTERACTION_FIELDS)
+
+    def flags(self) -> dict[str, np.ndarray]:
+        """All account-flag episodes so far (end_day is exclusive; NEVER = open-ended)."""
+        return self._concat("flags", _FLAG_FIELDS)
+
+    def collected_cents(self, from_day: int = 0, to_day: int | None = None) -> int:
+        """Money received in days [from_day, to_day)."""
+        total = 0
+        for day in self.days:
+            if day.day >= from_day and (to_day is None or day.day < to_day):
+                total += int(day.payments["amount_cents"].sum())
+        return total
+
+
+@dataclass(frozen=True)
+class LoanState(_ArrayBundle):
+    """Dynamic per-loan state (arrays of length n_loans)."""
+
+    paid_cents: np.ndarray
+    n_due: np.ndarray  # installments with due day < current day
+    oldest_unpaid: np.ndarray  # index of the oldest installment not fully covered by payments
+    closed: np.ndarray
+    contact_boost: np.ndarray  # decaying payment log-odds from recent successful contacts
+    contact_load: np.ndarray  # decaying count of recent contact attempts (annoyance)
+    last_contact_day: np.ndarray  # (n, channels)
+    last_rpc_day: np.ndarray
+    planned_day: np.ndarray  # day of a payment the borrower has decided to make, NO_DAY if none
+    planned_kind: np.ndarray
+    planned_value: np.ndarray  # installment index / fraction / promised cents, depending on the kind
+    promise_day: np.ndarray  # promised date of the open promise, NO_DAY if none
+    promise_cents: np.ndarray
+    paid_at_promise_cents: np.ndarray
+    n_promises: np.ndarray
+    n_kept_promises: np.ndarray
+    n_broken_promises: np.ndarray
+    last_payment_day: np.ndarray
+    dispute_until: np.ndarray  # flags are in force while day < *_until
+    legal_hold_until: np.ndarray
+    hardship_until: np.ndarray
+
+    @classmethod
+    def initial(cls, n: int) -> LoanState:
+        def full(value, dtype, shape=(n,)):
+            return np.full(shape, value, dtype=dtype)
+
+        return cls(
+            paid_cents=full(0, np.int64),
+            n_due=full(0, np.int32),
+            oldest_unpaid=full(0, np.int32),
+            closed=full(False, bool),
+            contact_boost=full(0.0, np.float64),
+            contact_load=full(0.0, np.float64),
+            last_contact_day=full(LONG_AGO, np.int32, (n, N_CHANNELS)),
+            last_rpc_day=full(LONG_AGO, np.int32),
+            planned_day=full(NO_DAY, np.int32),
+            planned_kind=full(0, np.int8),
+            planned_value=full(0.0, np.float64),
+            promise_day=full(NO_DAY, np.int32),
+            promise_cents=full(0, np.int64),
+            paid_at_promise_cents=full(0, np.int64),
+            n_promises=full(0, np.int32),
+            n_kept_promises=full(0, np.int32),
+            n_broken_promises=full(0, np.int32),
+            last_payment_day=full(LONG_AGO, np.int32),
+            dispute_until=full(LONG_AGO, np.int32),
+            legal_hold_until=full(LONG_AGO, np.int32),
+            hardship_until=full(LONG_AGO, np.int32),
+        )
+
+
+@dataclass(frozen=True)
+class BorrowerState(_ArrayBundle):
+    """Dynamic per-borrower state; permanent borrower-level flags hold their start day."""
+
+    shock_until: np.ndarray  # income shock in force while day < shock_until
+    deceased_day: np.ndarray
+    bankrupt_day: np.ndarray
+    cease_and_desist_day: np.ndarray
+
+    @classmethod
+    def initial(cls, m: int) -> BorrowerState:
+        return cls(
+            shock_until=np.full(m, LONG_AGO, np.int32),
+            deceased_day=np.full(m, NO_DAY, np.int32),
+            bankrupt_day=np.full(m, NO_DAY, np.int32),
+            cease_and_desist_day=np.full(m, NO_DAY, np.int32),
+        )
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+class LoanBookSimulator:
+    """Vectorised day-by-day simulator of borrowers, payments, contacts and flags.
+
+    Typical use::
+
+        sim = LoanBookSimulator(config)
+        sim.run(HistoricalPolicy(config), until_day=config.as_of_day)
+        fork = sim.snapshot()          # same state, same borrower luck ahead
+        fork.run(other_policy, until_day=config.end_day)
+    """
+
+    def __init__(
+        self,
+        config: SimulationConfig,
+        population: Population | None = None,
+        *,
+        seeds: SimulationSeeds | None = None,
+        record_events: bool = True,
+    ) -> None:
+        seeds = seeds or SimulationSeeds.from_seed(config.seed)
+        self.config = config
+        self.population = population or generate_population(config, np.random.default_rng(seeds.population))
+        self.day = 0
+        self.loan_state = LoanState.initial(self.population.n_loans)
+        self.borrower_state = BorrowerState.initial(self.population.n_borrowers)
+        self.log: EventLog | None = EventLog() if record_events else None
+        self._luck_stream = int(seeds.behaviour.generate_state(1, np.uint64)[0])
+        self._presentation_rng = np.random.default_rng(seeds.presentation) if record_events else None
+        self._loan_luck_index: np.ndarray | None = None
+        self._borrower_luck_index: np.ndarray | None = None
+        self._prepare_static()
+        self._refresh_start_of_day()
+
+    # ------------------------------------------------------------------ construction
+    def _prepare_static(self) -> None:
+        pop = self.population
+        loans, borrowers = pop.loans, pop.borrowers
+        b = loans.borrower_index
+        self._rows = np.arange(pop.n_loans)
+        self._schedule_row = loans.schedule_row
+        self._schedule_offset = loans.schedule_row * pop.schedules.due_day.shape[1]
+        self._due_day_flat = pop.schedules.due_day.ravel()
+        self._cumulative_due_flat = pop.schedules.cumulative_due_cents.ravel()
+        self._disbursed_day = loans.disbursed_day
+        self._borrower_of = b
+        self._borrower_units = np.arange(pop.n_borrowers, dtype=np.int64)
+        cfg = self.config
+        product_ontime = np.array([p.risk_offset for p in catalog.PRODUCT_SPECS])[loans.product]
+        product_cure = np.array([p.cure_offset for p in catalog.PRODUCT_SPECS])[loans.product]
+        periods_per_year = np.array([p.periods_per_year for p in catalog.PRODUCT_SPECS])[loans.product]
+        monthly_installment = loans.installment_cents / 100.0 * periods_per_year / 12.0
+        burden = monthly_installment / np.maximum(borrowers.monthly_income[b], 1.0)
+        # Affordability: the heavier the installment relative to income, the harder to pay.
+        affordability = -cfg.affordability_weight * np.log(burden / cfg.affordability_reference)
+        # Never-payers get a prohibitive penalty on every repayment decision.
+        never_pays = np.where(loans.never_pays, NEVER_PAY_PENALTY, 0.0)
+        self._ontime_offset = product_ontime + affordability - never_pays
+        self._cure_offset = product_cure + affordability - never_pays
+        # Borrower traits gathered per loan once: they are read every day.
+        self._ability = borrowers.ability[b]
+        self._willingness = borrowers.willingness[b]
+        self._reachability = borrowers.reachability[b]
+        self._responsiveness = borrowers.responsiveness[b]
+        self._pays_by_direct_debit = borrowers.preferred_method[b] == DIRECT_DEBIT
+        self._has_phone = borrowers.has_phone[b]
+        self._has_email = borrowers.has_email[b]
+        self._wrong_number = borrowers.wrong_number[b]
+        self._consent = {
+            CALL: borrowers.has_phone[b],
+            SMS: borrowers.consent_sms[b],
+            EMAIL: borrowers.consent_email[b],
+            WHATSAPP: borrowers.consent_whatsapp[b],
+            FIELD_VISIT: ~loans.do_not_visit,
+            catalog.LETTER: np.ones(pop.n_loans, dtype=bool),
+        }
+        self._do_not_contact = borrowers.do_not_contact[b]
+        self._boost_decay = float(np.exp(-1.0 / cfg.contact_effect_days))
+        self._load_decay = float(np.exp(-1.0 / 14.0))
+        self._start_date = np.datetime64(cfg.sim_start, "D")
+
+    # ------------------------------------------------------------------ copies
+    def snapshot(self) -> LoanBookSimulator:
+        """Independent copy at the current day: same state, same future borrower luck.
+
+        The population is shared (it is never mutated); the event log is copied
+        shallowly, so the fork's history is the original's history.
+        """
+        clone = copy.copy(self)
+        clone.loan_state = self.loan_state.copy()
+        clone.borrower_state = self.borrower_state.copy()
+        clone.log = self.log.copy() if self.log is not None else None
+        clone._presentation_rng = copy.deepcopy(self._presentation_rng)
+        clone._refresh_start_of_day()
+        return clone
+
+    def replicate_loans(
+        self, rows: np.ndarray, *, luck_index: np.ndarray, seed: np.random.SeedSequence
+    ) -> LoanBookSimulator:
+        """A simulator over copies of ``rows`` (repeats allowed), each with a private borrower.
+
+        Copies sharing a ``luck_index`` share every behavioural draw, which makes
+        scenario comparisons (contact vs. no contact) low-variance. No events are
+        recorded. Used for Monte-Carlo ground truth.
+        """
+        rows = np.asarray(rows, dtype=np.int64)
+        clone = copy.copy(self)
+        clone.population = self.population.tile_loans(rows)
+        clone.loan_state = self.loan_state.take(rows)
+        clone.borrower_state = self.borrower_state.take(self._borrower_of[rows])
+        clone.log = None
+        clone._luck_stream = int(seed.generate_state(1, np.uint64)[0])
+        clone._presentation_rng = None
+        clone._loan_luck_index = np.asarray(luck_index, dtype=np.int64)
+        clone._borrower_luck_index = clone._loan_luck_index
+        clone._prepare_static()
+        clone._refresh_start_of_day()
+        return clone
+
+    # ------------------------------------------------------------------ running
+    def run(self, policy: ContactPolicy | None, until_day: int) -> None:
+        """Step day by day until ``self.day == until_day`` (``policy=None`` means no contacts)."""
+        while self.day < until_day:
+            contacts = policy.select_contacts(self) if policy is not None else None
+            self.step(contacts)
+
+    def step(self, contacts: Contacts | None = None) -> DayEvents:
+        """Simulate the current day given its outbound contacts, then move to the next day."""
+        t = self.day
+        buffer = _DayBuffer(t)
+        self._open_new_loans(t, buffer)
+        self._advance_borrowers(t, buffer)
+        self._settle_expired_promises(t)
+        state = self.loan_state
+        state.contact_boost[:] *= self._boost_decay
+        state.contact_load[:] *= self._load_decay
+        if contacts is not None and len(contacts):
+            self._apply_contacts(t, contacts, buffer)
+        self._decide_scheduled_payments(t)
+        fired = self._draw_overdue_payments(t, buffer)
+        self._draw_spontaneous_inbound(t, fired, buffer)
+        self._execute_planned_payments(t, buffer)
+        self._draw_account_events(t, buffer)
+        events = buffer.finish(self._presentation_rng)
+        if self.log is not None:
+            self.log.append(events)
+        self.day = t + 1
+        self._refresh_start_of_day()
+        return events
+
+    # ------------------------------------------------------------------ observable state (start of day)
+    @property
+    def date(self) -> np.datetime64:
+        """Calendar date of the current day."""
+        return self._start_date + self.day
+
+    @property
+    def weekday(self) -> int:
+        """0 = Monday ... 6 = Sunday."""
+        return int((self.date.astype("datetime64[D]").astype(np.int64) + 3) % 7)
+
+    def active_mask(self) -> np.ndarray:
+        """Loans disbursed and not fully repaid."""
+        return _readonly(self._active)
+
+    def overdue_mask(self) -> np.ndarray:
+        return _readonly(self._overdue)
+
+    def days_past_due(self) -> np.ndarray:
+        """Days since the due date of the oldest unpaid installment (0 when not overdue)."""
+        return _readonly(self._dpd)
+
+    def amount_overdue_cents(self) -> np.ndarray:
+        return _readonly(self._overdue_cents)
+
+    def outstanding_balance_cents(self) -> np.ndarray:
+        """Scheduled amounts (due or not) not yet paid; 0 for inactive loans."""
+        return np.where(self._active, self.population.loans.total_due_cents - self.loan_state.paid_cents, 0)
+
+    def has_open_promise(self) -> np.ndarray:
+        return self.loan_state.promise_day >= self.day
+
+    def in_hardship(self) -> np.ndarray:
+        return self.loan_state.hardship_until > self.day
+
+    def has_open_dispute(self) -> np.ndarray:
+        return self.loan_state.dispute_until > self.day
+
+    def last_contact_day(self) -> np.ndarray:
+        """(n_loans, channels) day of the last outbound attempt per channel."""
+        return _readonly(self.loan_state.last_contact_day)
+
+    def last_right_party_contact_day(self) -> np.ndarray:
+        return _readonly(self.loan_state.last_rpc_day)
+
+    def contact_blocked(self) -> np.ndarray:
+        """Loans no channel may lawfully contact today.
+
+        do_not_contact, cease_and_desist, bankruptcy, deceased, legal hold and
+        open disputes. Hardship plans are a business rule, left to the policy.
+        """
+        borrower_state = self.borrower_state
+        b = self._borrower_of
+        return (
+            self._do_not_contact
+            | (borrower_state.cease_and_desist_day[b] >= 0)
+            | (borrower_state.bankrupt_day[b] >= 0)
+            | (borrower_state.deceased_day[b] >= 0)
+            | (self.loan_state.legal_hold_until > self.day)
+            | (self.loan_state.dispute_until > self.day)
+        )
+
+    def contactable(self, channel: int, blocked: np.ndarray | None = None) -> np.ndarray:
+        """Active loans that may be contacted through ``channel`` today (means, consent, flags)."""
+        if blocked is None:
+            blocked = self.contact_blocked()
+        return self._active & self._consent[channel] & ~blocked
+
+    def has_means(self, channel: int) -> np.ndarray:
+        """Whether a contact through ``channel`` is physically possible (phone / e-mail on file)."""
+        if channel in (CALL, SMS, WHATSAPP):
+            return self._has_phone
+        if channel == EMAIL:
+            return self._has_email
+        return np.ones(self.population.n_loans, dtype=bool)
+
+    def no_contact_daily_hazard(self, loan_index: np.ndarray | None = None) -> np.ndarray:
+        """Today's probability that an overdue loan decides to pay, ignoring contact effects."""
+        idx = self._rows if loan_index is None else np.asarray(loan_index)
+        hazard = sigmoid(self._overdue_logit(idx, self.day, include_contact=False))
+        return np.where(self._overdue[idx], hazard, np.nan)
+
+    # ------------------------------------------------------------------ internals: calendar
+    def _schedule_at(self, matrix_flat: np.ndarray, idx: np.ndarray | None, column: np.ndarray) -> np.ndarray:
+        """matrix[schedule_row[idx], column] through flat indexing (much faster than 2-D fancy indexing)."""
+        base = self._schedule_offset if idx is None else self._schedule_offset[idx]
+        return matrix_flat.take(base + column)
+
+    def _refresh_start_of_day(self) -> None:
+        t = self.day
+        state = self.loan_state
+        next_due = self._schedule_at(self._due_day_flat, None, state.n_due)
+        became_due = np.flatnonzero(next_due < t)
+        while became_due.size:  # usually one pass: installments of a loan are at least 7 days apart
+            state.n_due[became_due] += 1
+            next_due[became_due] = self._schedule_at(self._due_day_flat, became_due, state.n_due[became_due])
+            became_due = became_due[next_due[became_due] < t]
+        self._next_due_day = next_due
+        self._active = (self._disbursed_day <= t) & ~state.closed
+        self._overdue = self._active & (state.oldest_unpaid < state.n_due)
+        overdue = np.flatnonzero(self._overdue)
+        self._dpd = np.zeros(len(self._rows), dtype=np.int32)
+        self._dpd[overdue] = t - self._schedule_at(self._due_day_flat, overdue, state.oldest_unpaid[overdue])
+        self._overdue_cents = np.zeros(len(self._rows), dtype=np.int64)
+        self._overdue_cents[overdue] = (
+            self._schedule_at(self._cumulative_due_flat, overdue, state.n_due[overdue] - 1)
+            - state.paid_cents[overdue]
+        )
+        today = self._start_date + t
+        weekday = (int(today.astype(np.int64)) + 3) % 7  # 1970-01-01 was a Thursday
+        day_of_month = (
+            int((today - today.astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)) + 1
+        )
+        # Fewer payments at weekends, more right after the usual paydays.
+        self._calendar_logit = (-0.5 if weekday == 6 else -0.2 if weekday == 5 else 0.0) + (
+            0.25 if day_of_month in (1, 2, 15, 16) else 0.0
+        )
+
+    def _u(self, row: int, idx: np.ndarray) -> np.ndarray:
+        unit = idx if self._loan_luck_index is None else self._loan_luck_index[idx]
+        return luck_uniforms(self._luck_stream, self.day, row, unit)
+
+    def _u_borrowers(self, row: int) -> np.ndarray:
+        unit = self._borrower_units if self._borrower_luck_index is None else self._borrower_luck_index
+        return luck_uniforms(self._luck_stream, self.day, row, unit)
+
+    # ------------------------------------------------------------------ internals: behaviour
+    def _effective_ability(self, idx: np.ndarray, t: int) -> np.ndarray:
+        shocked = self.borrower_state.shock_until[self._borrower_of[idx]] > t
+        return self._ability[idx] - self.config.shock_severity * shocked
+
+    def _overdue_logit(self, idx: np.ndarray, t: int, include_contact: bool) -> np.ndarray:
+        cfg = self.config
+        state = self.loan_state
+        b = self._borrower_of[idx]
+        logit = (
+            cfg.overdue_hazard_intercept
+            + self._cure_offset[idx]
+            + cfg.overdue_ability_weight * self._effective_ability(idx, t)
+            + cfg.overdue_willingness_weight * self._willingness[idx]
+            - cfg.dpd_hazard_slope * np.log1p(self._delinquency_spell_days(idx, t))
+            + self._calendar_logit
+            - 3.5 * (self.borrower_state.bankrupt_day[b] >= 0)
+            - 1.2 * (state.dispute_until[idx] > t)
+            - 0.7 * (state.legal_hold_until[idx] > t)
+            + 0.5 * (state.hardship_until[idx] > t)
+        )
+        if include_contact:
+            logit = logit + state.contact_boost[idx]
+        return logit
+
+    def _delinquency_spell_days(self, idx: np.ndarray, t: int) -> np.ndarray:
+        """Days since the loan last moved: the later of its last payment and its oldest unpaid due date.
+
+        Payment propensity decays with this spell rather than with days past due,
+        so a "rolling" account that pays one installment a month stays likely to
+        pay despite a large dpd (payment recency beats dpd, as in real books).
+        """
+        return np.minimum(self._dpd[idx], t - self.loan_state.last_payment_day[idx])
+
+    def _open_new_loans(self, t: int, buffer: _DayBuffer) -> None:
+        new = np.flatnonzero(self.population.loans.disbursed_day == t)
+        if not new.size:
+            return
+        buffer.add_flags(new[self.population.loans.do_not_visit[new]], DO_NOT_VISIT, t, NEVER)
+        # A borrower-level flag raised earlier also covers a loan opened later.
+        b = self._borrower_of[new]
+        borrower_state = self.borrower_state
+        for flag, start in (
+            (CEASE_AND_DESIST, borrower_state.cease_and_desist_day),
+            (BANKRUPTCY, borrower_state.bankrupt_day),
+            (DECEASED, borrower_state.deceased_day),
+        ):
+            buffer.add_flags(new[start[b] >= 0], flag, t, NEVER)
+
+    def _flag_borrowers(self, borrowers: np.ndarray, flag: int, t: int, buffer: _DayBuffer) -> None:
+        """Record a permanent borrower-level flag on every active loan of ``borrowers``."""
+        if not borrowers.size:
+            return
+        marked = np.zeros(self.population.n_borrowers, dtype=bool)
+        marked[borrowers] = True
+        buffer.add_flags(np.flatnonzero(marked[self._borrower_of] & self._active), flag, t, NEVER)
+
+    def _advance_borrowers(self, t: int, buffer: _DayBuffer) -> None:
+        cfg = self.config
+        borrower_state = self.borrower_state
+        onset = (borrower_state.shock_until <= t) & (
+            self._u_borrowers(U_SHOCK_ONSET) < self.population.borrowers.shock_daily_rate
+        )
+        if onset.any():
+            span = cfg.shock_max_days - cfg.shock_min_days + 1
+            duration = cfg.shock_min_days + (self._u_borrowers(U_SHOCK_DURATION)[onset] * span).astype(
+                np.int32
+            )
+            borrower_state.shock_until[onset] = t + duration
+        dies = (borrower_state.deceased_day < 0) & (
+            self._u_borrowers(U_DECEASED) < cfg.deceased_annual_rate / 365.0
+        )
+        if dies.any():
+            died = np.flatnonzero(dies)
+            borrower_state.deceased_day[died] = t
+            self._flag_borrowers(died, DECEASED, t, buffer)
+
+    def _settle_expired_promises(self, t: int) -> None:
+        state = self.loan_state
+        expired = np.flatnonzero((state.promise_day >= 0) & (state.promise_day < t))
+        if not expired.size:
+            return
+        paid_since = state.paid_cents[expired] - state.paid_at_promise_cents[expired]
+        kept = paid_since >= state.promise_cents[expired]
+        state.n_kept_promises[expired] += kept
+        state.n_broken_promises[expired] += ~kept
+        state.promise_day[expired] = NO_DAY
+
+    def _alive(self, idx: np.ndarray) -> np.ndarray:
+        return self.borrower_state.deceased_day[self._borrower_of[idx]] < 0
+
+    def _apply_contacts(self, t: int, contacts: Contacts, buffer: _DayBuffer) -> None:
+        loan = np.asarray(contacts.loan_index, dtype=np.int64)
+        channel = np.asarray(contacts.channel, dtype=np.int8)
+        self._validate_contacts(loan, channel)
+        cfg = self.config
+        state = self.loan_state
+        for code in range(N_CHANNELS):
+            sel = loan[channel == code]
+            if not sel.size:
+                continue
+            reached = self._u(U_REACH + code, sel) < self._reachability[sel, code]
+            effect = np.where(reached, self._responsiveness[sel, code], 0.0)
+            promised_cents = promised_day = None
+            if code in (CALL, FIELD_VISIT):
+                outcome = np.full(len(sel), NO_ANSWER, dtype=np.int8)
+                if code == CALL:
+                    wrong = self._wrong_number[sel]
+                    reached &= ~wrong
+                    effect[wrong] = 0.0
+                    secondary = self._u(U_CONTACT_SECONDARY, sel)
+                    outcome[(wrong & (secondary < 0.7)) | (~wrong & ~reached & (secondary < 0.03))] = (
+                        WRONG_PARTY
+                    )
+                reached_idx = np.flatnonzero(reached)
+                rpc_outcome, effect_scale, rpc_cents, rpc_day = self._right_party_outcomes(
+                    t, sel[reached_idx], buffer
+                )
+                outcome[reached_idx] = rpc_outcome
+                effect[reached_idx] *= effect_scale
+                promised_cents = np.full(len(sel), -1, dtype=np.int64)
+                promised_day = np.full(len(sel), NO_DAY, dtype=np.int32)
+                promised_cents[reached_idx] = rpc_cents
+                promised_day[reached_idx] = rpc_day
+            else:
+                outcome = np.where(reached, DELIVERED, UNDELIVERED).astype(np.int8)
+                if code == WHATSAPP:
+                    replied = reached & (self._u(U_CONTACT_SECONDARY, sel) < cfg.whatsapp_reply_rate)
+                    outcome[replied] = RIGHT_PARTY_CONTACT
+                    state.last_rpc_day[sel[replied]] = t
+            state.contact_boost[sel] = np.minimum(state.contact_boost[sel] + effect, cfg.contact_effect_cap)
+            state.last_contact_day[sel, code] = t
+            state.contact_load[sel] += 1.0
+            buffer.add_interactions(sel, code, OUTBOUND, outcome, promised_cents, promised_day)
+
+        # Heavy contact makes some borrowers demand that it stops.
+        contacted_mask = np.zeros(len(self._rows), dtype=bool)
+        contacted_mask[loan] = True
+        contacted = np.flatnonzero(contacted_mask)
+        demands_stop = self._u(U_CEASE_AND_DESIST, contacted) < (
+            cfg.cease_and_desist_rate_per_contact * state.contact_load[contacted]
+        )
+        if demands_stop.any():
+            b = np.unique(self._borrower_of[contacted[demands_stop]])
+            b = b[self.borrower_state.cease_and_desist_day[b] < 0]
+            self.borrower_state.cease_and_desist_day[b] = t
+            self._flag_borrowers(b, CEASE_AND_DESIST, t, buffer)
+
+    def _validate_contacts(self, loan: np.ndarray, channel: np.ndarray) -> None:
+        if loan.shape != channel.shape:
+            raise ValueError("contacts.loan_index and contacts.channel must have the same length")
+        if loan.size and (loan.min() < 0 or loan.max() >= self.population.n_loans):
+            raise ValueError("contact loan index out of range")
+        if channel.size and (channel.min() < 0 or channel.max() >= N_CHANNELS):
+            raise ValueError("unknown channel code in contacts")
+        if not self._active[loan].all():
+            raise ValueError("contacts must target active (disbursed, not repaid) loans")
+        key = np.sort(loan * N_CHANNELS + channel)
+        if np.any(key[1:] == key[:-1]):
+            raise ValueError("a loan can be contacted at most once per channel per day")
+        for code in (CALL, SMS, EMAIL, WHATSAPP):
+            sel = loan[channel == code]
+            if sel.size and not self.has_means(code)[sel].all():
+                raise ValueError(f"{catalog.CHANNELS[code]} contact to a borrower without the means")
+
+    def _right_party_outcomes(
+        self, t: int, idx: np.ndarray, buffer: _DayBuffer
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Outcome of reaching the borrower: promise, plain RPC, refusal or dispute."""
+        cfg = self.config
+        state = self.loan_state
+        n = len(idx)
+        willingness = self._willingness[idx]
+        broken = state.n_broken_promises[idx]
+        u = self._u(U_RPC_OUTCOME, idx)
+        p_dispute = cfg.dispute_rate_on_rpc * (1.0 + (willingness < -1.0))
+        p_refuse = sigmoid(-2.0 - 1.0 * willingness)
+        p_promise = sigmoid(cfg.promise_intercept + 0.9 * willingness - cfg.broken_promise_penalty * broken)
+        overdue = self._overdue_cents[idx]
+        can_promise = (overdue > 0) & (state.promise_day[idx] < t)
+        dispute = u < p_dispute
+        refused = ~dispute & (u < p_dispute + p_refuse)
+        remaining_u = (u - p_dispute - p_refuse) / np.maximum(1.0 - p_dispute - p_refuse, 1e-9)
+        promise = ~dispute & ~refused & can_promise & (remaining_u < p_promise)
+
+        outcome = np.full(n, RIGHT_PARTY_CONTACT, dtype=np.int8)
+        outcome[refused] = REFUSED
+        outcome[dispute] = DISPUTE_RAISED
+        outcome[promise] = PROMISE_TO_PAY
+        effect_scale = np.where(dispute, 0.0, np.where(refused, 0.3, 1.0))
+        promised_cents = np.full(n, -1, dtype=np.int64)
+        promised_day = np.full(n, NO_DAY, dtype=np.int32)
+        if promise.any():
+            promised_cents[promise], promised_day[promise] = self._make_promises(t, idx[promise])
+        self._open_disputes(t, idx[dispute], buffer)
+        self._maybe_start_hardship(t, idx[~dispute], self.config.hardship_rate_on_contact, buffer)
+        state.last_rpc_day[idx] = t
+        return outcome, effect_scale, promised_cents, promised_day
+
+    def _make_promises(self, t: int, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Borrowers promise an amount and a date; whether they keep it is decided now."""
+        cfg = self.config
+        state = self.loan_state
+        overdue = self._overdue_cents[idx]
+        one_installment = np.minimum(self.population.loans.installment_cents[idx], overdue)
+        amount = np.where(self._u(U_PROMISE_AMOUNT, idx) < 0.55, overdue, one_installment)
+        days_ahead = np.minimum(
+            1 + (self._u(U_PROMISE_DAYS, idx) ** 1.5 * cfg.promise_max_days).astype(np.int32),
+            cfg.promise_max_days,
+        )
+        promised_day = (t + days_ahead).astype(np.int32)
+        broken = state.n_broken_promises[idx]
+        p_keep = sigmoid(
+            cfg.promise_keep_intercept
+            + self._cure_offset[idx]
+            + cfg.ability_weight * self._effective_ability(idx, t)
+            + cfg.willingness_weight * self._willingness[idx]
+            - cfg.broken_promise_penalty * broken
+        )
+        keeps = self._u(U_PROMISE_KEEP, idx) < p_keep
+        free = state.planned_day[idx] < t
+        u_day = self._u(U_PROMISE_PAY_DAY, idx)
+        # Kept promises are mostly paid close to the promised date.
+        pay_day = np.maximum(promised_day - (u_day**2 * days_ahead).astype(np.int32), t)
+        plan_kept = keeps & free
+        self._plan(idx[plan_kept], pay_day[plan_kept], PLAN_PROMISE, amount[plan_kept])
+        # Some broken promises still bring a token payment on the promised date.
+        token = ~keeps & free & (u_day > 0.7)
+        token_amount = np.round(amount * (0.2 + 0.4 * self._u(U_AMOUNT_FRACTION, idx)))
+        self._plan(idx[token], promised_day[token], PLAN_PROMISE, token_amount[token])
+        self._register_promise(idx, amount, promised_day)
+        return amount, promised_day
+
+    def _register_promise(self, idx: np.ndarray, amount: np.ndarray, promised_day: np.ndarray) -> None:
+        state = self.loan_state
+        state.promise_day[idx] = promised_day
+        state.promise_cents[idx] = amount
+        state.paid_at_promise_cents[idx] = state.paid_cents[idx]
+        state.n_promises[idx] += 1
+
+    def _plan(
+        self, idx: np.ndarray, day: np.ndarray | int, kind: np.ndarray | int, value: np.ndarray | float
+    ) -> None:
+        state = self.loan_state
+        state.planned_day[idx] = day
+        state.planned_kind[idx] = kind
+        state.planned_value[idx] = value
+
+    def _open_disputes(self, t: int, idx: np.ndarray, buffer: _DayBuffer) -> None:
+        cfg = self.config
+        state = self.loan_state
+        idx = idx[state.dispute_until[idx] <= t]
+        if not idx.size:
+            return
+        span = cfg.dispute_max_days - cfg.dispute_min_days + 1
+        until = t + cfg.dispute_min_days + (self._u(U_DISPUTE_DURATION, idx) * span).astype(np.int32)
+        state.dispute_until[idx] = until
+        buffer.add_flags(idx, DISPUTE, t, until)
+
+    def _maybe_start_hardship(self, t: int, idx: np.ndarray, probability: float, buffer: _DayBuffer) -> None:
+        cfg = self.config
+        state = self.loan_state
+        shocked = self.borrower_state.shock_until[self._borrower_of[idx]] > t
+        eligible = shocked & (self._overdue_cents[idx] > 0) & (state.hardship_until[idx] <= t)
+        idx = idx[eligible]
+        idx = idx[self._u(U_HARDSHIP, idx) < probability]
+        if not idx.size:
+            return
+        span = cfg.hardship_max_days - cfg.hardship_min_days + 1
+        until = t + cfg.hardship_min_days + (self._u(U_HARDSHIP_DURATION, idx) * span).astype(np.int32)
+        state.hardship_until[idx] = until
+        buffer.add_flags(idx, HARDSHIP_PLAN, t, until)
+
+    def _decide_scheduled_payments(self, t: int) -> None:
+        cfg = self.config
+        state = self.loan_state
+        lead = cfg.ontime_decision_lead_days
+        idx = np.flatnonzero(
+            self._active & ~self._overdue & (self._next_due_day - t == lead) & (state.planned_day < t)
+        )
+        if not idx.size:
+            return
+        idx = idx[self._alive(idx)]
+        b = self._borrower_of[idx]
+        logit = (
+            cfg.ontime_intercept
+            + self._ontime_offset[idx]
+            + cfg.ability_weight * self._effective_ability(idx, t)
+            + cfg.willingness_weight * self._willingness[idx]
+            + cfg.direct_debit_ontime_bonus * self._pays_by_direct_debit[idx]
+            - 4.0 * (self.borrower_state.bankrupt_day[b] >= 0)
+            - 1.0 * (state.dispute_until[idx] > t)
+        )
+        pays = self._u(U_ONTIME, idx) < sigmoid(logit)
+        idx = idx[pays]
+        offset = np.searchsorted(_EARLY_OFFSET_CDF, self._u(U_ONTIME_OFFSET, idx), side="right")
+        offset = np.where(self._pays_by_direct_debit[idx], 0, np.minimum(offset, lead))
+        # Some payers slip past the due date for reasons unrelated to their traits
+        # (forgot, payday timing, card expired): short, self-curing delinquencies.
+        u_slip = self._u(U_ONTIME_SLIP, idx)
+        slips = u_slip < cfg.late_slip_rate
+        late_days = 1 + (u_slip / max(cfg.late_slip_rate, 1e-12) * cfg.late_slip_max_days).astype(np.int32)
+        offset = np.where(slips, -np.minimum(late_days, cfg.late_slip_max_days), offset)
+        self._plan(idx, self._next_due_day[idx] - offset, PLAN_SCHEDULED, state.n_due[idx])
+
+    def _draw_overdue_payments(self, t: int, buffer: _DayBuffer) -> np.ndarray:
+        cfg = self.config
+        state = self.loan_state
+        idx = np.flatnonzero(self._overdue & (state.planned_day < t))
+        idx = idx[self._alive(idx)]
+        fires = self._u(U_HAZARD, idx) < sigmoid(self._overdue_logit(idx, t, include_contact=True))
+        idx = idx[fires]
+        if not idx.size:
+            return idx
+
+        u_delay = self._u(U_PAY_DELAY, idx)
+        same_day = cfg.same_day_payment_share
+        delay = np.where(
+            u_delay < same_day, 0, 1 + ((u_delay - same_day) / max(1 - same_day, 1e-9) * 3).astype(np.int32)
+        )
+        delay = np.minimum(delay, 3).astype(np.int32)
+
+        ability = self._effective_ability(idx, t)
+        # Deep delinquents who do pay tend to settle everything at once (collector settlements).
+        p_full = sigmoid(
+            cfg.full_cure_intercept
+            + 0.8 * ability
+            + 0.4 * self._willingness[idx]
+            + cfg.deep_settlement_slope * np.log1p(self._dpd[idx] / 30.0)
+        )
+        u_kind = self._u(U_AMOUNT_KIND, idx)
+        kind = np.where(
+            u_kind < p_full,
+            PLAN_FULL,
+            np.where(
+                u_kind < p_full + (1 - p_full) * cfg.one_installment_share, PLAN_ONE_INSTALLMENT, PLAN_PARTIAL
+            ),
+        )
+        fraction = 0.2 + 0.6 * self._u(U_AMOUNT_FRACTION, idx)
+        in_hardship = state.hardship_until[idx] > t
+        kind = np.where(in_hardship, PLAN_PARTIAL, kind)
+        fraction = np.where(in_hardship, 0.3 + 0.3 * self._u(U_AMOUNT_FRACTION, idx), fraction)
+        self._plan(idx, t + delay, kind, fraction)
+
+        # Borrowers often call in a day or two before they pay.
+        calls_in = (delay > 0) & (self._u(U_INBOUND, idx) < cfg.inbound_before_payment_rate)
+        callers = idx[calls_in]
+        if callers.size:
+            promises = self._u(U_INBOUND_OUTCOME, callers) < 0.5
+            outcome = np.where(promises, PROMISE_TO_PAY, RIGHT_PARTY_CONTACT).astype(np.int8)
+            pay_day = (t + delay[calls_in]).astype(np.int32)
+            expected = self._planned_amount(callers, kind[calls_in], fraction[calls_in])
+            promised_cents = np.where(promises, expected, -1).astype(np.int64)
+            promised_day = np.where(promises, pay_day, NO_DAY).astype(np.int32)
+            promises &= expected > 0
+            outcome[~promises & (outcome == PROMISE_TO_PAY)] = RIGHT_PARTY_CONTACT
+            promised_cents[~promises] = -1
+            promised_day[~promises] = NO_DAY
+            register = promises & (state.promise_day[callers] < t)
+            self._register_promise(callers[register], expected[register], pay_day[register])
+            state.last_rpc_day[callers] = t
+            buffer.add_interactions(callers, CALL, INBOUND, outcome, promised_cents, promised_day)
+        return idx
+
+    def _draw_spontaneous_inbound(self, t: int, fired: np.ndarray, buffer: _DayBuffer) -> None:
+        cfg = self.config
+        candidates = self._overdue.copy()
+        candidates[fired] = False
+        idx = np.flatnonzero(candidates)
+        idx = idx[self._u(U_INBOUND, idx) < cfg.spontaneous_inbound_rate]
+        idx = idx[self._alive(idx)]
+        if not idx.size:
+            return
+        disputes = self._u(U_INBOUND_OUTCOME, idx) < 0.1
+        outcome = np.where(disputes, DISPUTE_RAISED, RIGHT_PARTY_CONTACT).astype(np.int8)
+        self._open_disputes(t, idx[disputes], buffer)
+        self._maybe_start_hardship(t, idx[~disputes], cfg.hardship_rate_on_contact, buffer)
+        self.loan_state.last_rpc_day[idx] = t
+        buffer.add_interactions(idx, CALL, INBOUND, outcome)
+
+    def _planned_amount(self, idx: np.ndarray, kind: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """Cents a planned payment of ``kind`` would pay given today's state."""
+        state = self.loan_state
+        loans = self.population.loans
+        overdue = np.maximum(self._overdue_cents[idx], 0)
+        one_installment = np.minimum(loans.installment_cents[idx], overdue)
+        installment_no = np.where(kind == PLAN_SCHEDULED, value, 0).astype(np.int64)
+        scheduled = self._schedule_at(self._cumulative_due_flat, idx, installment_no) - state.paid_cents[idx]
+        amount = np.select(
+            [kind == PLAN_SCHEDULED, kind == PLAN_FULL, kind == PLAN_ONE_INSTALLMENT, kind == PLAN_PARTIAL],
+            [scheduled, overdue, one_installment, np.round(value * one_installment)],
+            default=np.round(value),
+        )
+        balance = loans.total_due_cents[idx] - state.paid_cents[idx]
+        return np.clip(amount, 0, balance).astype(np.int64)
+
+    def _execute_planned_payments(self, t: int, buffer: _DayBuffer) -> None:
+        state = self.loan_state
+        idx = np.flatnonzero(state.planned_day == t)
+        if not idx.size:
+            return
+        kind = state.planned_kind[idx]
+        state.planned_day[idx] = NO_DAY
+        alive = self._alive(idx)
+        idx, kind = idx[alive], kind[alive]
+        amount = self._planned_amount(idx, kind, state.planned_value[idx])
+        pays = amount > 0
+        idx, kind, amount = idx[pays], kind[pays], amount[pays]
+        if not idx.size:
+            return
+        state.paid_cents[idx] += amount
+        state.last_payment_day[idx] = t
+        buffer.add_payments(idx, amount, _PLAN_TO_PAYMENT_KIND[kind])
+        moving = idx
+        while moving.size:
+            covered = (
+                self._schedule_at(self._cumulative_due_flat, moving, state.oldest_unpaid[moving])
+                <= state.paid_cents[moving]
+            )
+            moving = moving[covered]
+            state.oldest_unpaid[moving] += 1
+        state.closed[idx] = state.paid_cents[idx] >= self.population.loans.total_due_cents[idx]
+
+    def _draw_account_events(self, t: int, buffer: _DayBuffer) -> None:
+        cfg = self.config
+        state = self.loan_state
+        borrower_state = self.borrower_state
+        overdue = np.flatnonzero(self._overdue)
+        if not overdue.size:
+            return
+        dpd = self._dpd[overdue]
+        b = self._borrower_of[overdue]
+
+        deep = overdue[(dpd >= 60) & (borrower_state.bankrupt_day[b] < 0)]
+        p_bankrupt = cfg.bankruptcy_daily_rate * 2.0 * sigmoid(-1.5 * self._effective_ability(deep, t))
+        bankrupt = np.unique(self._borrower_of[deep[self._u(U_BANKRUPTCY, deep) < p_bankrupt]])
+        if bankrupt.size:
+            borrower_state.bankrupt_day[bankrupt] = t
+            self._flag_borrowers(bankrupt, BANKRUPTCY, t, buffer)
+
+        very_deep = overdue[(dpd >= 120) & (state.legal_hold_until[overdue] <= t)]
+        held = very_deep[self._u(U_LEGAL_HOLD, very_deep) < cfg.legal_hold_daily_rate]
+        if held.size:
+            u = self._u(U_LEGAL_HOLD_DURATION, held)
+            permanent = u < cfg.legal_hold_permanent_share
+            rest = (u - cfg.legal_hold_permanent_share) / max(1 - cfg.legal_hold_permanent_share, 1e-9)
+            until = np.where(permanent, NEVER, t + 60 + (rest * 181).astype(np.int32)).astype(np.int32)
+            state.legal_hold_until[held] = until
+            buffer.add_flags(held, LEGAL_HOLD, t, until)
+
+        self._maybe_start_hardship(t, overdue, cfg.hardship_daily_rate, buffer)
