@@ -44,34 +44,25 @@ def champion_for(config: Config):
 
 @task(name="score-and-explain", cache_policy=NO_CACHE)
 def score_and_explain(features, tables, champion, as_of: dt.date, config: Config, run_id: str):
+    """Score every overdue loan; explain and rank the ones that may be worked."""
+    p_pay = pd.Series(champion.model.predict_proba(features)[:, 1], index=features.index)
     held_back = suppressions(
-        features,
-        tables["borrowers"],
-        tables["account_flags"],
-        as_of,
-        config.scoring.suppressing_flags,
+        features, tables["borrowers"], tables["account_flags"], as_of, config.scoring.suppressing_flags
     )
     to_work = workable(features, held_back)
-    p_pay = champion.model.predict_proba(to_work)[:, 1]
     contributions, _ = champion.model.shap_values(to_work)
     reasons = top_reasons(to_work, contributions, n=config.scoring.n_reasons)
     channels = recommended_channels(
-        to_work,
-        tables["borrowers"],
-        tables["account_flags"],
-        as_of,
-        config.scoring.channel_preference,
+        to_work, tables["borrowers"], tables["account_flags"], as_of, config.scoring.channel_preference
     )
     queue = rank_queue(
-        to_work,
-        pd.Series(p_pay, index=to_work.index),
-        reasons,
-        channels,
-        run_id=run_id,
-        model_version=champion.label,
+        to_work, p_pay.loc[to_work.index], reasons, channels, run_id=run_id, model_version=champion.label
     )
-    return Queue.validate(queue, lazy=True), Suppressed.validate(
-        finalize_suppressed(held_back, run_id), lazy=True
+    suppressed = finalize_suppressed(held_back, run_id)
+    return (
+        Queue.validate(queue, lazy=True),
+        Suppressed.validate(suppressed, lazy=True),
+        int(p_pay.notna().sum()),
     )
 
 
@@ -93,7 +84,9 @@ def nightly_score_flow(data: str, as_of: dt.date, out: str, config_path: str | N
     with stage("build features", timings):
         features = features_for(validated.tables, as_of, config)
     with stage("score, explain and rank", timings):
-        queue, suppressed = score_and_explain(features, validated.tables, champion, as_of, config, run_id)
+        queue, suppressed, n_scored = score_and_explain(
+            features, validated.tables, champion, as_of, config, run_id
+        )
     manifest = {
         "run_id": run_id,
         "as_of": str(as_of),
@@ -102,7 +95,7 @@ def nightly_score_flow(data: str, as_of: dt.date, out: str, config_path: str | N
         "model": {"name": champion.name, "version": champion.version, "mlflow_run_id": champion.run_id},
         "counts": {
             "overdue": int(len(features)),
-            "scored": int(len(queue)),
+            "scored": n_scored,
             "suppressed": int(suppressed["loan_id"].nunique()),
             "queued": int(len(queue)),
         },
