@@ -51,7 +51,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "days_past_due",
         "Days since the oldest unpaid installment fell due",
         "days",
-        "{value:.0f} days past due",
+        "Days past due: {value:.0f}",
         monotone=-1,
     ),
     FeatureSpec(
@@ -82,7 +82,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
     FeatureSpec(
         "annual_interest_rate", "Nominal annual interest rate", "fraction", "Interest rate {value:.0%} a year"
     ),
-    FeatureSpec("loan_age_days", "Days since disbursement", "days", "Loan {value:.0f} days old"),
+    FeatureSpec("loan_age_days", "Days since disbursement", "days", "Loan age: {value:.0f} days"),
     FeatureSpec(
         "term_elapsed_share",
         "Share of installments already due",
@@ -131,7 +131,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "days_since_last_payment",
         "Days since the last payment",
         "days",
-        "Last payment {value:.0f} days ago",
+        "Days since the last payment: {value:.0f}",
         missing_phrase="No payment on record",
     ),
     # contact history
@@ -157,7 +157,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "days_since_last_right_party_contact",
         "Days since the borrower was last reached",
         "days",
-        "Last reached {value:.0f} days ago",
+        "Days since the borrower was last reached: {value:.0f}",
         missing_phrase="Never reached in person",
     ),
     FeatureSpec(

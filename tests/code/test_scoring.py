@@ -101,7 +101,7 @@ def test_reasons_rank_by_absolute_contribution_and_state_direction():
     contributions.loc[0, "days_past_due"] = -1.2
     contributions.loc[0, "amount_paid_30d"] = 0.1
     reasons = top_reasons(features, contributions, n=3).iloc[0]
-    assert reasons["reason_1"] == "45 days past due (lowers likelihood)"
+    assert reasons["reason_1"] == "Days past due: 45 (lowers likelihood)"
     assert reasons["reason_2"] == "Kept 3 of the last 3 promises to pay (raises likelihood)"
     assert reasons["reason_3"].endswith("(raises likelihood)")
 
