@@ -7,7 +7,8 @@ Two kinds of problems:
   orphan, an event on or after the as-of date): every failing row is reported with the rules it
   broke; the remaining rows are returned in their contract types.
 
-Rows in = rows accepted + rows rejected, per table, always.
+Rows failing a rule are quarantined, never silently dropped; exact duplicate rows are collapsed
+and counted. Per table, always: rows in = accepted + quarantined + duplicates collapsed.
 """
 
 from __future__ import annotations
@@ -65,26 +66,76 @@ class ValidationResult:
     failures: pd.DataFrame
     rows_in: dict[str, int]
     as_of: dt.date | None = None
-    rejected_rows: dict[str, pd.Index] = field(default_factory=dict)
+    quarantined_rows: dict[str, pd.DataFrame] = field(default_factory=dict)
+    duplicates_collapsed: dict[str, int] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
 
     @property
     def is_valid(self) -> bool:
         return self.failures.empty
 
     def counts(self) -> pd.DataFrame:
-        """Per table: rows read, accepted and rejected (rows in = accepted + rejected)."""
+        """Per table: rows in = accepted + quarantined + duplicates collapsed."""
         rows = []
         for table in TABLES:
-            rejected = len(self.rejected_rows.get(table, ()))
             rows.append(
                 {
                     "table": table,
                     "rows_in": self.rows_in.get(table, 0),
                     "accepted": len(self.tables[table]) if table in self.tables else 0,
-                    "rejected": rejected,
+                    "quarantined": len(self.quarantined_rows.get(table, ())),
+                    "duplicates_collapsed": self.duplicates_collapsed.get(table, 0),
                 }
             )
         return pd.DataFrame(rows)
+
+    def bad_share(self) -> dict[str, float]:
+        """Quarantined rows over rows in, per table."""
+        counts = self.counts().set_index("table")
+        return (counts["quarantined"] / counts["rows_in"].clip(lower=1)).to_dict()
+
+    def tables_over(self, max_bad_share: float) -> dict[str, float]:
+        """Tables whose share of quarantined rows exceeds ``max_bad_share``."""
+        return {t: share for t, share in self.bad_share().items() if share > max_bad_share}
+
+    def quarantine(self, run_id: str) -> pd.DataFrame:
+        """One row per quarantined input row: where it came from, every rule it broke, the row.
+
+        ``line`` is the line in a CSV source (header = line 1); ``row`` the 0-based row position
+        in any source; ``raw`` the row as delivered, as JSON.
+        """
+        frames = []
+        for table, rows in self.quarantined_rows.items():
+            if rows.empty:
+                continue
+            failures = self.failures[self.failures["table"] == table]
+            rules = (
+                (failures["column"] + ": " + failures["rule"])
+                .groupby(failures["row"])
+                .agg(lambda r: "; ".join(dict.fromkeys(r)))
+            )
+            source = self.sources.get(table, table)
+            positions = rows.index.astype("int64")
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "run_id": run_id,
+                        "table": table,
+                        "source": source,
+                        "row": positions,
+                        "line": (positions + 2) if source.endswith(".csv") else pd.NA,
+                        "key": _row_keys(table, rows).to_numpy(),
+                        "rules": rules.reindex(positions).to_numpy(),
+                        "raw": rows.to_json(orient="records", lines=True, date_format="iso").splitlines(),
+                    }
+                )
+            )
+        columns = ["run_id", "table", "source", "row", "line", "key", "rules", "raw"]
+        if not frames:
+            return pd.DataFrame(columns=columns)
+        out = pd.concat(frames, ignore_index=True)
+        out["line"] = out["line"].astype("Int64")
+        return out[columns]
 
     def describe_failures(self, limit: int | None = 20) -> list[str]:
         """One line per (table, column, rule): how many rows broke it and an example."""
@@ -240,18 +291,25 @@ def _rows_in(failures: list[pd.DataFrame]) -> pd.Index:
 def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = None) -> ValidationResult:
     """Validate the six tables: structure first (raises), then every row rule (reported).
 
-    Rows failing a rule are excluded from the returned tables; rows of child tables pointing at a
-    rejected or unknown parent are rejected too (rule ``foreign_key``). With ``as_of``, events
-    on or after it are rejected (rule ``event_on_or_after_as_of``).
+    Rows failing a rule are quarantined (kept in ``quarantined_rows`` with every rule they broke
+    in ``failures``), not returned; rows of child tables pointing at a quarantined or unknown
+    parent are quarantined too (rule ``foreign_key``). With ``as_of``, events on or after it are
+    quarantined (rule ``event_on_or_after_as_of``). Exact duplicate rows are collapsed and
+    counted; rows sharing a key with different content are all quarantined (uniqueness rules).
     """
     check_structure(raw)
     all_failures: list[pd.DataFrame] = []
     accepted: dict[str, pd.DataFrame] = {}
-    rejected: dict[str, pd.Index] = {}
+    quarantined: dict[str, pd.DataFrame] = {}
+    collapsed: dict[str, int] = {}
     cutoff = pd.Timestamp(as_of) if as_of is not None else None
 
     for table in TABLES:  # parents before children, so orphans cascade
-        frame = raw[table].reset_index(drop=True)
+        delivered = raw[table].reset_index(drop=True)
+        # An exact repeat of a row is one fact delivered twice: keep one, count the rest.
+        repeats = _exact_repeats(delivered)
+        collapsed[table] = int(repeats.sum())
+        frame = delivered[~repeats.to_numpy()]
         typed, failures = _parse_table(table, frame)
         schema = INPUT_MODELS[table].to_schema()
         failures += _pandera_failures(table, frame, typed)
@@ -284,7 +342,7 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
                 )
 
         bad = _rows_in(failures)
-        rejected[table] = bad
+        quarantined[table] = frame.loc[bad].sort_index()
         accepted[table] = finalize_dtypes(typed.drop(index=bad), schema).reset_index(drop=True)
         all_failures += failures
 
@@ -296,5 +354,15 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
         failures=failures_frame,
         rows_in={t: len(raw[t]) for t in TABLES},
         as_of=as_of,
-        rejected_rows=rejected,
+        quarantined_rows=quarantined,
+        duplicates_collapsed=collapsed,
+        sources={t: str(raw[t].attrs.get("source", t)) for t in TABLES},
     )
+
+
+def _exact_repeats(frame: pd.DataFrame) -> pd.Series:
+    """True for every row identical, cell for cell (missing equals missing), to an earlier one."""
+    if frame.empty:
+        return pd.Series(False, index=frame.index)
+    as_text = frame.astype("string").fillna("\x00<missing>")
+    return as_text.duplicated(keep="first")

@@ -15,22 +15,38 @@ from recover.io import read_tables
 
 
 class InvalidInputError(RuntimeError):
-    """Row-level contract failures: the run stops before anything is published."""
+    """Too many rows broke the contract: the run stops before anything is published."""
 
-    def __init__(self, result: ValidationResult):
+    def __init__(self, result: ValidationResult, over: dict[str, float], ceiling: float):
         self.result = result
+        self.over = over
+        shares = ", ".join(f"{table} {share:.1%}" for table, share in over.items())
         super().__init__(
-            "input contract violated:\n" + "\n".join(f"  - {line}" for line in result.describe_failures())
+            f"input contract violated: quarantined rows exceed the {ceiling:.1%} ceiling ({shares}); "
+            "nothing is published.\n" + "\n".join(f"  - {line}" for line in result.describe_failures())
         )
 
 
 @task(name="load-and-validate", cache_policy=NO_CACHE)
-def load_and_validate(data: str | Path, as_of: dt.date | None) -> ValidationResult:
-    """Read the six tables and validate them; structural or row failures stop the run."""
+def load_and_validate(data: str | Path, as_of: dt.date | None, max_bad_row_share: float) -> ValidationResult:
+    """Read and validate the six tables. Bad rows are quarantined; structural problems, or more
+    bad rows than the ceiling in any table, stop the run."""
     result = validate_tables(read_tables(Path(data)), as_of=as_of)
-    if not result.is_valid:
-        raise InvalidInputError(result)
+    over = result.tables_over(max_bad_row_share)
+    if over:
+        raise InvalidInputError(result, over, max_bad_row_share)
     return result
+
+
+def validation_summary(result: ValidationResult) -> dict:
+    """Counts per table and quarantined rows per rule, for manifests and tracking."""
+    return {
+        "tables": result.counts().set_index("table").to_dict(orient="index"),
+        "quarantined_by_rule": [
+            {"table": r.table, "column": r.column, "rule": r.rule, "rows": int(r.rows)}
+            for r in result.failures_by_rule().itertuples()
+        ],
+    }
 
 
 def new_run_id() -> str:

@@ -11,10 +11,15 @@ from prefect.cache_policies import NO_CACHE
 
 from data_contracts.outputs import AccountFeatures, Queue, Suppressed
 from features.build import build_features
-from pipelines.common import load_and_validate, new_run_id, table_sizes
+from pipelines.common import (
+    InvalidInputError,
+    load_and_validate,
+    new_run_id,
+    validation_summary,
+)
 from recover import tracking
 from recover.config import Config, load_config
-from recover.io import publish_outputs
+from recover.io import publish_outputs, write_quarantine
 from recover.progress import stage
 from scoring.queue import (
     finalize_suppressed,
@@ -67,8 +72,9 @@ def score_and_explain(features, tables, champion, as_of: dt.date, config: Config
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def publish(out: str, queue, suppressed, manifest: dict, run_id: str):
-    return publish_outputs(Path(out), {"queue": queue, "suppressed": suppressed}, manifest, run_id)
+def publish(out: str, queue, suppressed, quarantine, manifest: dict, run_id: str):
+    frames = {"queue": queue, "suppressed": suppressed, "quarantine/quarantine": quarantine}
+    return publish_outputs(Path(out), frames, manifest, run_id)
 
 
 @flow(name="nightly-score", log_prints=True)
@@ -78,7 +84,12 @@ def nightly_score_flow(data: str, as_of: dt.date, out: str, config_path: str | N
     run_id = new_run_id()
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):
-        validated = load_and_validate(data, as_of)
+        try:
+            validated = load_and_validate(data, as_of, config.validation.max_bad_row_share)
+        except InvalidInputError as error:
+            # No queue, but the operator gets the evidence: every bad row and its rules.
+            write_quarantine(Path(out), error.result.quarantine(run_id))
+            raise
     with stage("load champion model", timings):
         champion = champion_for(config)
     with stage("build features", timings):
@@ -91,7 +102,8 @@ def nightly_score_flow(data: str, as_of: dt.date, out: str, config_path: str | N
         "run_id": run_id,
         "as_of": str(as_of),
         "data_source": str(data),
-        "input_rows": table_sizes(validated.tables),
+        "input_rows": validated.rows_in,
+        "validation": validation_summary(validated),
         "model": {"name": champion.name, "version": champion.version, "mlflow_run_id": champion.run_id},
         "counts": {
             "overdue": int(len(features)),
@@ -104,5 +116,5 @@ def nightly_score_flow(data: str, as_of: dt.date, out: str, config_path: str | N
     }
     with stage("publish outputs", timings):
         manifest["timings_seconds"] = timings
-        files = publish(out, queue, suppressed, manifest, run_id)
+        files = publish(out, queue, suppressed, validated.quarantine(run_id), manifest, run_id)
     return {"manifest": manifest, "files": {k: str(v) for k, v in files.items()}, "queue": queue}

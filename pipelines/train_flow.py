@@ -12,7 +12,7 @@ from data_contracts.outputs import TrainingSnapshot
 from features.catalog import FEATURE_NAMES
 from features.snapshots import SnapshotPlan, build_training_set, out_of_time_split
 from models.training import train_propensity
-from pipelines.common import load_and_validate, table_sizes
+from pipelines.common import load_and_validate, table_sizes, validation_summary
 from recover import tracking
 from recover.config import Config, load_config
 from recover.progress import logger, stage
@@ -72,7 +72,7 @@ def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dic
     config = load_config(Path(config_path) if config_path else None)
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):
-        validated = load_and_validate(data, as_of)
+        validated = load_and_validate(data, as_of, config.validation.max_bad_row_share)
     with stage("build training snapshots", timings):
         snapshots = build_snapshots(validated.tables, as_of, config)
     with stage("fit and evaluate out of time", timings):
@@ -88,5 +88,6 @@ def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dic
         "metrics": outcome.metrics,
         "data": outcome.data_summary,
         "input_rows": table_sizes(validated.tables),
+        "validation": validation_summary(validated),
         "timings": timings,
     }

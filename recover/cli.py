@@ -129,29 +129,53 @@ def _simulate(config, out: Path, loans, seed, as_of, fmt: str = "parquet"):
 def validate(
     data: Annotated[Path, typer.Option("--data", help="Folder with the six tables.")],
     as_of: Annotated[
-        Optional[str], typer.Option("--as-of", help="Reject events on or after this date.")
+        Optional[str], typer.Option("--as-of", help="Quarantine events on or after this date.")
+    ] = None,
+    out: Annotated[
+        Optional[Path], typer.Option("--out", help="Write the quarantined rows to OUT/quarantine/.")
     ] = None,
     config_path: ConfigOption = None,
 ) -> None:
-    """Validate the input tables against the contract; exit 0 only if every row is valid."""
-    _setup(config_path)
+    """Validate the input tables; exit 0 only if every row meets the contract.
+
+    Prints per table the rows read, accepted, quarantined and exact duplicates collapsed (they
+    always add up), then every failure by table, column and rule.
+    """
+    config = _setup(config_path)
     from data_contracts.validation import ContractError, validate_tables
-    from recover.io import read_tables
+    from pipelines.common import new_run_id
+    from recover.io import read_tables, write_quarantine
 
     try:
         result = validate_tables(read_tables(data), as_of=_parse_date(as_of) if as_of else None)
     except ContractError as error:
         _fail(str(error), EXIT_INVALID_INPUT)
-    counts = Table("table", "rows in", "accepted", "rejected", title="Input validation")
+    counts = Table(
+        "table", "rows in", "accepted", "quarantined", "duplicates collapsed", title="Input validation"
+    )
     for row in result.counts().itertuples():
-        counts.add_row(row.table, f"{row.rows_in:,}", f"{row.accepted:,}", f"{row.rejected:,}")
+        counts.add_row(
+            row.table,
+            f"{row.rows_in:,}",
+            f"{row.accepted:,}",
+            f"{row.quarantined:,}",
+            f"{row.duplicates_collapsed:,}",
+        )
     console.print(counts)
+    if out is not None:
+        path = write_quarantine(out, result.quarantine(new_run_id()))
+        console.print(f"quarantine: {path}")
     if result.is_valid:
         console.print("[green]valid[/]: every row meets the contract")
         return
     console.print(f"[red]invalid[/]: {len(result.failures_by_rule())} (table, column, rule) failures")
     for line in result.describe_failures(limit=None):
         console.print(f"  - {line}", highlight=False, markup=False, soft_wrap=True)
+    ceiling = config.validation.max_bad_row_share
+    for table, share in result.tables_over(ceiling).items():
+        console.print(
+            f"[red]ceiling[/]: {share:.1%} of '{table}' rows are bad (> {ceiling:.1%}): train and score would stop"
+        )
     raise typer.Exit(1)
 
 

@@ -83,11 +83,21 @@ class ScoringConfig(_Section):
         return value
 
 
+class ValidationConfig(_Section):
+    max_bad_row_share: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="A run stops, publishing nothing, when any table has more quarantined rows than this share.",
+    )
+
+
 class Config(_Section):
     """The whole engine configuration."""
 
     state_dir: Path = Path(".recover")
     mlflow: MlflowConfig = MlflowConfig()
+    validation: ValidationConfig = ValidationConfig()
     label: LabelConfig = LabelConfig()
     training: TrainingConfig = TrainingConfig()
     scoring: ScoringConfig = ScoringConfig()

@@ -42,11 +42,11 @@ def read_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
         path = candidates[0]
         try:
             if path.suffix == ".parquet":
-                tables[table] = pd.read_parquet(path)
+                frame = pd.read_parquet(path)
             else:
-                tables[table] = pd.read_csv(
-                    path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8"
-                )
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
+            frame.attrs["source"] = path.name  # quarantine reports name the file (and CSV line)
+            tables[table] = frame
         except UnicodeDecodeError as error:
             problems.append(
                 StructuralProblem(table, None, "unreadable file: not UTF-8", f"{path.name}: {error}")
@@ -81,7 +81,8 @@ def publish_outputs(
     Everything is written into a staging folder inside ``out_dir`` first; only when all files
     are complete are they moved into place (each move atomic), manifest.json last. A failure
     before the moves leaves the previous outputs untouched. ``frames`` maps a stem (e.g.
-    "queue") to a frame written as <stem>.parquet and <stem>.csv.
+    "queue", or "quarantine/quarantine" for a subfolder) to a frame written as <stem>.parquet
+    and <stem>.csv.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -91,13 +92,34 @@ def publish_outputs(
     written: dict[str, Path] = {}
     try:
         for stem, frame in frames.items():
-            frame.to_parquet(staging / f"{stem}.parquet", index=False)
-            frame.to_csv(staging / f"{stem}.csv", index=False, date_format="%Y-%m-%d")
+            _write_frame(staging, stem, frame)
         write_json(staging / "manifest.json", manifest)
         names = [f"{stem}.{ext}" for stem in frames for ext in ("parquet", "csv")] + ["manifest.json"]
         for name in names:
+            (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, out_dir / name)
             written[name] = out_dir / name
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return written
+
+
+def _write_frame(folder: Path, stem: str, frame: pd.DataFrame) -> None:
+    (folder / stem).parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(folder / f"{stem}.parquet", index=False)
+    frame.to_csv(folder / f"{stem}.csv", index=False, date_format="%Y-%m-%d")
+
+
+def write_quarantine(out_dir: Path, quarantine: pd.DataFrame) -> Path:
+    """Write a run's quarantined rows to ``out_dir/quarantine/`` (Parquet and CSV, atomically)."""
+    folder = Path(out_dir) / "quarantine"
+    staging = Path(out_dir) / ".staging-quarantine"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _write_frame(staging, "quarantine", quarantine)
+        folder.mkdir(parents=True, exist_ok=True)
+        for ext in ("parquet", "csv"):
+            os.replace(staging / f"quarantine.{ext}", folder / f"quarantine.{ext}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / "quarantine.parquet"

@@ -111,7 +111,7 @@ BAD_ROWS = [
     ),
     (
         "installment no",
-        _append("installments", schedule("L1")[0]),
+        _append("installments", {**schedule("L1")[0], "amount_due": 99.0}),
         "installments",
         "loan_id,installment_no",
         "multiple_fields_uniqueness",
@@ -149,7 +149,9 @@ def test_each_rule_rejects_a_bad_row(case, tables, table, column, rule):
     hits = result.failures[(result.failures["table"] == table) & (result.failures["column"] == column)]
     assert hits["rule"].str.startswith(rule).any(), result.failures.to_string()
     counts = result.counts().set_index("table")
-    assert (counts["rows_in"] == counts["accepted"] + counts["rejected"]).all()
+    assert (
+        counts["rows_in"] == counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"]
+    ).all()
 
 
 def test_all_failures_of_a_row_are_reported_at_once():
@@ -162,7 +164,7 @@ def test_all_failures_of_a_row_are_reported_at_once():
     }
 
 
-def test_rejected_loan_takes_its_children_with_it():
+def test_quarantined_loan_takes_its_children_with_it():
     result = validate_tables(_with("loans", 0, principal=0.0))
     orphans = result.failures[result.failures["rule"].str.startswith("foreign_key")]
     assert set(orphans["table"]) == {"installments", "payments", "interactions", "account_flags"}
@@ -200,8 +202,41 @@ def test_booleans_and_blanks_are_read_from_text():
     assert pd.isna(row["monthly_income"]) and pd.isna(row["preferred_language"])
 
 
-def test_counts_name_every_rejected_row_once():
+def test_counts_name_every_quarantined_row_once():
     result = validate_tables(_with("borrowers", 0, timezone="Nowhere", has_email="perhaps"))
     counts = result.counts().set_index("table")
-    assert counts.loc["borrowers", "rejected"] == 1
+    assert counts.loc["borrowers", "quarantined"] == 1
     assert borrower()["borrower_id"] in set(result.failures["key"])
+
+
+def test_exact_duplicates_are_collapsed_and_counted():
+    tables = _append("payments", payment("P1", "2024-10-01T10:00:00", 100.0))  # the same row again
+    result = validate_tables(tables)
+    assert result.is_valid
+    counts = result.counts().set_index("table")
+    assert counts.loc["payments", "duplicates_collapsed"] == 1
+    assert counts.loc["payments", "accepted"] == 1
+
+
+def test_same_key_with_different_content_quarantines_both_rows():
+    tables = _append("payments", payment("P1", "2024-10-01T10:00:00", 90.0))
+    result = validate_tables(tables)
+    quarantine = result.quarantine("run-7")
+    payments = quarantine[quarantine["table"] == "payments"]
+    assert sorted(payments["row"]) == [0, 1]
+    assert payments["rules"].str.contains("payment_id: field_uniqueness").all()
+    assert result.counts().set_index("table").loc["payments", "accepted"] == 0
+
+
+def test_quarantine_names_source_line_rules_and_run():
+    tables = _with("loans", 0, principal="x", currency="usd")
+    tables["loans"].attrs["source"] = "loans.csv"
+    quarantine = validate_tables(tables).quarantine("run-9")
+    loan_row = quarantine[quarantine["table"] == "loans"].iloc[0]
+    assert loan_row["source"] == "loans.csv" and loan_row["line"] == 2 and loan_row["key"] == "L1"
+    assert "principal: type: expected float64" in loan_row["rules"]
+    assert "currency: str_matches" in loan_row["rules"]
+    assert '"principal":"x"' in loan_row["raw"]
+    assert set(quarantine["run_id"]) == {"run-9"}
+    # children of the quarantined loan follow it, each with its own reason
+    assert set(quarantine["table"]) == {"loans", "installments", "payments", "interactions", "account_flags"}
