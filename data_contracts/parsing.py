@@ -29,8 +29,7 @@ def _is_text(series: pd.Series) -> bool:
 
 
 def _parse_string(series: pd.Series, target: object) -> ParsedColumn:
-    present = series.notna()
-    values = series.where(present, None).map(lambda v: v if v is None else str(v))
+    values = series.astype("object").map(lambda v: None if pd.isna(v) else str(v))
     return ParsedColumn(values.astype(target), pd.Series(False, index=series.index))
 
 
@@ -74,7 +73,8 @@ def _parse_date(series: pd.Series, target: object) -> ParsedColumn:
     elif pd.api.types.is_datetime64_dtype(series):
         values = series
     else:
-        values = pd.to_datetime(series, errors="coerce", format="ISO8601")
+        # Numbers are not dates: as text they fail ISO 8601 instead of being read as epochs.
+        values = pd.to_datetime(series.astype("string"), errors="coerce", format="ISO8601")
         if isinstance(values.dtype, pd.DatetimeTZDtype):
             values = values.dt.tz_convert("UTC").dt.tz_localize(None)
     values = values.dt.normalize().astype("datetime64[ns]")
@@ -88,7 +88,7 @@ def parse_utc_timestamps(series: pd.Series) -> pd.Series:
     elif pd.api.types.is_datetime64_dtype(series):
         values = series.dt.tz_localize("UTC")
     else:
-        values = pd.to_datetime(series, errors="coerce", utc=True, format="ISO8601")
+        values = pd.to_datetime(series.astype("string"), errors="coerce", utc=True, format="ISO8601")
     return values.astype("datetime64[ns, UTC]")
 
 

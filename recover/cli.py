@@ -99,20 +99,36 @@ def simulate(
         Optional[str], typer.Option("--as-of", help="History ends strictly before this date.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv.")] = "parquet",
+    corrupt: Annotated[
+        float,
+        typer.Option(
+            "--corrupt",
+            help="Damage this share of payment, interaction and installment rows (a broken export; "
+            "written as CSV, with a log in truth/corruption_log.parquet).",
+        ),
+    ] = 0.0,
     config_path: ConfigOption = None,
 ) -> None:
     """Simulate a synthetic loan book: input tables in OUT, ground truth in OUT/truth."""
     config = _setup(config_path)
-    _simulate(config, out, loans, seed, _parse_date(as_of) if as_of else None, fmt)
+    _simulate(config, out, loans, seed, _parse_date(as_of) if as_of else None, fmt, corrupt)
 
 
-def _simulate(config, out: Path, loans, seed, as_of, fmt: str = "parquet"):
+def _simulate(config, out: Path, loans, seed, as_of, fmt: str = "parquet", corrupt: float = 0.0):
+    import dataclasses
+
     from simulation import simulate_book, write_book
+    from simulation.corruption import corrupt_tables
 
     overrides = {k: v for k, v in {"n_loans": loans, "seed": seed, "as_of": as_of}.items() if v is not None}
     sim_config = config.simulation.model_copy(update=overrides)
     started = time.perf_counter()
     book = simulate_book(sim_config)
+    if corrupt > 0:
+        damaged, log = corrupt_tables(book.tables, corrupt, seed=sim_config.seed, as_of=sim_config.as_of)
+        book = dataclasses.replace(book, tables=damaged, truth={**book.truth, "corruption_log": log})
+        fmt = "csv"  # damaged values cannot be stored in typed Parquet columns
+        console.print(f"Damaged {len(log):,} rows ({log['corruption'].value_counts().to_dict()})")
     paths = write_book(book, out, fmt=fmt)
     console.print(
         f"Simulated {sim_config.n_loans:,} loans (seed {sim_config.seed}, as of {sim_config.as_of}) "

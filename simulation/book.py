@@ -541,7 +541,7 @@ def write_book(
         if fmt == "parquet":
             frame.to_parquet(path, index=False)
         else:
-            _csv_ready(frame).to_csv(path, index=False)
+            csv_ready(frame).to_csv(path, index=False)
         written[name] = path
     for name, frame in book.truth.items():
         path = truth_dir / f"{name}.parquet"
@@ -554,7 +554,8 @@ def write_book(
     return written
 
 
-def _csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with dates as YYYY-MM-DD and timestamps as ISO 8601 with offset, as text."""
     out = frame.copy()
     for column in out.columns:
         dtype = out[column].dtype

@@ -240,3 +240,9 @@ def test_quarantine_names_source_line_rules_and_run():
     assert set(quarantine["run_id"]) == {"run-9"}
     # children of the quarantined loan follow it, each with its own reason
     assert set(quarantine["table"]) == {"loans", "installments", "payments", "interactions", "account_flags"}
+
+
+def test_a_missing_id_is_reported_as_missing_not_as_text():
+    result = validate_tables(_with("payments", 0, loan_id=None))
+    rules = set(result.failures.loc[result.failures["column"] == "loan_id", "rule"])
+    assert rules == {"not_nullable"}

@@ -172,3 +172,51 @@ def test_simulate_train_score_on_a_small_book_within_a_minute(tmp_path, monkeypa
     assert manifest["counts"]["queued"] > 0
     assert manifest["counts"]["scored"] == manifest["counts"]["overdue"] >= manifest["counts"]["queued"]
     assert elapsed < 60, f"simulate -> train -> score took {elapsed:.0f} s"
+
+
+@pytest.mark.e2e
+def test_a_damaged_delivery_is_quarantined_and_scoring_goes_on(trained, tmp_path):
+    data, out = tmp_path / "damaged", tmp_path / "run"
+    simulated = invoke(
+        "simulate", "--out", data, "--loans", 1500, "--seed", 11, "--as-of", AS_OF, "--corrupt", 0.004
+    )
+    assert simulated.exit_code == 0, simulated.output
+    assert (data / "payments.csv").exists()
+    log = pd.read_parquet(data / "truth" / "corruption_log.parquet")
+
+    checked = invoke("validate", "--data", data, "--as-of", AS_OF, "--out", tmp_path / "checked")
+    assert checked.exit_code == 1
+    scored = invoke("score", "--data", data, "--as-of", AS_OF, "--out", out)
+    assert scored.exit_code == 0, scored.output
+
+    manifest = json.loads((out / "manifest.json").read_text())
+    quarantine = pd.read_parquet(out / "quarantine" / "quarantine.parquet")
+    for table, counts in manifest["validation"]["tables"].items():
+        assert (
+            counts["rows_in"] == counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"]
+        )
+        assert (quarantine["table"] == table).sum() == counts["quarantined"]
+    damaged_in_place = log[~log["corruption"].isin(["exact_duplicate", "conflicting_duplicate"])]
+    for table, rows in damaged_in_place.groupby("table"):
+        # every damaged row is in the quarantine, named by its CSV line, with its reasons
+        quarantined = quarantine[quarantine["table"] == table]
+        assert set(rows["row"]) <= set(quarantined["row"])
+        assert (quarantined["line"] == quarantined["row"] + 2).all()
+    assert set(quarantine["run_id"]) == {manifest["run_id"]}
+    assert manifest["counts"]["queued"] > 0
+
+
+@pytest.mark.e2e
+def test_too_many_bad_rows_stop_the_run_and_publish_nothing(trained, tmp_path):
+    data, out = tmp_path / "broken", tmp_path / "run"
+    assert (
+        invoke(
+            "simulate", "--out", data, "--loans", 600, "--seed", 5, "--as-of", AS_OF, "--corrupt", 0.03
+        ).exit_code
+        == 0
+    )
+    result = invoke("score", "--data", data, "--as-of", AS_OF, "--out", out)
+    assert result.exit_code == 2
+    assert "ceiling" in " ".join(result.output.split())
+    assert not (out / "queue.parquet").exists() and not (out / "manifest.json").exists()
+    assert (out / "quarantine" / "quarantine.parquet").exists()
