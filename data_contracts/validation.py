@@ -32,6 +32,7 @@ from data_contracts.inputs import (
 from data_contracts.parsing import finalize_dtypes, parse_column
 
 FAILURE_COLUMNS = ["table", "row", "key", "column", "rule", "value"]
+QUARANTINE_COLUMNS = ["run_id", "table", "source", "row", "line", "key", "rules", "raw"]
 
 _MAX_RULE_LENGTH = 80
 
@@ -124,13 +125,13 @@ class ValidationResult:
                         "source": source,
                         "row": positions,
                         "line": (positions + 2) if source.endswith(".csv") else pd.NA,
-                        "key": _row_keys(table, rows).to_numpy(),
+                        "key": row_keys(table, rows).to_numpy(),
                         "rules": rules.reindex(positions).to_numpy(),
                         "raw": rows.to_json(orient="records", lines=True, date_format="iso").splitlines(),
                     }
                 )
             )
-        columns = ["run_id", "table", "source", "row", "line", "key", "rules", "raw"]
+        columns = QUARANTINE_COLUMNS
         if not frames:
             return pd.DataFrame(columns=columns)
         out = pd.concat(frames, ignore_index=True)
@@ -181,7 +182,7 @@ def check_structure(raw: Mapping[str, pd.DataFrame]) -> None:
 def _failure_frame(
     table: str, raw: pd.DataFrame, rows: pd.Index, column: str, rule: str, values: pd.Series
 ) -> pd.DataFrame:
-    keys = _row_keys(table, raw.loc[rows])
+    keys = row_keys(table, raw.loc[rows])
     return pd.DataFrame(
         {
             "table": table,
@@ -204,7 +205,8 @@ def _short_rule(rule: str) -> str:
     return rule if len(rule) <= _MAX_RULE_LENGTH else rule[: _MAX_RULE_LENGTH - 3] + "..."
 
 
-def _row_keys(table: str, frame: pd.DataFrame) -> pd.Series:
+def row_keys(table: str, frame: pd.DataFrame) -> pd.Series:
+    """Each row's primary key as text (parts joined by "|"), naming rows in reports."""
     key_columns = [c for c in PRIMARY_KEYS[table] if c in frame.columns]
     if not key_columns or frame.empty:
         return pd.Series("", index=frame.index, dtype=object)

@@ -10,8 +10,9 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from data_contracts.validation import ValidationResult, validate_tables
-from recover.io import read_tables
+from data_contracts.validation import ContractError, ValidationResult, validate_tables
+from recover.config import Config
+from recover.io import read_source
 
 
 class InvalidInputError(RuntimeError):
@@ -27,15 +28,37 @@ class InvalidInputError(RuntimeError):
         )
 
 
-@task(name="load-and-validate", cache_policy=NO_CACHE)
-def load_and_validate(data: str | Path, as_of: dt.date | None, max_bad_row_share: float) -> ValidationResult:
-    """Read and validate the six tables. Bad rows are quarantined; structural problems, or more
-    bad rows than the ceiling in any table, stop the run."""
-    result = validate_tables(read_tables(Path(data)), as_of=as_of)
+@task(
+    name="load-and-validate",
+    cache_policy=NO_CACHE,
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=lambda task, run, state: _is_transient(state),
+)
+def load_and_validate(data: str | Path, as_of: dt.date | None, config: Config) -> ValidationResult:
+    """Read (folder, database or store) and validate the six tables. Bad rows are quarantined;
+    structural problems, or more bad rows than the ceiling in any table, stop the run."""
+    raw = read_source(data, config.source.tables, config.resolved_state_dir())
+    return check_ceiling(validate_tables(raw, as_of=as_of), config.validation.max_bad_row_share)
+
+
+def check_ceiling(result: ValidationResult, max_bad_row_share: float) -> ValidationResult:
+    """Raise :class:`InvalidInputError` when any table has more bad rows than the ceiling."""
     over = result.tables_over(max_bad_row_share)
     if over:
         raise InvalidInputError(result, over, max_bad_row_share)
     return result
+
+
+def _is_transient(state) -> bool:
+    """Retry reading only for I/O trouble, never for contract violations."""
+    try:
+        state.result()
+    except (ContractError, InvalidInputError):
+        return False
+    except Exception:
+        return True
+    return False
 
 
 def validation_summary(result: ValidationResult) -> dict:

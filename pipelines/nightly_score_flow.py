@@ -21,6 +21,7 @@ from recover import tracking
 from recover.config import Config, load_config
 from recover.io import publish_outputs, write_quarantine
 from recover.progress import stage
+from recover.publish import publish_queue
 from scoring.queue import (
     finalize_suppressed,
     rank_queue,
@@ -77,15 +78,39 @@ def publish(out: str, queue, suppressed, quarantine, manifest: dict, run_id: str
     return publish_outputs(Path(out), frames, manifest, run_id)
 
 
+@task(name="publish-to-database", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
+def publish_to_database(url: str, queue, suppressed, as_of: dt.date, run_id: str, config: Config) -> dict:
+    report = publish_queue(
+        url,
+        queue,
+        suppressed,
+        as_of=as_of,
+        run_id=run_id,
+        table=config.publish.table,
+        suppressed_table=config.publish.suppressed_table,
+        schema=config.publish.db_schema,
+    )
+    return {
+        "target": report.target,
+        "table": report.table,
+        "queue_rows": report.queue_rows,
+        "replaced_queue_rows": report.replaced_queue_rows,
+        "seconds": round(report.seconds, 3),
+    }
+
+
 @flow(name="nightly-score", log_prints=True)
-def nightly_score_flow(data: str, as_of: dt.date, out: str, config_path: str | None = None) -> dict:
-    """Score every overdue loan on ``as_of`` with the champion and publish the work queue."""
+def nightly_score_flow(
+    data: str, as_of: dt.date, out: str, config_path: str | None = None, publish_url: str | None = None
+) -> dict:
+    """Score every overdue loan on ``as_of`` with the champion and publish the work queue: files
+    in ``out`` and, with ``publish_url``, a database table (atomically, replacing that as-of)."""
     config = load_config(Path(config_path) if config_path else None)
     run_id = new_run_id()
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):
         try:
-            validated = load_and_validate(data, as_of, config.validation.max_bad_row_share)
+            validated = load_and_validate(data, as_of, config)
         except InvalidInputError as error:
             # No queue, but the operator gets the evidence: every bad row and its rules.
             write_quarantine(Path(out), error.result.quarantine(run_id))
@@ -114,6 +139,9 @@ def nightly_score_flow(data: str, as_of: dt.date, out: str, config_path: str | N
         "suppressed_by_reason": suppressed["reason"].value_counts().sort_index().to_dict(),
         "timings_seconds": timings,
     }
+    if publish_url:
+        with stage("publish to database", timings):
+            manifest["database"] = publish_to_database(publish_url, queue, suppressed, as_of, run_id, config)
     with stage("publish outputs", timings):
         manifest["timings_seconds"] = timings
         files = publish(out, queue, suppressed, validated.quarantine(run_id), manifest, run_id)

@@ -72,7 +72,7 @@ def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dic
     config = load_config(Path(config_path) if config_path else None)
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):
-        validated = load_and_validate(data, as_of, config.validation.max_bad_row_share)
+        validated = load_and_validate(data, as_of, config)
     with stage("build training snapshots", timings):
         snapshots = build_snapshots(validated.tables, as_of, config)
     with stage("fit and evaluate out of time", timings):

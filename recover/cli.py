@@ -24,6 +24,13 @@ app = typer.Typer(
 console = Console()
 errors = Console(stderr=True)
 
+DataOption = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="A folder with the six tables, a database URL (postgresql://, sqlite:///, duckdb:///) or 'store'.",
+    ),
+]
 ConfigOption = Annotated[
     Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")
 ]
@@ -143,7 +150,7 @@ def _simulate(config, out: Path, loans, seed, as_of, fmt: str = "parquet", corru
 
 @app.command()
 def validate(
-    data: Annotated[Path, typer.Option("--data", help="Folder with the six tables.")],
+    data: DataOption,
     as_of: Annotated[
         Optional[str], typer.Option("--as-of", help="Quarantine events on or after this date.")
     ] = None,
@@ -160,10 +167,11 @@ def validate(
     config = _setup(config_path)
     from data_contracts.validation import ContractError, validate_tables
     from pipelines.common import new_run_id
-    from recover.io import read_tables, write_quarantine
+    from recover.io import read_source, write_quarantine
 
     try:
-        result = validate_tables(read_tables(data), as_of=_parse_date(as_of) if as_of else None)
+        raw = read_source(data, config.source.tables, config.resolved_state_dir())
+        result = validate_tables(raw, as_of=_parse_date(as_of) if as_of else None)
     except ContractError as error:
         _fail(str(error), EXIT_INVALID_INPUT)
     counts = Table(
@@ -196,8 +204,72 @@ def validate(
 
 
 @app.command()
+def ingest(
+    data: DataOption,
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="Quarantine events on or after this date.")
+    ] = None,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Folder for this delivery's quarantine (default: the state folder)."),
+    ] = None,
+    config_path: ConfigOption = None,
+) -> None:
+    """Append a delivery's valid rows to the engine's store (train and score read it as --data store).
+
+    Idempotent: rows already stored are skipped; a re-delivered row whose content changed is
+    quarantined, never overwritten. Exit 0 when nothing was quarantined, 1 otherwise.
+    """
+    config = _setup(config_path)
+    from data_contracts.validation import ContractError, validate_tables
+    from pipelines.common import InvalidInputError, check_ceiling, new_run_id
+    from recover.io import read_source, write_quarantine
+    from recover.store import EngineStore, conflicts_as_quarantine, default_store_path
+
+    run_id = new_run_id()
+    folder = out or config.resolved_state_dir() / "ingest" / run_id
+    try:
+        raw = read_source(data, config.source.tables, config.resolved_state_dir())
+        result = check_ceiling(
+            validate_tables(raw, as_of=_parse_date(as_of) if as_of else None),
+            config.validation.max_bad_row_share,
+        )
+    except ContractError as error:
+        _fail(str(error), EXIT_INVALID_INPUT)
+    except InvalidInputError as error:
+        write_quarantine(folder, error.result.quarantine(run_id))
+        _fail(f"{error}\nquarantine: {folder / 'quarantine'}", EXIT_INVALID_INPUT)
+    store = EngineStore(default_store_path(config.resolved_state_dir()))
+    report = store.ingest(result.tables)
+    import pandas as pd
+
+    quarantine = pd.concat(
+        [result.quarantine(run_id), conflicts_as_quarantine(report, run_id)], ignore_index=True
+    )
+    counts = result.counts().set_index("table").join(report.counts().set_index("table"), rsuffix="_store")
+    table = Table(title=f"Ingest into {store.path}")
+    table.add_column("table", min_width=13, no_wrap=True)
+    for header in ("rows in", "bad", "dups", "new", "known", "conflicts"):
+        table.add_column(header, justify="right")
+    for name, row in counts.iterrows():
+        table.add_row(
+            name,
+            f"{row.rows_in:,}",
+            f"{row.quarantined:,}",
+            f"{row.duplicates_collapsed:,}",
+            f"{row.inserted:,}",
+            f"{row.already_present:,}",
+            f"{row.conflicts:,}",
+        )
+    console.print(table)
+    if not quarantine.empty:
+        console.print(f"quarantine: {write_quarantine(folder, quarantine)}")
+        raise typer.Exit(1)
+
+
+@app.command()
 def train(
-    data: Annotated[Path, typer.Option("--data", help="Folder with the six tables.")],
+    data: DataOption,
     as_of: AsOfOption,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
@@ -223,23 +295,32 @@ def _train(config, data: Path, as_of: dt.date, config_path):
 
 @app.command()
 def score(
-    data: Annotated[Path, typer.Option("--data", help="Folder with the six tables.")],
+    data: DataOption,
     as_of: AsOfOption,
     out: Annotated[Path, typer.Option("--out", help="Folder for queue, suppressed and manifest.")],
+    publish: Annotated[
+        Optional[str],
+        typer.Option("--publish", help="Also write the queue to this database (SQLAlchemy URL), atomically."),
+    ] = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
     """Score overdue loans with the champion and write tomorrow's ranked, explained queue."""
     config = _setup(config_path, verbose)
-    _score(config, data, _parse_date(as_of), out, config_path)
+    _score(config, data, _parse_date(as_of), out, config_path, publish)
 
 
-def _score(config, data: Path, as_of: dt.date, out: Path, config_path):
+def _score(config, data, as_of: dt.date, out: Path, config_path, publish_url: str | None = None):
     from pipelines.nightly_score_flow import nightly_score_flow
 
     result = _run_guarded(
-        nightly_score_flow, str(data), as_of, str(out), str(config_path) if config_path else None
+        nightly_score_flow, str(data), as_of, str(out), str(config_path) if config_path else None, publish_url
     )
+    if "database" in result["manifest"]:
+        database = result["manifest"]["database"]
+        console.print(
+            f"Published {database['queue_rows']:,} rows to {database['table']} at {database['target']}"
+        )
     counts = result["manifest"]["counts"]
     console.print(
         f"Queue for {as_of}: {counts['overdue']:,} overdue, {counts['suppressed']:,} held back, "

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from data_contracts.enums import CHANNELS, FLAGS
+from recover.sources import SourceConfig
 from simulation.config import SimulationConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -92,11 +93,21 @@ class ValidationConfig(_Section):
     )
 
 
+class PublishConfig(_Section):
+    """Where `recover score --publish URL` writes the queue a dialer or CRM reads."""
+
+    table: str = "recover_queue"
+    suppressed_table: str = "recover_suppressed"
+    db_schema: str | None = Field(None, description="Database schema; None = the connection's default.")
+
+
 class Config(_Section):
     """The whole engine configuration."""
 
     state_dir: Path = Path(".recover")
     mlflow: MlflowConfig = MlflowConfig()
+    source: SourceConfig = SourceConfig()
+    publish: PublishConfig = PublishConfig()
     validation: ValidationConfig = ValidationConfig()
     label: LabelConfig = LabelConfig()
     training: TrainingConfig = TrainingConfig()

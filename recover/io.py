@@ -58,6 +58,28 @@ def read_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
+STORE_SOURCE = "store"
+
+
+def read_source(
+    data: str | Path, source_tables: Mapping[str, str], state_dir: Path
+) -> dict[str, pd.DataFrame]:
+    """Read the six tables from a folder, a database URL, or the engine's store (``store``)."""
+    from recover.sources import is_database_url, read_database_tables
+    from recover.store import EngineStore, default_store_path
+
+    text = str(data)
+    if text == STORE_SOURCE:
+        tables = EngineStore(default_store_path(state_dir)).read_tables()
+    elif is_database_url(text):
+        tables = read_database_tables(text, source_tables)
+    else:
+        return read_tables(Path(text))
+    for name, frame in tables.items():
+        frame.attrs["source"] = f"{'store' if text == STORE_SOURCE else 'database'}:{name}"
+    return tables
+
+
 def _json_default(value: object) -> object:
     if hasattr(value, "isoformat"):
         return value.isoformat()

@@ -20,7 +20,7 @@ import pandas as pd
 
 from data_contracts.enums import TABLES
 from data_contracts.inputs import INPUT_MODELS, PRIMARY_KEYS
-from data_contracts.validation import ContractError, StructuralProblem
+from data_contracts.validation import QUARANTINE_COLUMNS, ContractError, StructuralProblem, row_keys
 
 STORE_FILE_NAME = "store.duckdb"
 
@@ -393,3 +393,31 @@ def _stage(
         connection.execute(f'CREATE TEMP TABLE "{staged}" AS SELECT {casts}, "{_ROW}" FROM "{view}"')
     finally:
         connection.unregister(view)
+
+
+def conflicts_as_quarantine(report: IngestReport, run_id: str) -> pd.DataFrame:
+    """Rows held back by an ingest, in the quarantine's layout (named by key, not position)."""
+    frames = []
+    for table, conflicts in report.conflicts.items():
+        if conflicts.empty:
+            continue
+        rows = conflicts.drop(columns="conflict")
+        frames.append(
+            pd.DataFrame(
+                {
+                    "run_id": run_id,
+                    "table": table,
+                    "source": "ingest",
+                    "row": pd.NA,
+                    "line": pd.NA,
+                    "key": row_keys(table, rows).to_numpy(),
+                    "rules": ("conflict: " + conflicts["conflict"]).to_numpy(),
+                    "raw": rows.to_json(orient="records", lines=True, date_format="iso").splitlines(),
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=QUARANTINE_COLUMNS)
+    out = pd.concat(frames, ignore_index=True)
+    out[["row", "line"]] = out[["row", "line"]].astype("Int64")
+    return out[QUARANTINE_COLUMNS]

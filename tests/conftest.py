@@ -5,9 +5,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 # Set before anything imports prefect or mlflow: a private Prefect home and MLflow store per
 # session, no telemetry, quiet logs.
@@ -24,6 +27,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 SMALL_BOOK_AS_OF = dt.date(2026, 6, 1)
+POSTGRES_URL = os.environ.get(
+    "RECOVER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 @pytest.fixture(scope="session")
@@ -76,3 +82,32 @@ def trained_outcome(small_tables):
     split = out_of_time_split(snapshots, plan)
     params = {**config.training.lightgbm.model_dump(), "n_estimators": 150, "min_child_samples": 40}
     return train_propensity(split, params, random_state=3), split
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test server's URL, or a skip naming the reason when no server answers."""
+    engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 2}, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except Exception as error:
+        pytest.skip(f"no PostgreSQL at {POSTGRES_URL}: {str(error).strip().splitlines()[0]}")
+    finally:
+        engine.dispose()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A schema of this test's own, dropped with everything in it afterwards."""
+    schema = f"recover_test_{uuid.uuid4().hex[:12]}"
+    engine = sa.create_engine(postgres_url, poolclass=sa.NullPool)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield schema
+    finally:
+        with engine.begin() as connection:
+            connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        engine.dispose()
