@@ -246,7 +246,7 @@ def ingest(
     quarantine = pd.concat(
         [result.quarantine(run_id), conflicts_as_quarantine(report, run_id)], ignore_index=True
     )
-    counts = result.counts().set_index("table").join(report.counts().set_index("table"), rsuffix="_store")
+    counts = result.counts().merge(report.counts(), on="table").set_index("table")
     table = Table(title=f"Ingest into {store.path}")
     table.add_column("table", min_width=13, no_wrap=True)
     for header in ("rows in", "bad", "dups", "new", "known", "conflicts"):
