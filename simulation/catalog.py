@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from data_contracts.enums import CHANNELS, DIRECTIONS, FLAGS, OUTCOMES
+
 # --- geography ------------------------------------------------------------------------
 
 
@@ -138,23 +140,12 @@ PRODUCTS: tuple[str, ...] = tuple(product.name for product in PRODUCT_SPECS)
 
 # --- collections vocabulary --------------------------------------------------------------
 
-CHANNELS: tuple[str, ...] = ("call", "sms", "email", "whatsapp", "field_visit", "letter")
+# The contract's closed vocabularies; the simulator codes each value by its position in them.
 CALL, SMS, EMAIL, WHATSAPP, FIELD_VISIT, LETTER = range(len(CHANNELS))
 N_CHANNELS = len(CHANNELS)
 
-DIRECTIONS: tuple[str, ...] = ("outbound", "inbound")
 OUTBOUND, INBOUND = range(len(DIRECTIONS))
 
-OUTCOMES: tuple[str, ...] = (
-    "no_answer",
-    "right_party_contact",
-    "promise_to_pay",
-    "refused",
-    "dispute_raised",
-    "wrong_party",
-    "delivered",
-    "undelivered",
-)
 (
     NO_ANSWER,
     RIGHT_PARTY_CONTACT,
@@ -166,15 +157,6 @@ OUTCOMES: tuple[str, ...] = (
     UNDELIVERED,
 ) = range(len(OUTCOMES))
 
-FLAGS: tuple[str, ...] = (
-    "dispute",
-    "cease_and_desist",
-    "bankruptcy",
-    "deceased",
-    "legal_hold",
-    "hardship_plan",
-    "do_not_visit",
-)
 DISPUTE, CEASE_AND_DESIST, BANKRUPTCY, DECEASED, LEGAL_HOLD, HARDSHIP_PLAN, DO_NOT_VISIT = range(len(FLAGS))
 
 PAYMENT_METHODS: tuple[str, ...] = ("card", "bank_transfer", "cash", "direct_debit", "wallet")

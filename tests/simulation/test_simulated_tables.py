@@ -7,6 +7,7 @@ import pandas as pd
 import pandas.testing as pdt
 import pytest
 
+from data_contracts.enums import FLAGS
 from simulation import TABLE_NAMES, SimulatedBook, SimulationConfig, simulate_book
 
 EXPECTED_COLUMNS = {
@@ -221,15 +222,7 @@ def test_flag_dates_and_static_flags(sim_book: SimulatedBook) -> None:
     flags = sim_book.tables["account_flags"]
     closed = flags.dropna(subset=["ends_on"])
     assert (closed["ends_on"] >= closed["starts_on"]).all()
-    assert set(flags["flag"]) <= {
-        "dispute",
-        "cease_and_desist",
-        "bankruptcy",
-        "deceased",
-        "legal_hold",
-        "hardship_plan",
-        "do_not_visit",
-    }
+    assert set(flags["flag"]) <= set(FLAGS)
     permanent = flags[flags["flag"].isin(["do_not_visit", "bankruptcy", "deceased", "cease_and_desist"])]
     assert permanent["ends_on"].isna().all()
     loans = sim_book.tables["loans"].set_index("loan_id")
