@@ -55,7 +55,7 @@ def fit_and_evaluate(snapshots, config: Config):
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def log_and_register(outcome, as_of: dt.date, data: str, config: Config, example):
+def log_and_register(outcome, as_of: dt.date, data: str, config: Config, example, validation: dict):
     return tracking.log_training_run(
         config,
         outcome,
@@ -63,6 +63,7 @@ def log_and_register(outcome, as_of: dt.date, data: str, config: Config, example
         data_source=data,
         params=config.training.lightgbm.model_dump(),
         input_example=example,
+        validation=validation,
     )
 
 
@@ -73,13 +74,14 @@ def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dic
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):
         validated = load_and_validate(data, as_of, config)
+        validation = validation_summary(validated)
     with stage("build training snapshots", timings):
         snapshots = build_snapshots(validated.tables, as_of, config)
     with stage("fit and evaluate out of time", timings):
         outcome = fit_and_evaluate(snapshots, config)
     with stage("log to MLflow and register", timings):
         example = snapshots[list(FEATURE_NAMES)].head(5)
-        champion = log_and_register(outcome, as_of, str(data), config, example)
+        champion = log_and_register(outcome, as_of, str(data), config, example, validation)
     return {
         "as_of": str(as_of),
         "model": champion.label,
@@ -88,6 +90,6 @@ def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dic
         "metrics": outcome.metrics,
         "data": outcome.data_summary,
         "input_rows": table_sizes(validated.tables),
-        "validation": validation_summary(validated),
+        "validation": validation,
         "timings": timings,
     }

@@ -105,9 +105,10 @@ def log_training_run(
     data_source: str,
     params: dict,
     input_example,
+    validation: dict | None = None,
 ) -> ChampionModel:
-    """Log a training run (params, metrics, data window, catalog, model), register the model and
-    point the champion alias at the new version."""
+    """Log a training run (params, metrics, data window, input validation counts, catalog,
+    model), register the model and point the champion alias at the new version."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -131,6 +132,8 @@ def log_training_run(
         )
         mlflow.log_metrics(outcome.metrics)
         mlflow.log_dict(outcome.data_summary, "data_window.json")
+        if validation is not None:
+            mlflow.log_dict(validation, "input_validation.json")
         mlflow.log_dict(
             {
                 f.name: {"description": f.description, "unit": f.unit, "monotone": f.monotone}

@@ -45,6 +45,8 @@ def test_train_registers_a_champion_that_beats_the_heuristic(trained):
     run = mlflow.get_run(version.run_id)
     assert run.data.metrics["test_auc"] > run.data.metrics["test_heuristic_dpd_auc"]
     assert run.data.params["label_window_days"] == "30"
+    validation = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/input_validation.json")
+    assert validation["tables"]["loans"]["quarantined"] == 0
 
 
 @pytest.mark.e2e
