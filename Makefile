@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(BIN)/recover demo
 
 test: $(STAMP)
-	$(BIN)/ruff check .
+	$(BIN)/ruff check --no-cache .
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import settings
 
 # Set before anything imports prefect or mlflow: a private Prefect home and MLflow store per
 # session, no telemetry, quiet logs.
@@ -25,6 +26,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Idle OpenMP threads sleep instead of spinning: LightGBM next to a busy process otherwise runs
 # 10-20x slower on two cores.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+# Hypothesis keeps an example database in the working directory by default: tests never write
+# into the repository, so it lives nowhere.
+settings.register_profile("recover", database=None)
+settings.load_profile("recover")
 
 SMALL_BOOK_AS_OF = dt.date(2026, 6, 1)
 POSTGRES_URL = os.environ.get(
