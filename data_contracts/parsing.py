@@ -68,15 +68,17 @@ def _parse_bool(series: pd.Series, target: object) -> ParsedColumn:
 
 
 def _parse_date(series: pd.Series, target: object) -> ParsedColumn:
+    """Calendar dates. A value written with a time and offset keeps its own local date: a due
+    date exported as local midnight "2024-10-01T00:00:00+02:00" is 1 October, not 30 September."""
     if isinstance(series.dtype, pd.DatetimeTZDtype):
-        values = series.dt.tz_convert("UTC").dt.tz_localize(None)
+        values = series.dt.tz_localize(None)
     elif pd.api.types.is_datetime64_dtype(series):
         values = series
     else:
-        # Numbers are not dates: as text they fail ISO 8601 instead of being read as epochs.
-        values = pd.to_datetime(series.astype("string"), errors="coerce", format="ISO8601")
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            values = values.dt.tz_convert("UTC").dt.tz_localize(None)
+        # Only the leading YYYY-MM-DD (or a full ISO value's date part) names the day.
+        text = series.astype("string").str.strip()
+        day_part = text.str.extract(r"^(\d{4}-\d{2}-\d{2})(?:$|[T ])", expand=False)
+        values = pd.to_datetime(day_part, errors="coerce", format="%Y-%m-%d")
     values = values.dt.normalize().astype("datetime64[ns]")
     return ParsedColumn(values, series.notna() & values.isna())
 

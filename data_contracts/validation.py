@@ -18,6 +18,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -70,6 +71,7 @@ class ValidationResult:
     quarantined_rows: dict[str, pd.DataFrame] = field(default_factory=dict)
     duplicates_collapsed: dict[str, int] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    source_lines: dict[str, np.ndarray] = field(default_factory=dict)  # CSV: line of each row
 
     @property
     def is_valid(self) -> bool:
@@ -124,7 +126,7 @@ class ValidationResult:
                         "table": table,
                         "source": source,
                         "row": positions,
-                        "line": (positions + 2) if source.endswith(".csv") else pd.NA,
+                        "line": self.source_lines[table][positions] if table in self.source_lines else pd.NA,
                         "key": row_keys(table, rows).to_numpy(),
                         "rules": rules.reindex(positions).to_numpy(),
                         "raw": rows.to_json(orient="records", lines=True, date_format="iso").splitlines(),
@@ -308,6 +310,7 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
 
     for table in TABLES:  # parents before children, so orphans cascade
         delivered = raw[table].reset_index(drop=True)
+        delivered.attrs = {}  # provenance is read once below; pandas would compare it on every concat
         # An exact repeat of a row is one fact delivered twice: keep one, count the rest.
         repeats = _exact_repeats(delivered)
         collapsed[table] = int(repeats.sum())
@@ -359,6 +362,11 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
         quarantined_rows=quarantined,
         duplicates_collapsed=collapsed,
         sources={t: str(raw[t].attrs.get("source", t)) for t in TABLES},
+        source_lines={
+            t: raw[t].attrs["lines"]
+            for t in TABLES
+            if "lines" in raw[t].attrs and len(raw[t].attrs["lines"]) == len(raw[t])
+        },
     )
 
 

@@ -108,6 +108,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         """Calibrated probabilities, shape (n, 2)."""
         margin = self.decision_function(X).reshape(-1, 1)
+        if margin.size == 0:
+            return np.empty((0, 2))
         return self.calibrator_.predict_proba(margin)
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
@@ -120,6 +122,11 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
         """
         check_is_fitted(self, "classifier_")
         explainer = shap.TreeExplainer(self.classifier_.booster_)
+        if len(X) == 0:
+            base = explainer.expected_value
+            return pd.DataFrame(columns=list(self.feature_names_in_), dtype="float64"), float(
+                np.ravel(base)[-1]
+            )
         with warnings.catch_warnings():
             # shap announces a change of output type for LightGBM; both types are handled below.
             warnings.filterwarnings("ignore", message=".*shap values output has changed.*")
@@ -131,6 +138,8 @@ class PropensityModel(ClassifierMixin, BaseEstimator):
 
     # -- internals ---------------------------------------------------------------------------
     def _margin(self, matrix: pd.DataFrame) -> np.ndarray:
+        if matrix.empty:  # LightGBM refuses empty input; a night with nothing to score is normal
+            return np.empty(0)
         return self.classifier_.booster_.predict(matrix, raw_score=True, num_iteration=self.best_iteration_)
 
     def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:

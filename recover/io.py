@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from data_contracts.enums import TABLES
@@ -46,6 +48,8 @@ def read_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
             else:
                 frame = pd.read_csv(path, dtype=str, keep_default_na=False, na_values=[""], encoding="utf-8")
             frame.attrs["source"] = path.name  # quarantine reports name the file (and CSV line)
+            if path.suffix == ".csv":
+                frame.attrs["lines"] = csv_record_lines(path)
             tables[table] = frame
         except UnicodeDecodeError as error:
             problems.append(
@@ -78,6 +82,23 @@ def read_source(
     for name, frame in tables.items():
         frame.attrs["source"] = f"{'store' if text == STORE_SOURCE else 'database'}:{name}"
     return tables
+
+
+def csv_record_lines(path: Path) -> np.ndarray:
+    """The physical line on which each data record of a CSV file starts (header = line 1).
+
+    Records can span lines (quoted newlines) and blank lines are skipped, as pandas does, so
+    "row + 2" is not the line a person must open.
+    """
+    starts = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        reader = csv.reader(handle)
+        previous_end = 0
+        for record in reader:
+            if record:
+                starts.append(previous_end + 1)
+            previous_end = reader.line_num
+    return np.asarray(starts[1:], dtype="int64")
 
 
 def _json_default(value: object) -> object:

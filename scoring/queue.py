@@ -44,6 +44,8 @@ def suppressions(
         reason="do_not_contact"
     )
     reasons = pd.concat([by_flag, by_borrower], ignore_index=True).drop_duplicates()
+    # Empty pieces carry no string dtype; the contract wants one even when nothing is held back.
+    reasons = reasons.astype({"loan_id": "str", "reason": "str"})
     keyed = reasons.merge(features[["loan_id", "borrower_id", "as_of"]], on="loan_id")
     return keyed.sort_values(["loan_id", "reason"], kind="stable").reset_index(drop=True)
 

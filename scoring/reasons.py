@@ -37,4 +37,5 @@ def top_reasons(features: pd.DataFrame, contributions: pd.DataFrame, n: int = 3)
             direction = RAISES if values[i, j] > 0 else LOWERS
             sentences.append(f"{spec(names[j]).describe_value(context)} ({direction})")
         reasons.append(sentences)
-    return pd.DataFrame(reasons, index=features.index, columns=[f"reason_{k}" for k in range(1, n + 1)])
+    columns = [f"reason_{k}" for k in range(1, n + 1)]
+    return pd.DataFrame(reasons, index=features.index, columns=columns).astype("str")

@@ -130,3 +130,31 @@ def test_queue_ranks_by_expected_recovery_with_stable_ties():
     assert list(queue["rank"]) == [1, 2, 3, 4]
     assert queue["expected_recovery"].iloc[0] == pytest.approx(0.9 * 400.0)
     Queue.validate(queue)
+
+
+def test_a_night_with_nothing_held_back_meets_the_contract():
+    from data_contracts.outputs import Suppressed
+    from scoring.queue import finalize_suppressed
+
+    tables = typed_tables()  # one overdue loan, no flags, borrower reachable
+    features = build_features(tables, AS_OF)
+    held = suppressions(
+        features, tables["borrowers"], tables["account_flags"], AS_OF, {"bankruptcy": "bankruptcy"}
+    )
+    Suppressed.validate(finalize_suppressed(held, "run-1"))
+    assert held.empty
+
+
+def test_a_night_with_nothing_to_work_gives_an_empty_valid_queue():
+    features = build_features(_tables(), AS_OF).iloc[:0]
+    reasons = top_reasons(features, pd.DataFrame(columns=list(FEATURE_NAMES), dtype="float64"))
+    queue = rank_queue(
+        features,
+        pd.Series(dtype="float64"),
+        reasons,
+        pd.Series(dtype="str"),
+        run_id="run-1",
+        model_version="m/1",
+    )
+    assert queue.empty
+    Queue.validate(queue)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -231,6 +232,7 @@ def test_same_key_with_different_content_quarantines_both_rows():
 def test_quarantine_names_source_line_rules_and_run():
     tables = _with("loans", 0, principal="x", currency="usd")
     tables["loans"].attrs["source"] = "loans.csv"
+    tables["loans"].attrs["lines"] = np.array([2])
     quarantine = validate_tables(tables).quarantine("run-9")
     loan_row = quarantine[quarantine["table"] == "loans"].iloc[0]
     assert loan_row["source"] == "loans.csv" and loan_row["line"] == 2 and loan_row["key"] == "L1"
@@ -246,3 +248,13 @@ def test_a_missing_id_is_reported_as_missing_not_as_text():
     result = validate_tables(_with("payments", 0, loan_id=None))
     rules = set(result.failures.loc[result.failures["column"] == "loan_id", "rule"])
     assert rules == {"not_nullable"}
+
+
+def test_a_date_written_with_an_offset_keeps_its_local_day_and_mixed_forms_do_not_crash():
+    installments = schedule("L1")
+    installments[0]["due_date"] = "2024-10-01T00:00:00+02:00"
+    installments[1]["due_date"] = "2024-11-01 00:00:00"
+    result = validate_tables(raw_tables(installments=installments))
+    assert result.is_valid, result.failures
+    due = result.tables["installments"].sort_values("installment_no")["due_date"]
+    assert list(due.iloc[:2]) == [pd.Timestamp("2024-10-01"), pd.Timestamp("2024-11-01")]

@@ -45,3 +45,17 @@ def test_two_files_for_one_table_are_ambiguous(tmp_path):
     raw_tables()["loans"].to_parquet(tmp_path / "loans.parquet")
     with pytest.raises(ContractError, match="table 'loans': ambiguous table"):
         read_tables(tmp_path)
+
+
+def test_quarantine_lines_follow_multi_line_records_and_blank_lines(tmp_path):
+    from data_contracts.validation import validate_tables
+
+    _write(tmp_path, raw_tables())
+    (tmp_path / "payments.csv").write_text(
+        "payment_id,loan_id,paid_at,amount,method\n"
+        'P1,L1,2024-10-01T10:00:00,100.0,"card\nwith a note"\n'
+        "\n"
+        "P2,L1,2024-10-02T10:00:00,not-a-number,card\n"
+    )
+    quarantine = validate_tables(read_tables(tmp_path)).quarantine("run")
+    assert quarantine.loc[quarantine["table"] == "payments", "line"].tolist() == [5]

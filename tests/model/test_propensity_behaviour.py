@@ -115,3 +115,10 @@ def test_unknown_category_at_scoring_time_is_treated_as_missing(model, test_rows
     rows = test_rows.head(5).assign(product="brand_new_product")
     p = model.predict_proba(rows)[:, 1]
     assert np.isfinite(p).all()
+
+
+def test_empty_input_scores_and_explains_nothing_without_error(model, test_rows):
+    empty = test_rows.iloc[:0]
+    assert model.predict_proba(empty).shape == (0, 2)
+    contributions, _ = model.shap_values(empty)
+    assert contributions.empty and list(contributions.columns) == list(FEATURE_NAMES)
