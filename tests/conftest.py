@@ -18,6 +18,7 @@ from hypothesis import settings
 _SESSION_DIR = Path(tempfile.mkdtemp(prefix="recover-tests-"))
 os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
 os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(_SESSION_DIR / "hypothesis")
 os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
 os.environ["RECOVER_STATE_DIR"] = str(_SESSION_DIR / "state")
 os.environ.pop("MLFLOW_TRACKING_URI", None)
