@@ -221,6 +221,8 @@ def ingest(
     quarantined, never overwritten. Exit 0 when nothing was quarantined, 1 otherwise.
     """
     config = _setup(config_path)
+    import pandas as pd
+
     from data_contracts.validation import ContractError, validate_tables
     from pipelines.common import InvalidInputError, check_ceiling, new_run_id
     from recover.io import read_source, write_quarantine
@@ -241,8 +243,6 @@ def ingest(
         _fail(f"{error}\nquarantine: {folder / 'quarantine'}", EXIT_INVALID_INPUT)
     store = EngineStore(default_store_path(config.resolved_state_dir()))
     report = store.ingest(result.tables)
-    import pandas as pd
-
     quarantine = pd.concat(
         [result.quarantine(run_id), conflicts_as_quarantine(report, run_id)], ignore_index=True
     )
