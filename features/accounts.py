@@ -68,45 +68,42 @@ def _on_time_share(due: pd.DataFrame, paid: pd.DataFrame, tolerance: float) -> p
     """Share of due installments settled by the end of their due date (UTC)."""
     if due.empty:
         return pd.Series(dtype="float64")
-    cumulative = paid.sort_values("paid_at", kind="stable")[["loan_id", "paid_at", "amount"]]
-    cumulative = cumulative.assign(cum_paid=cumulative.groupby("loan_id", observed=True)["amount"].cumsum())
-    deadlines = due[["loan_id", "cum_due"]].assign(
-        deadline=(due["due_date"] + pd.Timedelta(days=1)).dt.tz_localize("UTC")
+    deadlines = pd.DataFrame(
+        {
+            "loan_id": due["loan_id"],
+            "deadline": (due["due_date"] + pd.Timedelta(days=1)).dt.tz_localize("UTC"),
+        }
     )
-    deadlines = deadlines.sort_values("deadline", kind="stable")
-    matched = pd.merge_asof(
-        deadlines,
-        cumulative[["loan_id", "paid_at", "cum_paid"]],
-        left_on="deadline",
-        right_on="paid_at",
-        by="loan_id",
-        allow_exact_matches=False,
-    )
-    settled = matched["cum_paid"].fillna(0.0) >= matched["cum_due"] - tolerance
-    return settled.groupby(matched["loan_id"], observed=True).mean()
+    paid_by_deadline = _paid_before(_cumulative_payments(paid), deadlines, "deadline")
+    settled = pd.Series(paid_by_deadline >= due["cum_due"].to_numpy() - tolerance, index=due.index)
+    return settled.groupby(due["loan_id"], observed=True).mean()
 
 
 def paid_between(payments: pd.DataFrame, windows: pd.DataFrame, start: str, end: str) -> np.ndarray:
     """Amount each window's loan paid in [windows[start], windows[end]) (UTC instants)."""
     if windows.empty:
         return np.zeros(0)
-    cumulative = payments.sort_values("paid_at", kind="stable")[["loan_id", "paid_at", "amount"]]
-    cumulative = cumulative.assign(cum_paid=cumulative.groupby("loan_id", observed=True)["amount"].cumsum())[
-        ["loan_id", "paid_at", "cum_paid"]
-    ]
-    keyed = windows[["loan_id", start, end]].reset_index(drop=True).reset_index(names="_window")
-    keyed[[start, end]] = keyed[[start, end]].astype("datetime64[ns, UTC]")
+    cumulative = _cumulative_payments(payments)
+    return _paid_before(cumulative, windows, end) - _paid_before(cumulative, windows, start)
 
-    def cumulative_at(column: str) -> pd.Series:
-        ordered = keyed.sort_values(column, kind="stable")
-        matched = pd.merge_asof(
-            ordered,
-            cumulative,
-            left_on=column,
-            right_on="paid_at",
-            by="loan_id",
-            allow_exact_matches=False,
-        )
-        return matched.set_index("_window")["cum_paid"].reindex(keyed["_window"]).fillna(0.0)
 
-    return (cumulative_at(end) - cumulative_at(start)).to_numpy()
+def _cumulative_payments(payments: pd.DataFrame) -> pd.DataFrame:
+    """Each payment with the running total its loan had received up to and including it."""
+    ordered = payments.sort_values("paid_at", kind="stable")[["loan_id", "paid_at", "amount"]]
+    running = ordered.groupby("loan_id", observed=True)["amount"].cumsum()
+    return ordered.assign(cum_paid=running)[["loan_id", "paid_at", "cum_paid"]]
+
+
+def _paid_before(cumulative: pd.DataFrame, keys: pd.DataFrame, instant: str) -> np.ndarray:
+    """Total each row's loan had paid strictly before ``keys[instant]``, in the rows' order."""
+    keyed = keys[["loan_id", instant]].reset_index(drop=True).reset_index(names="_row")
+    keyed[instant] = keyed[instant].astype("datetime64[ns, UTC]")
+    matched = pd.merge_asof(
+        keyed.sort_values(instant, kind="stable"),
+        cumulative,
+        left_on=instant,
+        right_on="paid_at",
+        by="loan_id",
+        allow_exact_matches=False,
+    )
+    return matched.set_index("_row")["cum_paid"].reindex(keyed["_row"]).fillna(0.0).to_numpy()

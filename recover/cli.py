@@ -47,6 +47,9 @@ def _parse_date(value: str) -> dt.date:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
 
 
+AsOfFilterOption = Annotated[
+    Optional[str], typer.Option("--as-of", help="Quarantine events on or after this date.")
+]
 AsOfOption = Annotated[
     str, typer.Option("--as-of", help="Run date D (YYYY-MM-DD): history strictly before D.")
 ]
@@ -151,9 +154,7 @@ def _simulate(config, out: Path, loans, seed, as_of, fmt: str = "parquet", corru
 @app.command()
 def validate(
     data: DataOption,
-    as_of: Annotated[
-        Optional[str], typer.Option("--as-of", help="Quarantine events on or after this date.")
-    ] = None,
+    as_of: AsOfFilterOption = None,
     out: Annotated[
         Optional[Path], typer.Option("--out", help="Write the quarantined rows to OUT/quarantine/.")
     ] = None,
@@ -206,9 +207,7 @@ def validate(
 @app.command()
 def ingest(
     data: DataOption,
-    as_of: Annotated[
-        Optional[str], typer.Option("--as-of", help="Quarantine events on or after this date.")
-    ] = None,
+    as_of: AsOfFilterOption = None,
     out: Annotated[
         Optional[Path],
         typer.Option("--out", help="Folder for this delivery's quarantine (default: the state folder)."),

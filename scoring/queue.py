@@ -4,22 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 import pandas as pd
 
 from data_contracts.outputs import QUEUE_COLUMNS, SUPPRESSED_COLUMNS
 from features.point_in_time import active_flags
 from scoring.channels import first_reachable_channel, reachable_channels
-
-
-@dataclass(frozen=True)
-class QueueSettings:
-    """What the skeleton queue needs from the configuration."""
-
-    channel_preference: Sequence[str]
-    suppressing_flags: Mapping[str, str]
-    n_reasons: int = 3
 
 
 def suppressions(
