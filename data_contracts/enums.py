@@ -26,6 +26,8 @@ OUTCOMES: tuple[str, ...] = (
     "wrong_party",
     "delivered",
     "undelivered",
+    # The borrower asked to receive no more messages on this channel (Reg F 1006.6(e)).
+    "opted_out",
 )
 
 # Outcomes in which the borrower themself was reached.
@@ -44,6 +46,11 @@ FLAGS: tuple[str, ...] = (
     "legal_hold",
     "hardship_plan",
     "do_not_visit",
+    # A known-vulnerable customer: care, not collection pressure (FCA CONC 7.3).
+    "vulnerable",
 )
 
 PROTECTED_ATTRIBUTES: tuple[str, ...] = ("gender", "birth_year")
+
+# Where an overdue loan goes on a night: exactly one of these.
+DISPOSITIONS: tuple[str, ...] = ("queued", "suppressed", "promise_follow_up", "left_alone")

@@ -181,5 +181,10 @@ FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
 EVENT_TIME_COLUMNS: dict[str, str] = {
     "payments": "paid_at",
     "interactions": "occurred_at",
+}
+# Calendar-date columns that may fall on the as-of date but not after it: a flag recorded as
+# starting on the work day (a cease-and-desist received that morning) is in force for that
+# day's contact rules, while features still see only flags that started before it.
+SCHEDULED_DATE_COLUMNS: dict[str, str] = {
     "account_flags": "starts_on",
 }

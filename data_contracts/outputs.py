@@ -6,7 +6,8 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.typing import Series
 
-from data_contracts.enums import CHANNELS
+from data_contracts.enums import CHANNELS, DISPOSITIONS
+from data_contracts.inputs import UtcTimestamp
 
 
 class AccountKeys(pa.DataFrameModel):
@@ -68,11 +69,98 @@ class TrainingSnapshot(AccountFeatures):
     label: Series[int] = pa.Field(isin=[0, 1])
 
 
-class Suppressed(AccountKeys):
-    """Overdue loans held back from the queue, one row per reason."""
+class PolicyStamp(AccountKeys):
+    """Rows decided under a contact-policy rule pack carry its name and version."""
 
     run_id: Series[str]
+    policy: Series[str] = pa.Field(str_length={"min_value": 1})
+    policy_version: Series[str] = pa.Field(str_length={"min_value": 1})
+
+
+class Suppressed(PolicyStamp):
+    """Overdue loans held back from the queue, one row per rule that holds them back."""
+
     reason: Series[str] = pa.Field(str_length={"min_value": 1})
+    rule_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    channels: Series[str] = pa.Field(str_length={"min_value": 1})
+    next_lawful_from_local: Series[str] = pa.Field(nullable=True)
+    next_lawful_from_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
+    detail: Series[str]
+    source: Series[str]
+
+    class Config:
+        unique = ["loan_id", "rule_id"]
+
+
+class Dispositions(PolicyStamp):
+    """Every overdue loan exactly once, with where it went tonight."""
+
+    disposition: Series[str] = pa.Field(isin=list(DISPOSITIONS))
+    detail: Series[str]
+
+    class Config:
+        unique = ["loan_id"]
+
+
+class PromiseFollowUp(PolicyStamp):
+    """Loans not chased while a promise to pay is open; followed up from follow_up_on."""
+
+    days_past_due: Series[float] = pa.Field(ge=0)
+    amount_overdue: Series[float] = pa.Field(gt=0)
+    promised_on: Series[pa.DateTime]
+    promised_date: Series[pa.DateTime] = pa.Field(nullable=True)
+    promised_amount: Series[float] = pa.Field(ge=0, nullable=True)
+    paid_since_promise: Series[float] = pa.Field(ge=0)
+    follow_up_on: Series[pa.DateTime]
+
+    class Config:
+        unique = ["loan_id"]
+
+
+class Forbearance(PolicyStamp):
+    """The care team's list: loans a forbearance rule keeps out of collection, oldest first."""
+
+    reason: Series[str] = pa.Field(str_length={"min_value": 1})
+    in_care_since: Series[pa.DateTime]
+    days_past_due: Series[float] = pa.Field(ge=0)
+    amount_overdue: Series[float] = pa.Field(gt=0)
+    outstanding_balance: Series[float] = pa.Field(ge=0)
+    region: Series[str]
+    timezone: Series[str]
+    contact_held: Series[bool]
+
+    class Config:
+        unique = ["loan_id"]
+
+
+class ContactWindows(pa.DataFrameModel):
+    """For every overdue loan and channel: lawful today or not, and the next lawful window."""
+
+    as_of: Series[pa.DateTime]
+    run_id: Series[str]
+    loan_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    borrower_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    channel: Series[str] = pa.Field(isin=list(CHANNELS))
+    timezone: Series[str]
+    lawful_today: Series[bool]
+    next_lawful_day: Series[pa.DateTime] = pa.Field(nullable=True)
+    window_from_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
+    window_until_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
+    window_from_local: Series[str] = pa.Field(nullable=True)
+    window_until_local: Series[str] = pa.Field(nullable=True)
+    blocked_by: Series[str]
+    policy: Series[str]
+    policy_version: Series[str]
+
+    class Config:
+        strict = True
+        coerce = False
+        unique = ["loan_id", "channel"]
+
+    @pa.dataframe_check(error="a lawful window must start before it ends")
+    @classmethod
+    def windows_are_ordered(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["window_from_utc"].isna() | (df["window_from_utc"] < df["window_until_utc"])
 
 
 class Queue(AccountKeys):
@@ -92,9 +180,25 @@ class Queue(AccountKeys):
     reason_2: Series[str] = pa.Field(str_length={"min_value": 1})
     reason_3: Series[str] = pa.Field(str_length={"min_value": 1})
     model_version: Series[str]
+    team: Series[str] = pa.Field(str_length={"min_value": 1})
+    team_rank: Series[int] = pa.Field(ge=1)
+    within_capacity: Series[bool]
+    timezone: Series[str]
+    contact_from_local: Series[str]
+    contact_until_local: Series[str]
+    contact_from_utc: Series[UtcTimestamp]
+    contact_until_utc: Series[UtcTimestamp]
+    broken_promise: Series[bool]
+    policy: Series[str] = pa.Field(str_length={"min_value": 1})
+    policy_version: Series[str] = pa.Field(str_length={"min_value": 1})
 
     class Config:
         unique = ["loan_id"]
+
+    @pa.dataframe_check(error="the contact window must start before it ends")
+    @classmethod
+    def contact_window_is_ordered(cls, df: pd.DataFrame) -> Series[bool]:
+        return df["contact_from_utc"] < df["contact_until_utc"]
 
     @pa.dataframe_check(error="rows must be sorted by rank, 1..n")
     @classmethod
@@ -121,5 +225,73 @@ QUEUE_COLUMNS: list[str] = [
     "reason_2",
     "reason_3",
     "model_version",
+    # Added with the contact-policy engine (appended: scripts reading by position keep working).
+    "team",
+    "team_rank",
+    "within_capacity",
+    "timezone",
+    "contact_from_local",
+    "contact_until_local",
+    "contact_from_utc",
+    "contact_until_utc",
+    "broken_promise",
+    "policy",
+    "policy_version",
 ]
-SUPPRESSED_COLUMNS: list[str] = ["as_of", "run_id", "loan_id", "borrower_id", "reason"]
+SUPPRESSED_COLUMNS: list[str] = [
+    "as_of",
+    "run_id",
+    "loan_id",
+    "borrower_id",
+    "reason",
+    "rule_id",
+    "channels",
+    "next_lawful_from_local",
+    "next_lawful_from_utc",
+    "detail",
+    "source",
+    "policy",
+    "policy_version",
+]
+DISPOSITION_COLUMNS: list[str] = [
+    "as_of",
+    "run_id",
+    "loan_id",
+    "borrower_id",
+    "disposition",
+    "detail",
+    "policy",
+    "policy_version",
+]
+PROMISE_FOLLOW_UP_COLUMNS: list[str] = [
+    "as_of",
+    "run_id",
+    "loan_id",
+    "borrower_id",
+    "follow_up_on",
+    "promised_on",
+    "promised_date",
+    "promised_amount",
+    "paid_since_promise",
+    "days_past_due",
+    "amount_overdue",
+    "policy",
+    "policy_version",
+]
+FORBEARANCE_COLUMNS: list[str] = [
+    "as_of",
+    "run_id",
+    "loan_id",
+    "borrower_id",
+    "reason",
+    "in_care_since",
+    "contact_held",
+    "days_past_due",
+    "amount_overdue",
+    "outstanding_balance",
+    "region",
+    "timezone",
+    "policy",
+    "policy_version",
+]
+CONTACT_WINDOW_COLUMNS: list[str] = list(ContactWindows.to_schema().columns)

@@ -29,6 +29,7 @@ from data_contracts.inputs import (
     FOREIGN_KEYS,
     INPUT_MODELS,
     PRIMARY_KEYS,
+    SCHEDULED_DATE_COLUMNS,
 )
 from data_contracts.parsing import finalize_dtypes, parse_column
 
@@ -298,7 +299,8 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
     Rows failing a rule are quarantined (kept in ``quarantined_rows`` with every rule they broke
     in ``failures``), not returned; rows of child tables pointing at a quarantined or unknown
     parent are quarantined too (rule ``foreign_key``). With ``as_of``, events on or after it are
-    quarantined (rule ``event_on_or_after_as_of``). Exact duplicate rows are collapsed and
+    quarantined (rule ``event_on_or_after_as_of``), and flags starting after it (rule
+    ``starts_after_as_of``; a flag starting on it is in force that day). Exact duplicate rows are collapsed and
     counted; rows sharing a key with different content are all quarantined (uniqueness rules).
     """
     check_structure(raw)
@@ -344,6 +346,13 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
             if len(rows):
                 failures.append(
                     _failure_frame(table, frame, rows, column, "event_on_or_after_as_of", frame[column])
+                )
+        if cutoff is not None and table in SCHEDULED_DATE_COLUMNS:
+            column = SCHEDULED_DATE_COLUMNS[table]
+            rows = typed.index[(typed[column] > cutoff).fillna(False).to_numpy()]
+            if len(rows):
+                failures.append(
+                    _failure_frame(table, frame, rows, column, "starts_after_as_of", frame[column])
                 )
 
         bad = _rows_in(failures)

@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.enums import RIGHT_PARTY_OUTCOMES
-from features.accounts import account_state, paid_between
+from features.accounts import account_state
 from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES
 from features.point_in_time import active_flags, as_of_date, as_of_instant, events_before
+from features.promises import DEFAULT_GRACE_DAYS as PROMISE_GRACE_DAYS
+from features.promises import promise_ledger
 
 KEY_COLUMNS = ["loan_id", "borrower_id", "as_of"]
-PROMISE_GRACE_DAYS = 3
 _PERIODS_PER_MONTH = {"weekly": 52 / 12, "fortnightly": 26 / 12, "monthly": 1.0}
 
 
@@ -150,34 +151,15 @@ def _promise_features(
     instant: pd.Timestamp,
     tolerance: float,
 ) -> pd.DataFrame:
-    """Promises of the last 180 days: kept, broken, or still open.
-
-    A promise is due at the end of its promised date plus a grace period (7 days after the
-    promise when no date was given); it is kept if the loan received at least the promised
-    amount between the promise and that deadline. Promises whose deadline is not before the
-    as-of cut-off are open: their outcome is not known yet.
-    """
-    promises = interactions[
-        (interactions["outcome"] == "promise_to_pay")
-        & (interactions["occurred_at"] >= instant - pd.Timedelta(days=180))
-    ]
-    if promises.empty:
-        return pd.DataFrame(
-            columns=["n_promises_kept_180d", "n_promises_broken_180d", "has_open_promise"],
-            index=pd.Index([], name="loan_id"),
-        )
-    promised_day = promises["promised_date"].dt.tz_localize("UTC")
-    fallback = promises["occurred_at"].dt.normalize() + pd.Timedelta(days=7)
-    deadline = promised_day.fillna(fallback) + pd.Timedelta(days=1 + PROMISE_GRACE_DAYS)
-    promises = promises.assign(deadline=deadline)
-    resolved = promises[promises["deadline"] <= instant]
-    paid = paid_between(payments, resolved, "occurred_at", "deadline")
-    kept = paid >= resolved["promised_amount"].fillna(0.0).to_numpy() - tolerance
-    resolved = resolved.assign(kept=kept, broken=~kept)
-    outcome = resolved.groupby("loan_id", observed=True)[["kept", "broken"]].sum()
-    open_promise = promises.loc[promises["deadline"] > instant, "loan_id"].unique()
-    result = pd.DataFrame(index=pd.Index(promises["loan_id"].unique(), name="loan_id"))
-    result["n_promises_kept_180d"] = outcome["kept"].astype("float64")
-    result["n_promises_broken_180d"] = outcome["broken"].astype("float64")
-    result["has_open_promise"] = result.index.isin(open_promise)
+    """Promises of the last 180 days: kept, broken, or still open (see features.promises)."""
+    ledger = promise_ledger(
+        interactions, payments, instant, tolerance=tolerance, grace_days=PROMISE_GRACE_DAYS
+    )
+    counts = pd.crosstab(ledger["loan_id"], ledger["status"]).reindex(
+        columns=["kept", "broken", "open"], fill_value=0
+    )
+    result = pd.DataFrame(index=pd.Index(counts.index, name="loan_id"))
+    result["n_promises_kept_180d"] = counts["kept"].astype("float64")
+    result["n_promises_broken_180d"] = counts["broken"].astype("float64")
+    result["has_open_promise"] = counts["open"] > 0
     return result

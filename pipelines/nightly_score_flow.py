@@ -9,8 +9,19 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from data_contracts.outputs import AccountFeatures, Queue, Suppressed
+from data_contracts.enums import DISPOSITIONS
+from data_contracts.outputs import (
+    AccountFeatures,
+    ContactWindows,
+    Dispositions,
+    Forbearance,
+    PromiseFollowUp,
+    Queue,
+    Suppressed,
+)
 from features.build import build_features
+from features.point_in_time import as_of_instant
+from features.promises import promise_ledger
 from pipelines.common import (
     InvalidInputError,
     load_and_validate,
@@ -19,17 +30,25 @@ from pipelines.common import (
 )
 from recover import tracking
 from recover.config import Config, load_config
+from recover.excel import write_team_workbook
 from recover.io import publish_outputs, write_quarantine
 from recover.progress import stage
 from recover.publish import publish_queue
-from scoring.queue import (
-    finalize_suppressed,
-    rank_queue,
-    recommended_channels,
-    suppressions,
-    workable,
-)
+from scoring.dispositions import check_partition, decide
+from scoring.policy.engine import apply_contact_policy
+from scoring.policy.packs import resolve_packs
+from scoring.queue import finalize_decisions, rank_queue
 from scoring.reasons import top_reasons
+from scoring.teams import team_summary
+
+TEAM_WORKBOOK = "team_queues.xlsx"
+COMPANION_CONTRACTS = {
+    "suppressed": Suppressed,
+    "dispositions": Dispositions,
+    "promise_follow_up": PromiseFollowUp,
+    "forbearance": Forbearance,
+    "contact_windows": ContactWindows,
+}
 
 
 @task(name="build-features", cache_policy=NO_CACHE)
@@ -48,34 +67,83 @@ def champion_for(config: Config):
     return tracking.load_champion(config)
 
 
+@task(name="apply-contact-policy", cache_policy=NO_CACHE)
+def contact_policy_for(features, tables, as_of: dt.date, config: Config, policy: str | None):
+    """Judge every overdue loan under its rule pack and give it exactly one disposition."""
+    packs, default, by_region = resolve_packs(
+        policy or config.policy.default, config.policy.by_region, config.policy.packs_dir
+    )
+    verdict = apply_contact_policy(features["loan_id"], tables, as_of, packs, default, by_region)
+    promises = promise_ledger(
+        tables["interactions"],
+        tables["payments"],
+        as_of_instant(as_of),
+        tolerance=config.label.tolerance,
+        grace_days=config.promises.grace_days,
+    )
+    decisions = decide(features, verdict, promises, as_of=as_of, preference=config.scoring.channel_preference)
+    return verdict, decisions
+
+
 @task(name="score-and-explain", cache_policy=NO_CACHE)
-def score_and_explain(features, tables, champion, as_of: dt.date, config: Config, run_id: str):
-    """Score every overdue loan; explain and rank the ones that may be worked."""
+def score_and_explain(features, verdict, decisions, champion, config: Config, run_id: str):
+    """Score every overdue loan; explain and rank the ones queued for contact today."""
     p_pay = pd.Series(champion.model.predict_proba(features)[:, 1], index=features.index)
-    held_back = suppressions(
-        features, tables["borrowers"], tables["account_flags"], as_of, config.scoring.suppressing_flags
-    )
-    to_work = workable(features, held_back)
-    contributions, _ = champion.model.shap_values(to_work)
+    to_work = decisions.candidates
+    contributions, _ = champion.model.shap_values(to_work[features.columns])
     reasons = top_reasons(to_work, contributions, n=config.scoring.n_reasons)
-    channels = recommended_channels(
-        to_work, tables["borrowers"], tables["account_flags"], as_of, config.scoring.channel_preference
-    )
     queue = rank_queue(
-        to_work, p_pay.loc[to_work.index], reasons, channels, run_id=run_id, model_version=champion.label
+        to_work,
+        p_pay.loc[to_work.index],
+        reasons,
+        verdict.accounts,
+        run_id=run_id,
+        model_version=champion.label,
+        policy_versions=verdict.packs,
+        team_split=config.teams.split_by,
+        default_capacity=config.teams.default_capacity,
+        capacity_by_channel=config.teams.capacity_by_channel,
+        capacity_by_team=config.teams.capacity_by_team,
     )
-    suppressed = finalize_suppressed(held_back, run_id)
+    companions = finalize_decisions(decisions, verdict.windows, run_id)
+    check_partition(features, companions["dispositions"], queue, companions)
     return (
         Queue.validate(queue, lazy=True),
-        Suppressed.validate(suppressed, lazy=True),
+        {name: COMPANION_CONTRACTS[name].validate(frame, lazy=True) for name, frame in companions.items()},
         int(p_pay.notna().sum()),
     )
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def publish(out: str, queue, suppressed, quarantine, manifest: dict, run_id: str):
-    frames = {"queue": queue, "suppressed": suppressed, "quarantine/quarantine": quarantine}
-    return publish_outputs(Path(out), frames, manifest, run_id)
+def publish(out: str, queue, companions, quarantine, manifest: dict, run_id: str):
+    teams = {f"teams/{team}": rows.reset_index(drop=True) for team, rows in queue.groupby("team", sort=True)}
+    frames = {"queue": queue, **companions, **teams, "quarantine/quarantine": quarantine}
+
+    def workbook(path: Path) -> None:
+        write_team_workbook(
+            path,
+            queue,
+            team_summary(queue),
+            promise_follow_up=companions["promise_follow_up"],
+            forbearance=companions["forbearance"],
+            run_facts={
+                "Work day (as of)": manifest["as_of"],
+                "Run": run_id,
+                "Model": manifest["model"]["label"],
+                "Contact policy": ", ".join(f"{k} {v}" for k, v in manifest["policy"]["packs"].items()),
+            },
+            dispositions=manifest["counts"]["dispositions"],
+        )
+
+    return publish_outputs(
+        Path(out),
+        frames,
+        manifest,
+        run_id,
+        parquet_only={"contact_windows"},
+        files={TEAM_WORKBOOK: workbook},
+        replace_folders={"teams"},
+    )
 
 
 @task(name="publish-to-database", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
@@ -101,10 +169,16 @@ def publish_to_database(url: str, queue, suppressed, as_of: dt.date, run_id: str
 
 @flow(name="nightly-score", log_prints=True)
 def nightly_score_flow(
-    data: str, as_of: dt.date, out: str, config_path: str | None = None, publish_url: str | None = None
+    data: str,
+    as_of: dt.date,
+    out: str,
+    config_path: str | None = None,
+    publish_url: str | None = None,
+    policy: str | None = None,
 ) -> dict:
     """Score every overdue loan on ``as_of`` with the champion and publish the work queue: files
-    in ``out`` and, with ``publish_url``, a database table (atomically, replacing that as-of)."""
+    in ``out`` and, with ``publish_url``, a database table (atomically, replacing that as-of).
+    ``policy`` names the default rule pack (else the config's)."""
     config = load_config(Path(config_path) if config_path else None)
     run_id = new_run_id()
     timings: dict[str, float] = {}
@@ -119,24 +193,44 @@ def nightly_score_flow(
         champion = champion_for(config)
     with stage("build features", timings):
         features = features_for(validated.tables, as_of, config)
+    with stage("apply contact policy", timings):
+        verdict, decisions = contact_policy_for(features, validated.tables, as_of, config, policy)
     with stage("score, explain and rank", timings):
-        queue, suppressed, n_scored = score_and_explain(
-            features, validated.tables, champion, as_of, config, run_id
+        queue, companions, n_scored = score_and_explain(
+            features, verdict, decisions, champion, config, run_id
         )
+    suppressed = companions["suppressed"]
+    dispositions = companions["dispositions"]["disposition"].value_counts()
     manifest = {
         "run_id": run_id,
         "as_of": str(as_of),
         "data_source": str(data),
         "input_rows": validated.rows_in,
         "validation": validation_summary(validated),
-        "model": {"name": champion.name, "version": champion.version, "mlflow_run_id": champion.run_id},
+        "model": {
+            "name": champion.name,
+            "version": champion.version,
+            "label": champion.label,
+            "mlflow_run_id": champion.run_id,
+        },
+        "policy": {
+            "packs": verdict.packs,
+            "default": policy or config.policy.default,
+            "by_region": dict(config.policy.by_region),
+        },
         "counts": {
             "overdue": int(len(features)),
             "scored": n_scored,
             "suppressed": int(suppressed["loan_id"].nunique()),
             "queued": int(len(queue)),
+            "promise_follow_up": int(len(companions["promise_follow_up"])),
+            "forbearance": int(len(companions["forbearance"])),
+            "within_capacity": int(queue["within_capacity"].sum()),
+            "dispositions": {name: int(dispositions.get(name, 0)) for name in DISPOSITIONS},
         },
+        # Loans held back per reason (a loan held for two reasons counts under both).
         "suppressed_by_reason": suppressed["reason"].value_counts().sort_index().to_dict(),
+        "teams": team_summary(queue).to_dict("records"),
         "timings_seconds": timings,
     }
     if publish_url:
@@ -144,5 +238,5 @@ def nightly_score_flow(
             manifest["database"] = publish_to_database(publish_url, queue, suppressed, as_of, run_id, config)
     with stage("publish outputs", timings):
         manifest["timings_seconds"] = timings
-        files = publish(out, queue, suppressed, validated.quarantine(run_id), manifest, run_id)
+        files = publish(out, queue, companions, validated.quarantine(run_id), manifest, run_id)
     return {"manifest": manifest, "files": {k: str(v) for k, v in files.items()}, "queue": queue}

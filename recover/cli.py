@@ -35,6 +35,14 @@ ConfigOption = Annotated[
     Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")]
+PolicyOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--policy",
+        help="Contact-policy rule pack (us_reg_f, india_rbi, uk_fca, or a YAML file); "
+        "default from the config. Region overrides in the config still apply.",
+    ),
+]
 
 EXIT_INVALID_INPUT = 2
 EXIT_NO_MODEL = 3
@@ -301,19 +309,35 @@ def score(
         Optional[str],
         typer.Option("--publish", help="Also write the queue to this database (SQLAlchemy URL), atomically."),
     ] = None,
+    policy: PolicyOption = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Score overdue loans with the champion and write tomorrow's ranked, explained queue."""
+    """Score overdue loans with the champion and write tomorrow's ranked, lawful, explained queue."""
     config = _setup(config_path, verbose)
-    _score(config, data, _parse_date(as_of), out, config_path, publish)
+    _score(config, data, _parse_date(as_of), out, config_path, publish, policy)
 
 
-def _score(config, data, as_of: dt.date, out: Path, config_path, publish_url: str | None = None):
+def _score(
+    config,
+    data,
+    as_of: dt.date,
+    out: Path,
+    config_path,
+    publish_url: str | None = None,
+    policy: str | None = None,
+):
     from pipelines.nightly_score_flow import nightly_score_flow
 
+    _check_policy(config, policy)
     result = _run_guarded(
-        nightly_score_flow, str(data), as_of, str(out), str(config_path) if config_path else None, publish_url
+        nightly_score_flow,
+        str(data),
+        as_of,
+        str(out),
+        str(config_path) if config_path else None,
+        publish_url,
+        policy,
     )
     if "database" in result["manifest"]:
         database = result["manifest"]["database"]
@@ -321,11 +345,42 @@ def _score(config, data, as_of: dt.date, out: Path, config_path, publish_url: st
             f"Published {database['queue_rows']:,} rows to {database['table']} at {database['target']}"
         )
     counts = result["manifest"]["counts"]
+    packs = ", ".join(f"{name} {version}" for name, version in result["manifest"]["policy"]["packs"].items())
     console.print(
-        f"Queue for {as_of}: {counts['overdue']:,} overdue, {counts['suppressed']:,} held back, "
-        f"{counts['queued']:,} queued -> {out}"
+        f"Queue for {as_of} under {packs}: {counts['overdue']:,} overdue -> {counts['queued']:,} queued "
+        f"({counts['within_capacity']:,} within today's team capacity), {counts['suppressed']:,} held back "
+        f"(of which {counts['forbearance']:,} to forbearance), {counts['promise_follow_up']:,} awaiting a "
+        f"promise -> {out}"
     )
     return result
+
+
+def _check_policy(config, policy: str | None) -> None:
+    """Fail fast, before any work, on a pack that does not exist or does not parse."""
+    from scoring.policy.packs import resolve_packs
+
+    try:
+        resolve_packs(policy or config.policy.default, config.policy.by_region, config.policy.packs_dir)
+    except (ValueError, OSError) as error:
+        _fail(f"contact policy: {error}", EXIT_INVALID_INPUT)
+
+
+@app.command()
+def policies(config_path: ConfigOption = None) -> None:
+    """List the contact-policy rule packs and their rules."""
+    from scoring.policy.engine import rule_table
+    from scoring.policy.packs import available_packs, load_pack
+
+    config = _setup(config_path, False)
+    for name in available_packs(config.policy.packs_dir):
+        pack = load_pack(name, config.policy.packs_dir)
+        marker = " (default)" if name == config.policy.default else ""
+        table = Table(title=f"{pack.name} {pack.version}{marker}: {pack.jurisdiction}", title_justify="left")
+        for header in ("rule", "reason code", "what it does", "source"):
+            table.add_column(header, overflow="fold")
+        for row in rule_table(pack).itertuples():
+            table.add_row(row.rule_id, row.reason, row.description, row.source)
+        console.print(table)
 
 
 @app.command()
@@ -335,6 +390,7 @@ def demo(
     ),
     loans: Annotated[Optional[int], typer.Option("--loans", help="Number of loans.")] = None,
     seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
+    policy: PolicyOption = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -356,7 +412,7 @@ def demo(
     console.rule("3/4 train and register the champion")
     trained = _train(config, data_dir, sim.as_of, config_path)
     console.rule("4/4 score tomorrow's queue")
-    scored = _score(config, data_dir, sim.as_of, queue_dir, config_path)
+    scored = _score(config, data_dir, sim.as_of, queue_dir, config_path, policy=policy)
     _print_summary(config, scored, trained, queue_dir, time.perf_counter() - started)
 
 
@@ -368,9 +424,10 @@ def _print_summary(config, scored: dict, trained: dict, queue_dir: Path, seconds
     console.rule("summary")
     console.print(
         f"Accounts overdue: [bold]{counts['overdue']:,}[/]   scored: [bold]{counts['scored']:,}[/]   "
-        f"queued: [bold]{counts['queued']:,}[/]   held back: {counts['suppressed']:,} "
-        f"{manifest['suppressed_by_reason']}"
+        f"queued: [bold]{counts['queued']:,}[/]   held back: {counts['suppressed']:,}   "
+        f"awaiting a promise: {counts['promise_follow_up']:,}"
     )
+    console.print(f"Held back by reason: {manifest['suppressed_by_reason']}", highlight=False)
     console.print("[bold]Top 10 of the queue[/] (rank, loan, days past due, overdue, p_pay_30d, channel):")
     for row in scored["queue"].head(10).itertuples():
         console.print(

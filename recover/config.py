@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from data_contracts.enums import CHANNELS, FLAGS
+from data_contracts.enums import CHANNELS
 from recover.sources import SourceConfig
 from simulation.config import SimulationConfig
 
@@ -65,7 +65,16 @@ class ScoringConfig(_Section):
     channel_preference: list[str] = list(CHANNELS)
     n_reasons: int = Field(3, ge=1, le=3)
     min_amount_overdue: float = Field(1.0, ge=0)
-    suppressing_flags: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _suppressions_live_in_packs(cls, data):
+        if isinstance(data, dict) and "suppressing_flags" in data:
+            raise ValueError(
+                "scoring.suppressing_flags moved into the contact-policy rule packs "
+                "(configs/policies/*.yaml, rule kind flag_hold); remove it from your config"
+            )
+        return data
 
     @field_validator("channel_preference")
     @classmethod
@@ -75,12 +84,39 @@ class ScoringConfig(_Section):
             raise ValueError(f"unknown channels {unknown}; known: {list(CHANNELS)}")
         return value
 
-    @field_validator("suppressing_flags")
+
+class PolicyConfig(_Section):
+    """Which contact-policy rule pack judges each loan (packs live in configs/policies/)."""
+
+    default: str = Field(
+        "us_reg_f", description="Pack name or YAML path; `recover score --policy` overrides."
+    )
+    by_region: dict[str, str] = Field(default_factory=dict, description="Borrower region -> pack name.")
+    packs_dir: Path = Field(PROJECT_ROOT / "configs" / "policies", description="Where named packs are found.")
+
+
+class PromiseConfig(_Section):
+    grace_days: int = Field(
+        3, ge=0, le=60, description="Days after the promised date before a promise counts as broken."
+    )
+
+
+class TeamsConfig(_Section):
+    """How the queue splits into team queues, and what each team can do in a day."""
+
+    split_by: list[Literal["channel", "region", "branch"]] = Field(
+        default_factory=lambda: ["channel", "region"], min_length=1
+    )
+    default_capacity: int | None = Field(200, ge=0, description="Contacts per team per day; null = no limit.")
+    capacity_by_channel: dict[str, int | None] = Field(default_factory=dict)
+    capacity_by_team: dict[str, int | None] = Field(default_factory=dict)
+
+    @field_validator("capacity_by_channel")
     @classmethod
-    def _known_flags(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(FLAGS))
+    def _known_channels(cls, value: dict[str, int | None]) -> dict[str, int | None]:
+        unknown = sorted(set(value) - set(CHANNELS))
         if unknown:
-            raise ValueError(f"unknown flags {unknown}; known: {list(FLAGS)}")
+            raise ValueError(f"unknown channels {unknown}; known: {list(CHANNELS)}")
         return value
 
 
@@ -112,6 +148,9 @@ class Config(_Section):
     label: LabelConfig = LabelConfig()
     training: TrainingConfig = TrainingConfig()
     scoring: ScoringConfig = ScoringConfig()
+    policy: PolicyConfig = PolicyConfig()
+    promises: PromiseConfig = PromiseConfig()
+    teams: TeamsConfig = TeamsConfig()
     simulation: SimulationConfig = SimulationConfig()
 
     def resolved_state_dir(self) -> Path:

@@ -6,7 +6,7 @@ import csv
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -117,40 +117,85 @@ def write_json(path: Path, payload: Mapping) -> None:
 
 
 def publish_outputs(
-    out_dir: Path, frames: Mapping[str, pd.DataFrame], manifest: Mapping, run_id: str
+    out_dir: Path,
+    frames: Mapping[str, pd.DataFrame],
+    manifest: Mapping,
+    run_id: str,
+    *,
+    parquet_only: Collection[str] = (),
+    files: Mapping[str, Callable[[Path], None]] | None = None,
+    replace_folders: Collection[str] = (),
 ) -> dict[str, Path]:
     """Write a run's outputs so readers never see half a run.
 
     Everything is written into a staging folder inside ``out_dir`` first; only when all files
     are complete are they moved into place (each move atomic), manifest.json last. A failure
     before the moves leaves the previous outputs untouched. ``frames`` maps a stem (e.g.
-    "queue", or "quarantine/quarantine" for a subfolder) to a frame written as <stem>.parquet
-    and <stem>.csv.
+    "queue", or "teams/call-west" for a subfolder) to a frame written as <stem>.parquet and,
+    unless the stem is in ``parquet_only``, <stem>.csv. ``files`` maps a file name to a function
+    that writes it. Each folder in ``replace_folders`` is swapped whole, so files of an earlier
+    run (a team that no longer exists) do not linger.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = out_dir / f".staging-{run_id}"
+    retired = out_dir / f".retired-{run_id}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     written: dict[str, Path] = {}
     try:
+        names: list[str] = []
         for stem, frame in frames.items():
-            _write_frame(staging, stem, frame)
+            extensions = ("parquet",) if stem in parquet_only else ("parquet", "csv")
+            _write_frame(staging, stem, frame, extensions)
+            names += [f"{stem}.{ext}" for ext in extensions]
+        for name, write in (files or {}).items():
+            write(staging / name)
+            names.append(name)
         write_json(staging / "manifest.json", manifest)
-        names = [f"{stem}.{ext}" for stem in frames for ext in ("parquet", "csv")] + ["manifest.json"]
+        for folder in replace_folders:
+            (staging / folder).mkdir(parents=True, exist_ok=True)
+            if (out_dir / folder).exists():
+                retired.mkdir(exist_ok=True)
+                os.replace(out_dir / folder, retired / folder)
+            os.replace(staging / folder, out_dir / folder)
         for name in names:
+            if any(Path(name).parts[0] == folder for folder in replace_folders):
+                written[name] = out_dir / name
+                continue
             (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
             os.replace(staging / name, out_dir / name)
             written[name] = out_dir / name
+        os.replace(staging / "manifest.json", out_dir / "manifest.json")
+        written["manifest.json"] = out_dir / "manifest.json"
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(retired, ignore_errors=True)
     return written
 
 
-def _write_frame(folder: Path, stem: str, frame: pd.DataFrame) -> None:
+def csv_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as CSV should show it: calendar dates as YYYY-MM-DD, instants as ISO 8601
+    with their offset (never cut to a date)."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            text = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+            out[column] = text.where(values.notna(), None)
+        elif pd.api.types.is_datetime64_dtype(values):
+            is_date = values.dropna().eq(values.dropna().dt.normalize()).all()
+            text = values.dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S")
+            out[column] = text.where(values.notna(), None)
+    return out
+
+
+def _write_frame(folder: Path, stem: str, frame: pd.DataFrame, extensions=("parquet", "csv")) -> None:
     (folder / stem).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(folder / f"{stem}.parquet", index=False)
-    frame.to_csv(folder / f"{stem}.csv", index=False, date_format="%Y-%m-%d")
+    if "parquet" in extensions:
+        frame.to_parquet(folder / f"{stem}.parquet", index=False)
+    if "csv" in extensions:
+        csv_text(frame).to_csv(folder / f"{stem}.csv", index=False)
 
 
 def write_quarantine(out_dir: Path, quarantine: pd.DataFrame) -> Path:

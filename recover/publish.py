@@ -138,7 +138,12 @@ def _table_definition(metadata: sa.MetaData, name: str, kinds: dict[str, str]) -
 
 
 def _ensure_table(connection: sa.Connection, table: sa.Table) -> None:
-    """Create the table (and its as_of index) if missing; else check it has every column."""
+    """Create the table (and its as_of index) if missing; else add the columns it lacks.
+
+    Outputs only ever gain columns (never renamed or dropped), so a table written by an earlier
+    version is migrated by adding the new columns, nullable: its earlier rows read NULL there.
+    This runs inside the publishing transaction, so a failed publish leaves no new column.
+    """
     inspector = sa.inspect(connection)
     if not inspector.has_table(table.name, schema=table.schema):
         table.create(connection)
@@ -146,9 +151,11 @@ def _ensure_table(connection: sa.Connection, table: sa.Table) -> None:
     # The column names of an empty select: portable where reflection is not (duckdb-engine).
     probe = sa.select(sa.literal_column("*")).select_from(sa.table(table.name, schema=table.schema))
     existing = set(connection.execute(probe.limit(0)).keys())
-    missing = [c.name for c in table.columns if c.name not in existing]
-    if missing:
-        raise ValueError(f"table {table.fullname} exists without columns {missing}; migrate it first")
+    for column in table.columns:
+        if column.name not in existing:
+            sql_type = column.type.compile(dialect=connection.dialect)
+            name = connection.dialect.identifier_preparer.format_table(table)
+            connection.execute(sa.text(f'ALTER TABLE {name} ADD COLUMN "{column.name}" {sql_type}'))
 
 
 def _make_sqlite_transactional(engine: sa.Engine) -> None:

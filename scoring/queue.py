@@ -1,97 +1,93 @@
-"""From scored overdue loans to tomorrow's ranked work queue and its suppression list."""
+"""From the night's decisions to the ranked, team-split work queue and its companion lists."""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
-from data_contracts.outputs import QUEUE_COLUMNS, SUPPRESSED_COLUMNS
-from features.point_in_time import active_flags
-from scoring.channels import first_reachable_channel, reachable_channels
-
-
-def suppressions(
-    features: pd.DataFrame,
-    borrowers: pd.DataFrame,
-    account_flags: pd.DataFrame,
-    as_of: dt.date,
-    suppressing_flags: Mapping[str, str],
-) -> pd.DataFrame:
-    """One row per (overdue loan, reason) that holds the loan back from the queue.
-
-    Reasons: every active flag listed in ``suppressing_flags`` (mapped to its reason code) and
-    the borrower's do_not_contact.
-    """
-    flags = active_flags(account_flags, as_of)
-    flags = flags[flags["flag"].isin(list(suppressing_flags)) & flags["loan_id"].isin(features["loan_id"])]
-    by_flag = pd.DataFrame(
-        {"loan_id": flags["loan_id"].to_numpy(), "reason": flags["flag"].map(suppressing_flags).to_numpy()}
-    )
-    dnc_borrowers = borrowers.loc[borrowers["do_not_contact"], "borrower_id"]
-    by_borrower = features.loc[features["borrower_id"].isin(dnc_borrowers), ["loan_id"]].assign(
-        reason="do_not_contact"
-    )
-    reasons = pd.concat([by_flag, by_borrower], ignore_index=True).drop_duplicates()
-    # Empty pieces carry no string dtype; the contract wants one even when nothing is held back.
-    reasons = reasons.astype({"loan_id": "str", "reason": "str"})
-    keyed = reasons.merge(features[["loan_id", "borrower_id", "as_of"]], on="loan_id")
-    return keyed.sort_values(["loan_id", "reason"], kind="stable").reset_index(drop=True)
-
-
-def workable(features: pd.DataFrame, suppressed: pd.DataFrame) -> pd.DataFrame:
-    """The overdue loans not held back by any suppression."""
-    return features[~features["loan_id"].isin(suppressed["loan_id"])]
-
-
-def recommended_channels(
-    features: pd.DataFrame,
-    borrowers: pd.DataFrame,
-    account_flags: pd.DataFrame,
-    as_of: dt.date,
-    preference: Sequence[str],
-) -> pd.Series:
-    """The first channel in the configured preference order that reaches each loan's borrower."""
-    flags = active_flags(account_flags, as_of)
-    no_visit = flags.loc[flags["flag"] == "do_not_visit", "loan_id"]
-    people = features[["loan_id", "borrower_id"]].merge(
-        borrowers, on="borrower_id", how="left", validate="many_to_one"
-    )
-    people.index = features.index
-    reach = reachable_channels(people, features["loan_id"].isin(no_visit))
-    return first_reachable_channel(reach, preference)
+from data_contracts.outputs import (
+    CONTACT_WINDOW_COLUMNS,
+    DISPOSITION_COLUMNS,
+    FORBEARANCE_COLUMNS,
+    PROMISE_FOLLOW_UP_COLUMNS,
+    QUEUE_COLUMNS,
+    SUPPRESSED_COLUMNS,
+)
+from scoring.dispositions import Decisions
+from scoring.teams import assign_teams
 
 
 def rank_queue(
-    features: pd.DataFrame,
+    candidates: pd.DataFrame,
     p_pay: pd.Series,
     reasons: pd.DataFrame,
-    channels: pd.Series,
+    accounts: pd.DataFrame,
     *,
     run_id: str,
     model_version: str,
+    policy_versions: Mapping[str, str],
+    team_split: Sequence[str],
+    default_capacity: int | None = None,
+    capacity_by_channel: Mapping[str, int | None] | None = None,
+    capacity_by_team: Mapping[str, int | None] | None = None,
 ) -> pd.DataFrame:
-    """Rank workable loans by expected recovery = p_pay x amount overdue (skeleton priority).
+    """Rank queued loans by expected recovery = p_pay x amount overdue, then split into teams.
 
-    Ties are broken by loan_id so the same inputs always give the same queue.
+    ``candidates`` come from :func:`scoring.dispositions.decide` (lawful channel and window
+    included); ``p_pay`` and ``reasons`` share their index. Ties are broken by loan_id so the
+    same inputs always give the same queue.
     """
-    queue = features[
+    queue = candidates[
         ["as_of", "loan_id", "borrower_id", "product", "amount_overdue", "outstanding_balance"]
     ].copy()
-    queue["days_past_due"] = features["days_past_due"].astype("int64")
+    queue["days_past_due"] = candidates["days_past_due"].astype("int64")
     queue["p_pay_30d"] = p_pay.astype("float64")
     queue["expected_recovery"] = queue["p_pay_30d"] * queue["amount_overdue"]
     queue["priority_score"] = queue["expected_recovery"]
-    queue["recommended_channel"] = channels.astype(str)
+    for column in [
+        "recommended_channel",
+        "timezone",
+        "contact_from_local",
+        "contact_until_local",
+        "contact_from_utc",
+        "contact_until_utc",
+        "broken_promise",
+    ]:
+        queue[column] = candidates[column]
+    queue["recommended_channel"] = queue["recommended_channel"].astype("str")
     queue = queue.join(reasons)
+    where = accounts.set_index("loan_id")
+    for column in ["region", "branch_id", "policy"]:
+        queue[column] = queue["loan_id"].map(where[column])
+    queue["policy_version"] = queue["policy"].map(dict(policy_versions))
     queue["run_id"] = run_id
     queue["model_version"] = model_version
     queue = queue.sort_values(["priority_score", "loan_id"], ascending=[False, True], kind="stable")
     queue["rank"] = range(1, len(queue) + 1)
+    queue = assign_teams(
+        queue,
+        team_split,
+        default_capacity=default_capacity,
+        capacity_by_channel=capacity_by_channel or {},
+        capacity_by_team=capacity_by_team or {},
+    )
     return queue[QUEUE_COLUMNS].reset_index(drop=True)
 
 
-def finalize_suppressed(suppressed: pd.DataFrame, run_id: str) -> pd.DataFrame:
-    """The suppression list in its public column order."""
-    return suppressed.assign(run_id=run_id)[SUPPRESSED_COLUMNS]
+def finalize_decisions(decisions: Decisions, windows: pd.DataFrame, run_id: str) -> dict[str, pd.DataFrame]:
+    """The companion outputs in their public column order: suppressed, dispositions, promise
+    follow-up, forbearance and contact windows."""
+    as_of = decisions.dispositions["as_of"].iloc[0] if len(decisions.dispositions) else pd.NaT
+    windows = windows.assign(as_of=as_of).astype({"as_of": "datetime64[ns]"})
+    frames = {
+        "suppressed": (decisions.suppressed, SUPPRESSED_COLUMNS),
+        "dispositions": (decisions.dispositions, DISPOSITION_COLUMNS),
+        "promise_follow_up": (decisions.promise_follow_up, PROMISE_FOLLOW_UP_COLUMNS),
+        "forbearance": (decisions.forbearance, FORBEARANCE_COLUMNS),
+        "contact_windows": (windows, CONTACT_WINDOW_COLUMNS),
+    }
+    return {
+        name: frame.assign(run_id=run_id)[columns].reset_index(drop=True)
+        for name, (frame, columns) in frames.items()
+    }

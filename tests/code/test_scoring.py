@@ -1,4 +1,4 @@
-"""Queue building: suppression, channel choice, reasons and ranking."""
+"""Queue building: rule-pack suppressions, lawful channel choice, reasons, ranking and teams."""
 
 from __future__ import annotations
 
@@ -8,11 +8,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_contracts.outputs import QUEUE_COLUMNS, Queue
+from data_contracts.outputs import QUEUE_COLUMNS, Queue, Suppressed
 from features.build import build_features
 from features.catalog import FEATURE_NAMES
-from scoring.channels import first_reachable_channel, reachable_channels
-from scoring.queue import rank_queue, recommended_channels, suppressions, workable
+from features.point_in_time import as_of_instant
+from features.promises import promise_ledger
+from scoring.dispositions import PartitionError, check_partition, decide
+from scoring.policy.engine import apply_contact_policy
+from scoring.policy.packs import resolve_packs
+from scoring.queue import finalize_decisions, rank_queue
 from scoring.reasons import top_reasons
 from tests.factories import borrower, flag, loan, schedule, typed_tables
 
@@ -25,70 +29,86 @@ PEOPLE = [
 ]
 LOANS = [loan(f"L{i}", f"B{i}") for i in range(1, 5)]
 SCHEDULES = sum((schedule(f"L{i}") for i in range(1, 5)), [])
+PREFERENCE = ["call", "sms", "whatsapp", "email", "field_visit", "letter"]
 
 
 def _tables(flags=()):
     return typed_tables(borrowers=PEOPLE, loans=LOANS, installments=SCHEDULES, account_flags=list(flags))
 
 
-def test_suppression_reasons_come_from_active_flags_and_do_not_contact():
+def _decide(tables, pack="us_reg_f", preference=PREFERENCE):
+    features = build_features(tables, AS_OF)
+    packs, default, by_region = resolve_packs(pack, {})
+    verdict = apply_contact_policy(features["loan_id"], tables, AS_OF, packs, default, by_region)
+    promises = promise_ledger(
+        tables["interactions"], tables["payments"], as_of_instant(AS_OF), tolerance=0.01
+    )
+    return features, verdict, decide(features, verdict, promises, as_of=AS_OF, preference=preference)
+
+
+def test_suppression_reasons_come_from_the_pack_flags_and_do_not_contact():
     tables = _tables(
         [
             flag("L1", "cease_and_desist", "2025-01-01"),
-            flag("L2", "dispute", "2024-12-01", "2025-01-10"),  # closed before as_of: no longer holds
-            flag("L4", "bankruptcy", "2025-01-20"),  # starts after as_of: not known yet
+            flag("L2", "dispute", "2024-12-01", "2025-01-14"),  # closed the day before: no longer holds
+            flag("L4", "bankruptcy", "2025-01-20"),  # starts after as_of: not in force yet
         ]
     )
-    features = build_features(tables, AS_OF)
-    held = suppressions(
-        features,
-        tables["borrowers"],
-        tables["account_flags"],
-        AS_OF,
-        {"cease_and_desist": "cease_and_desist", "dispute": "open_dispute", "bankruptcy": "bankruptcy"},
-    )
+    _, _, decisions = _decide(tables)
+    held = decisions.suppressed
     assert sorted(zip(held["loan_id"], held["reason"], strict=True)) == [
         ("L1", "cease_and_desist"),
         ("L3", "do_not_contact"),
     ]
-    assert sorted(workable(features, held)["loan_id"]) == ["L2", "L4"]
+    assert held.loc[held["loan_id"] == "L1", "source"].iloc[0].startswith("FDCPA 805(c)")
+    assert sorted(decisions.candidates["loan_id"]) == ["L2", "L4"]
+    assert dict(
+        zip(decisions.dispositions["loan_id"], decisions.dispositions["disposition"], strict=True)
+    ) == {
+        "L1": "suppressed",
+        "L2": "queued",
+        "L3": "suppressed",
+        "L4": "queued",
+    }
 
 
-def test_channel_follows_preference_and_reachability():
+def test_a_dispute_closing_today_holds_the_loan_until_tomorrow():
+    _, verdict, decisions = _decide(_tables([flag("L1", "dispute", "2024-12-01", "2025-01-15")]))
+    row = decisions.suppressed.set_index("loan_id").loc["L1"]
+    assert row["reason"] == "open_dispute"
+    assert row["next_lawful_from_local"] == "2025-01-16T00:00:00-05:00"  # a letter, the next day
+    call = verdict.windows.set_index(["loan_id", "channel"]).loc[("L1", "call")]
+    assert call["window_from_local"] == "2025-01-16T08:00:00-05:00"
+
+
+def test_channel_is_the_first_lawful_one_in_preference_order():
     tables = _tables([flag("L4", "do_not_visit", "2024-09-01")])
-    features = build_features(tables, AS_OF)
     preference = ["field_visit", "call", "sms", "email", "letter"]
+    _, _, decisions = _decide(tables, preference=preference)
     channels = dict(
-        zip(
-            features["loan_id"],
-            recommended_channels(features, tables["borrowers"], tables["account_flags"], AS_OF, preference),
-            strict=True,
-        )
+        zip(decisions.candidates["loan_id"], decisions.candidates["recommended_channel"], strict=True)
     )
     assert channels["L1"] == "field_visit"
+    assert channels["L2"] == "field_visit"
     assert channels["L4"] == "letter"  # no phone, no e-mail, no visits
 
 
 @pytest.mark.parametrize(
-    ("overrides", "expected"),
+    ("overrides", "lawful"),
     [
-        ({}, "call"),
-        ({"has_phone": False, "consent_sms": False}, "email"),
-        ({"has_phone": False, "has_email": False, "consent_sms": False, "consent_email": False}, "letter"),
-        ({"consent_email": False, "has_phone": False}, "letter"),
+        ({}, {"call", "sms", "email", "field_visit", "letter"}),
+        ({"has_phone": False, "consent_sms": True}, {"email", "field_visit", "letter"}),
+        (
+            {"consent_email": False, "consent_whatsapp": True},
+            {"call", "sms", "whatsapp", "field_visit", "letter"},
+        ),
     ],
 )
-def test_first_reachable_channel(overrides, expected):
-    people = pd.DataFrame([borrower(**overrides)])
-    reach = reachable_channels(people, pd.Series([True]))  # do_not_visit
-    assert (
-        first_reachable_channel(reach, ["call", "sms", "email", "field_visit", "letter"]).iloc[0] == expected
-    )
-
-
-def test_sms_needs_consent_and_a_phone():
-    people = pd.DataFrame([borrower(consent_sms=True, has_phone=False)])
-    assert not reachable_channels(people, pd.Series([False]))["sms"].iloc[0]
+def test_means_and_consent_decide_which_channels_are_lawful(overrides, lawful):
+    tables = typed_tables(borrowers=[borrower("B1", **overrides)])
+    _, verdict, _ = _decide(tables)
+    windows = verdict.windows
+    assert set(windows.loc[windows["lawful_today"], "channel"]) == lawful
 
 
 def test_reasons_rank_by_absolute_contribution_and_state_direction():
@@ -118,43 +138,94 @@ def test_reasons_handle_missing_values_and_flags():
     assert reasons["reason_2"] == "No open promise to pay (lowers likelihood)"
 
 
+def _ranked(tables, p_pay_by_loan, **team_settings):
+    features, verdict, decisions = _decide(tables)
+    to_work = decisions.candidates
+    p_pay = to_work["loan_id"].map(p_pay_by_loan).astype("float64")
+    reasons = pd.DataFrame({f"reason_{k}": "r" for k in (1, 2, 3)}, index=to_work.index)
+    queue = rank_queue(
+        to_work,
+        p_pay,
+        reasons,
+        verdict.accounts,
+        run_id="run-1",
+        model_version="m/1",
+        policy_versions=verdict.packs,
+        team_split=team_settings.pop("team_split", ["channel", "region"]),
+        **team_settings,
+    )
+    return features, verdict, decisions, queue
+
+
 def test_queue_ranks_by_expected_recovery_with_stable_ties():
-    tables = _tables()
-    features = build_features(tables, AS_OF)
-    p_pay = pd.Series([0.5, 0.9, 0.5, 0.1], index=features.index)
-    reasons = pd.DataFrame({f"reason_{k}": "r" for k in (1, 2, 3)}, index=features.index)
-    channels = pd.Series("call", index=features.index)
-    queue = rank_queue(features, p_pay, reasons, channels, run_id="run-1", model_version="m/1")
+    people = [borrower(f"B{i}") for i in range(1, 5)]
+    tables = typed_tables(borrowers=people, loans=LOANS, installments=SCHEDULES)
+    _, _, _, queue = _ranked(tables, {"L1": 0.5, "L2": 0.9, "L3": 0.5, "L4": 0.1})
     assert list(queue.columns) == QUEUE_COLUMNS
     assert list(queue["loan_id"]) == ["L2", "L1", "L3", "L4"]
     assert list(queue["rank"]) == [1, 2, 3, 4]
     assert queue["expected_recovery"].iloc[0] == pytest.approx(0.9 * 400.0)
+    assert queue["contact_from_local"].iloc[0] == "2025-01-15T08:00:00-05:00"
+    assert queue["contact_until_local"].iloc[0] == "2025-01-15T21:00:00-05:00"
+    assert (queue["policy"] == "us_reg_f").all()
     Queue.validate(queue)
+
+
+def test_team_capacity_cuts_each_team_at_its_own_limit():
+    people = [borrower(f"B{i}", region="west" if i > 2 else "east") for i in range(1, 5)]
+    tables = typed_tables(borrowers=people, loans=LOANS, installments=SCHEDULES)
+    _, _, _, queue = _ranked(
+        tables,
+        {"L1": 0.5, "L2": 0.9, "L3": 0.5, "L4": 0.1},
+        default_capacity=1,
+        capacity_by_team={"call-west": 2},
+    )
+    by_loan = queue.set_index("loan_id")
+    assert by_loan.loc[["L2", "L1"], "team"].tolist() == ["call-east", "call-east"]
+    assert by_loan.loc[["L2", "L1"], "team_rank"].tolist() == [1, 2]
+    assert by_loan.loc[["L2", "L1"], "within_capacity"].tolist() == [True, False]
+    assert by_loan.loc[["L3", "L4"], "within_capacity"].tolist() == [True, True]
 
 
 def test_a_night_with_nothing_held_back_meets_the_contract():
-    from data_contracts.outputs import Suppressed
-    from scoring.queue import finalize_suppressed
-
     tables = typed_tables()  # one overdue loan, no flags, borrower reachable
-    features = build_features(tables, AS_OF)
-    held = suppressions(
-        features, tables["borrowers"], tables["account_flags"], AS_OF, {"bankruptcy": "bankruptcy"}
-    )
-    Suppressed.validate(finalize_suppressed(held, "run-1"))
-    assert held.empty
+    features, verdict, decisions = _decide(tables)
+    lists = finalize_decisions(decisions, verdict.windows, "run-1")
+    assert lists["suppressed"].empty
+    Suppressed.validate(lists["suppressed"])
 
 
 def test_a_night_with_nothing_to_work_gives_an_empty_valid_queue():
-    features = build_features(_tables(), AS_OF).iloc[:0]
-    reasons = top_reasons(features, pd.DataFrame(columns=list(FEATURE_NAMES), dtype="float64"))
+    tables = _tables([flag(f"L{i}", "bankruptcy", "2025-01-01") for i in range(1, 5)])
+    features, verdict, decisions = _decide(tables)
+    to_work = decisions.candidates
+    reasons = top_reasons(to_work, pd.DataFrame(columns=list(FEATURE_NAMES), dtype="float64"))
     queue = rank_queue(
-        features,
+        to_work,
         pd.Series(dtype="float64"),
         reasons,
-        pd.Series(dtype="str"),
+        verdict.accounts,
         run_id="run-1",
         model_version="m/1",
+        policy_versions=verdict.packs,
+        team_split=["channel"],
     )
     assert queue.empty
     Queue.validate(queue)
+    check_partition(
+        features, decisions.dispositions, queue, finalize_decisions(decisions, verdict.windows, "r")
+    )
+
+
+def test_the_partition_check_refuses_a_loan_in_two_lists():
+    people = [borrower(f"B{i}") for i in range(1, 5)]
+    tables = typed_tables(borrowers=people, loans=LOANS, installments=SCHEDULES)
+    features, verdict, decisions, queue = _ranked(tables, {"L1": 0.5, "L2": 0.9, "L3": 0.5, "L4": 0.1})
+    lists = finalize_decisions(decisions, verdict.windows, "run-1")
+    check_partition(features, lists["dispositions"], queue, lists)
+    doubled = pd.concat([lists["suppressed"], lists["suppressed"].head(0)], ignore_index=True)
+    doubled = pd.concat([doubled, lists["dispositions"].head(1)[["loan_id"]]], ignore_index=True)
+    with pytest.raises(PartitionError, match="suppressed"):
+        check_partition(features, lists["dispositions"], queue, {**lists, "suppressed": doubled})
+    with pytest.raises(PartitionError, match="undecided"):
+        check_partition(features, lists["dispositions"].iloc[1:], queue.iloc[1:], lists)

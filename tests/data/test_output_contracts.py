@@ -31,6 +31,21 @@ def _queue(n: int = 3) -> pd.DataFrame:
             "reason_2": "b (lowers likelihood)",
             "reason_3": "c (raises likelihood)",
             "model_version": "recover-propensity/1",
+            "team": "call-northeast",
+            "team_rank": range(1, n + 1),
+            "within_capacity": True,
+            "timezone": "America/New_York",
+            "contact_from_local": "2025-01-15T08:00:00-05:00",
+            "contact_until_local": "2025-01-15T21:00:00-05:00",
+            "contact_from_utc": pd.Series(
+                [pd.Timestamp("2025-01-15T13:00Z")] * n, dtype="datetime64[ns, UTC]"
+            ),
+            "contact_until_utc": pd.Series(
+                [pd.Timestamp("2025-01-16T02:00Z")] * n, dtype="datetime64[ns, UTC]"
+            ),
+            "broken_promise": False,
+            "policy": "us_reg_f",
+            "policy_version": "2026.11.0",
         }
     )[QUEUE_COLUMNS]
 
@@ -50,6 +65,8 @@ def test_a_well_formed_queue_passes():
         lambda q: q.assign(days_past_due=[-1, 0, 0]),
         lambda q: q.assign(surprise=1),
         lambda q: q.drop(columns="model_version"),
+        lambda q: q.assign(contact_until_utc=q["contact_from_utc"] - pd.Timedelta(hours=1)),
+        lambda q: q.drop(columns="policy_version"),
     ],
     ids=[
         "p_pay range",
@@ -60,6 +77,8 @@ def test_a_well_formed_queue_passes():
         "negative dpd",
         "extra column",
         "missing column",
+        "window ends before it starts",
+        "no policy version",
     ],
 )
 def test_a_malformed_queue_is_rejected(corrupt):

@@ -36,6 +36,17 @@ def queue(n: int, run_id: str, as_of: dt.date = AS_OF) -> pd.DataFrame:
             "reason_2": "b (lowers likelihood)",
             "reason_3": "c (raises likelihood)",
             "model_version": "recover-propensity/1",
+            "team": "call-northeast",
+            "team_rank": range(1, n + 1),
+            "within_capacity": True,
+            "timezone": "America/New_York",
+            "contact_from_local": "2025-01-15T08:00:00-05:00",
+            "contact_until_local": "2025-01-15T21:00:00-05:00",
+            "contact_from_utc": pd.Timestamp("2025-01-15T13:00:00Z"),
+            "contact_until_utc": pd.Timestamp("2025-01-16T02:00:00Z"),
+            "broken_promise": False,
+            "policy": "us_reg_f",
+            "policy_version": "2026.11.0",
         }
     )[QUEUE_COLUMNS]
 
@@ -48,6 +59,14 @@ def suppressed(n: int, run_id: str, as_of: dt.date = AS_OF) -> pd.DataFrame:
             "loan_id": [f"S{i}" for i in range(n)],
             "borrower_id": [f"SB{i}" for i in range(n)],
             "reason": "bankruptcy",
+            "rule_id": "bankruptcy",
+            "channels": "call,email,field_visit,letter,sms,whatsapp",
+            "next_lawful_from_local": None,
+            "next_lawful_from_utc": pd.Series(pd.NaT, index=range(n), dtype="datetime64[ns, UTC]"),
+            "detail": "The automatic stay forbids collection.",
+            "source": "11 USC 362",
+            "policy": "us_reg_f",
+            "policy_version": "2026.11.0",
         }
     )[SUPPRESSED_COLUMNS]
 
@@ -189,18 +208,32 @@ def test_a_failed_first_publish_leaves_no_table_behind(target):
         engine.dispose()
 
 
-def test_an_existing_table_without_a_needed_column_is_refused_before_any_change(target):
-    publish(target, 2, "run-1")
-    with pytest.raises(ValueError, match="without columns"):
-        publish_queue(
-            target.url,
-            queue(2, "run-2").assign(segment="retail"),
-            suppressed(1, "run-2"),
-            as_of=AS_OF,
-            run_id="run-2",
-            schema=target.schema,
-        )
-    assert runs_as_tuples(target.runs()) == [("2025-01-15", "run-1", 2, 2)]
+def test_a_table_from_an_earlier_version_gains_the_new_columns(target):
+    earlier = dt.date(2025, 1, 14)
+    publish_queue(
+        target.url,
+        queue(2, "run-1", earlier).drop(columns=["team", "policy_version"]),
+        suppressed(1, "run-1", earlier),
+        as_of=earlier,
+        run_id="run-1",
+        schema=target.schema,
+    )
+    publish(target, 2, "run-2")
+    assert runs_as_tuples(target.runs()) == [("2025-01-14", "run-1", 2, 2), ("2025-01-15", "run-2", 2, 2)]
+    engine = target.open_reader()
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                f"SELECT run_id, team, policy_version FROM {target.name('recover_queue')} ORDER BY run_id"
+            )
+        ).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        ("run-1", None, None),
+        ("run-1", None, None),
+        ("run-2", "call-northeast", "2026.11.0"),
+        ("run-2", "call-northeast", "2026.11.0"),
+    ]
 
 
 @pytest.mark.postgres

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import openpyxl
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -68,10 +69,49 @@ def test_score_writes_a_ranked_explained_queue(trained, small_book, tmp_path):
 
     manifest = json.loads((out / "manifest.json").read_text())
     suppressed = pd.read_parquet(out / "suppressed.parquet")
+    follow_up = pd.read_parquet(out / "promise_follow_up.parquet")
+    dispositions = pd.read_parquet(out / "dispositions.parquet")
     counts = manifest["counts"]
     assert counts["queued"] == len(queue)
-    assert counts["overdue"] == counts["queued"] + suppressed["loan_id"].nunique()
+    # Every overdue loan exactly once: queued, held back, or waiting on a promise.
+    assert counts["overdue"] == len(queue) + suppressed["loan_id"].nunique() + len(follow_up)
+    assert dispositions["loan_id"].is_unique and len(dispositions) == counts["overdue"]
     assert not set(queue["loan_id"]) & set(suppressed["loan_id"])
+    assert not (set(queue["loan_id"]) | set(suppressed["loan_id"])) & set(follow_up["loan_id"])
+    assert (suppressed["policy"] == "us_reg_f").all() and (suppressed["policy_version"] != "").all()
+    assert manifest["policy"]["packs"] == {"us_reg_f": suppressed["policy_version"].iloc[0]}
+
+    # Every queued contact lies in its lawful window: 08:00-21:00 on the borrower's clock
+    # (a letter is not time-bound: the whole day).
+    for row in queue.itertuples():
+        start = row.contact_from_utc.tz_convert(row.timezone)
+        end = row.contact_until_utc.tz_convert(row.timezone)
+        expected = (0, 0, 0, 0) if row.recommended_channel == "letter" else (8, 0, 21, 0)
+        assert (start.hour, start.minute, end.hour, end.minute) == expected
+        assert str(start.date()) == AS_OF
+
+    windows = pd.read_parquet(out / "contact_windows.parquet")
+    assert len(windows) == 6 * counts["overdue"]
+    teams = sorted(p.stem for p in (out / "teams").glob("*.csv"))
+    assert teams == sorted(queue["team"].unique())
+    team = pd.read_csv(out / "teams" / f"{teams[0]}.csv")
+    assert list(team["team_rank"]) == list(range(1, len(team) + 1))
+    # CSV instants keep their time of day and offset.
+    assert team["contact_from_utc"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$").all()
+
+    workbook = openpyxl.load_workbook(out / "team_queues.xlsx")
+    assert workbook.sheetnames[0] == "Summary"
+    assert set(teams) <= set(workbook.sheetnames)
+    assert {"Promise follow-up", "Forbearance"} <= set(workbook.sheetnames)
+    sheet = workbook[teams[0]]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.cell(1, 2).value == "Loan"
+    within = queue[(queue["team"] == teams[0]) & queue["within_capacity"]].sort_values("team_rank")
+    assert sheet.max_row == len(within) + 1
+    assert [sheet.cell(r, 2).value for r in range(2, sheet.max_row + 1)] == list(within["loan_id"])
+    assert sheet.cell(2, 6).number_format == "#,##0.00"
+    assert sheet.column_dimensions["M"].width > 30  # reasons are readable
+    assert sheet.cell(2, 13).value == within["reason_1"].iloc[0]
     assert manifest["as_of"] == AS_OF and manifest["model"]["name"] == "recover-propensity"
     assert set(manifest["input_rows"]) == {
         "borrowers",
@@ -94,6 +134,29 @@ def test_score_twice_gives_the_same_queue(trained, small_book, tmp_path):
         assert invoke("score", "--data", data_dir, "--as-of", AS_OF, "--out", tmp_path / name).exit_code == 0
     a, b = (pd.read_parquet(tmp_path / n / "queue.parquet").drop(columns="run_id") for n in ("a", "b"))
     pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("pack", ["india_rbi", "uk_fca"])
+def test_score_applies_the_chosen_rule_pack(trained, small_book, tmp_path, pack):
+    data_dir, _ = small_book
+    out = tmp_path / pack
+    result = invoke("score", "--data", data_dir, "--as-of", AS_OF, "--out", out, "--policy", pack)
+    assert result.exit_code == 0, result.output
+    queue = pd.read_parquet(out / "queue.parquet")
+    assert (queue["policy"] == pack).all()
+    last_hour = {"india_rbi": 19, "uk_fca": 20}[pack]
+    calls = queue[queue["recommended_channel"] != "letter"]
+    assert len(calls)
+    for row in calls.itertuples():
+        assert row.contact_until_utc.tz_convert(row.timezone).hour == last_hour
+
+
+def test_score_refuses_an_unknown_rule_pack(small_book, tmp_path):
+    result = invoke("score", "--data", small_book[0], "--as-of", AS_OF, "--out", tmp_path, "--policy", "mars")
+    assert result.exit_code == 2
+    assert "unknown policy pack 'mars'" in result.output
+    assert not (tmp_path / "queue.parquet").exists()
 
 
 def test_validate_accepts_the_simulated_book(small_book):

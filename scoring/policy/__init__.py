@@ -1,0 +1,1 @@
+"""Contact-policy engine: rule packs, their pure rule functions, and lawful contact windows."""

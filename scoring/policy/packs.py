@@ -1,0 +1,208 @@
+"""Contact-policy rule packs: versioned YAML files of typed rules, one pack per jurisdiction.
+
+A pack is data. Each rule names its ``kind``; the kind's small pure function in
+:mod:`scoring.policy.rules` turns the rule plus the contact history into blocks. Adding a
+jurisdiction means adding a YAML file to ``configs/policies/``, not code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+
+from data_contracts.enums import CHANNELS, DIRECTIONS, FLAGS, RIGHT_PARTY_OUTCOMES
+
+PACKS_DIR = Path(__file__).resolve().parents[2] / "configs" / "policies"
+ALL_CHANNELS = "all"
+# Borrower columns a rule may require to be true before a channel is used.
+BORROWER_PERMISSIONS = ("has_phone", "has_email", "consent_sms", "consent_email", "consent_whatsapp")
+
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Stable rule identifier.")
+    reason: str = Field(pattern=r"^[a-z][a-z0-9_]*$", description="Reason code written when it blocks.")
+    description: str = Field(min_length=1, description="The rule in plain words.")
+    source: str = Field("", description="Law, regulation or house policy the rule encodes.")
+
+
+def _channel_list(value: str | list[str]) -> tuple[str, ...]:
+    channels = tuple(CHANNELS) if value == ALL_CHANNELS else tuple(value)
+    unknown = sorted(set(channels) - set(CHANNELS))
+    if unknown or not channels:
+        raise ValueError(f"unknown or no channels {unknown}; known: {list(CHANNELS)} or 'all'")
+    return channels
+
+
+Channels = Annotated[tuple[str, ...], BeforeValidator(_channel_list)]
+
+
+class FlagHold(_Rule):
+    """An account flag in force on a day blocks the listed channels that day.
+
+    With ``route: forbearance`` the loan also goes to the care (forbearance) list.
+    """
+
+    kind: Literal["flag_hold"]
+    flag: str
+    channels: Channels = tuple(CHANNELS)
+    route: Literal["none", "forbearance"] = "none"
+
+    @field_validator("flag")
+    @classmethod
+    def _known_flag(cls, value: str) -> str:
+        if value not in FLAGS:
+            raise ValueError(f"unknown flag {value!r}; known: {list(FLAGS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _forbearance_holds_every_channel(self) -> FlagHold:
+        if self.route == "forbearance" and set(self.channels) != set(CHANNELS):
+            raise ValueError(f"rule {self.id}: a forbearance route holds every channel (channels: all)")
+        return self
+
+
+class BorrowerHold(_Rule):
+    """A true borrower column (e.g. do_not_contact) blocks the listed channels indefinitely."""
+
+    kind: Literal["borrower_hold"]
+    column: Literal["do_not_contact"]
+    channels: Channels = tuple(CHANNELS)
+
+
+class BorrowerPermission(_Rule):
+    """A channel needs a true borrower column (a phone on file, consent to texts...)."""
+
+    kind: Literal["borrower_permission"]
+    requires: dict[str, Literal[BORROWER_PERMISSIONS]]  # channel -> column
+
+    @field_validator("requires")
+    @classmethod
+    def _known_channels(cls, value: dict[str, str]) -> dict[str, str]:
+        _channel_list(list(value))
+        return value
+
+
+class OptOut(_Rule):
+    """An ``opted_out`` interaction on a channel blocks that channel for good."""
+
+    kind: Literal["opt_out"]
+    channels: Channels
+
+
+class ContactHours(_Rule):
+    """Contact only within [start, end) of the borrower's local clock on every day."""
+
+    kind: Literal["contact_hours"]
+    channels: Channels
+    start: dt.time
+    end: dt.time
+
+    @model_validator(mode="after")
+    def _start_before_end(self) -> ContactHours:
+        if not self.start < self.end:
+            raise ValueError(f"contact hours start {self.start} must be before end {self.end}")
+        return self
+
+
+class AttemptCap(_Rule):
+    """At most ``max_attempts`` attempts on ``counted_channels`` in any ``window_days``
+    consecutive local days; the attempt being planned counts. Blocks ``channels``."""
+
+    kind: Literal["attempt_cap"]
+    channels: Channels
+    counted_channels: Channels
+    directions: tuple[Literal[DIRECTIONS], ...] = ("outbound",)
+    max_attempts: int = Field(ge=1)
+    window_days: int = Field(ge=1, le=366)
+
+
+class ConversationCooldown(_Rule):
+    """No contact on ``channels`` for ``days`` local days counting the day of a conversation
+    with the borrower (that day is day 1)."""
+
+    kind: Literal["conversation_cooldown"]
+    channels: Channels
+    conversation_channels: Channels
+    directions: tuple[Literal[DIRECTIONS], ...] = tuple(DIRECTIONS)
+    outcomes: tuple[str, ...] = RIGHT_PARTY_OUTCOMES
+    days: int = Field(ge=1, le=366)
+
+
+Rule = Annotated[
+    FlagHold | BorrowerHold | BorrowerPermission | OptOut | ContactHours | AttemptCap | ConversationCooldown,
+    Field(discriminator="kind"),
+]
+
+
+class RulePack(BaseModel):
+    """One jurisdiction's contact policy."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: str = Field(min_length=1, description="Bumped on every change; written on every output row.")
+    jurisdiction: str
+    description: str
+    rules: tuple[Rule, ...]
+
+    @model_validator(mode="after")
+    def _unique_rule_ids(self) -> RulePack:
+        ids = [rule.id for rule in self.rules]
+        repeated = sorted({i for i in ids if ids.count(i) > 1})
+        if repeated:
+            raise ValueError(f"rule ids must be unique within a pack; repeated: {repeated}")
+        return self
+
+    def of_kind(self, kind: type[_Rule]) -> list:
+        """The pack's rules of one kind, in file order."""
+        return [rule for rule in self.rules if isinstance(rule, kind)]
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.version}"
+
+
+def available_packs(packs_dir: Path = PACKS_DIR) -> list[str]:
+    """Names of the packs shipped in ``packs_dir``."""
+    return sorted(path.stem for path in Path(packs_dir).glob("*.yaml"))
+
+
+def load_pack(name_or_path: str | Path, packs_dir: Path = PACKS_DIR) -> RulePack:
+    """Load a pack by name (``configs/policies/<name>.yaml``) or from a YAML file path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"}:
+        path = candidate
+    else:
+        path = Path(packs_dir) / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise ValueError(
+                f"unknown policy pack {str(name_or_path)!r}; available: {available_packs(packs_dir)}"
+            )
+    pack = RulePack.model_validate(yaml.safe_load(path.read_text()))
+    if path.parent == Path(packs_dir) and pack.name != path.stem:
+        raise ValueError(f"{path.name} declares name {pack.name!r}; a shipped pack is named after its file")
+    return pack
+
+
+def resolve_packs(
+    default: str | Path, by_region: dict[str, str], packs_dir: Path = PACKS_DIR
+) -> tuple[dict[str, RulePack], str, dict[str, str]]:
+    """Load the run's packs (names or YAML paths): packs by name, the default pack's name, and
+    region -> pack name."""
+    loaded = {spec: load_pack(spec, packs_dir) for spec in {str(default), *map(str, by_region.values())}}
+    packs: dict[str, RulePack] = {}
+    for pack in loaded.values():
+        if pack.name in packs and packs[pack.name] != pack:
+            raise ValueError(f"two different packs are both named {pack.name!r}")
+        packs[pack.name] = pack
+    return (
+        packs,
+        loaded[str(default)].name,
+        {region: loaded[str(spec)].name for region, spec in by_region.items()},
+    )

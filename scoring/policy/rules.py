@@ -1,0 +1,157 @@
+"""One small pure function per rule kind: rule + contact history -> blocks in force on the work day.
+
+A block is one row ``(loan_id, channel, rule_id, reason, blocked_through)``: the channel may not
+be used for the loan from the work day through ``blocked_through`` (a local calendar date,
+inclusive); ``NaT`` means indefinitely. Every function returns only blocks in force on the work
+day, assuming no further contact is made, so the next lawful day of a channel is the day after
+the latest of its blocks.
+
+Days are the borrower's local calendar days (``local_date`` of interactions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pandas as pd
+
+from scoring.policy.packs import (
+    AttemptCap,
+    BorrowerHold,
+    BorrowerPermission,
+    ContactHours,
+    ConversationCooldown,
+    FlagHold,
+    OptOut,
+)
+
+BLOCK_COLUMNS = ["loan_id", "channel", "rule_id", "reason", "blocked_through"]
+
+
+@dataclass(frozen=True)
+class ContactHistory:
+    """What the rules look at, for one work day.
+
+    accounts: one row per loan: loan_id, borrower_id, timezone and the borrower's permission
+        and hold columns (has_phone, consent_sms, do_not_contact, ...).
+    interactions: loan_id, channel, direction, outcome, local_date (naive date in the
+        borrower's time zone), limited to what some rule can still see.
+    flags: loan_id, flag, starts_on, ends_on: the flag rows in force on the work day.
+    work_day: the queue's day, a naive midnight timestamp, read in each borrower's local calendar.
+    """
+
+    accounts: pd.DataFrame
+    interactions: pd.DataFrame
+    flags: pd.DataFrame
+    work_day: pd.Timestamp
+
+
+def _blocks(loan_ids, channels, rule, blocked_through) -> pd.DataFrame:
+    """The cross product of loans (with their block end) and channels."""
+    per_loan = pd.DataFrame(
+        {"loan_id": pd.Series(loan_ids, dtype="str").to_numpy(), "blocked_through": blocked_through}
+    )
+    per_loan["blocked_through"] = pd.to_datetime(per_loan["blocked_through"])
+    out = per_loan.merge(pd.DataFrame({"channel": list(channels)}), how="cross")
+    out["rule_id"] = rule.id
+    out["reason"] = rule.reason
+    return out[BLOCK_COLUMNS]
+
+
+def flag_hold(rule: FlagHold, history: ContactHistory) -> pd.DataFrame:
+    """Every loan with the flag in force: blocked through the flag's last day, or for good."""
+    rows = history.flags[history.flags["flag"] == rule.flag]
+    # Several rows of the same flag: the loan is free only when all of them have ended.
+    ends = rows.groupby("loan_id", observed=True)["ends_on"].agg(
+        lambda ends: pd.NaT if ends.isna().any() else ends.max()
+    )
+    return _blocks(ends.index, rule.channels, rule, ends.to_numpy())
+
+
+def borrower_hold(rule: BorrowerHold, history: ContactHistory) -> pd.DataFrame:
+    """Loans whose borrower has the hold column set: blocked for good."""
+    held = history.accounts.loc[history.accounts[rule.column].astype(bool), "loan_id"]
+    return _blocks(held, rule.channels, rule, pd.NaT)
+
+
+def borrower_permission(rule: BorrowerPermission, history: ContactHistory) -> pd.DataFrame:
+    """Per channel, loans whose borrower lacks the required column: that channel blocked for good."""
+    pieces = [
+        _blocks(
+            history.accounts.loc[~history.accounts[column].astype(bool), "loan_id"], [channel], rule, pd.NaT
+        )
+        for channel, column in rule.requires.items()
+    ]
+    return pd.concat(pieces, ignore_index=True)
+
+
+def opt_out(rule: OptOut, history: ContactHistory) -> pd.DataFrame:
+    """A channel the borrower opted out of on this loan is blocked for good."""
+    events = history.interactions
+    opted = events[(events["outcome"] == "opted_out") & events["channel"].isin(rule.channels)]
+    pairs = opted[["loan_id", "channel"]].drop_duplicates()
+    out = pairs.assign(rule_id=rule.id, reason=rule.reason, blocked_through=pd.NaT)
+    out["blocked_through"] = pd.to_datetime(out["blocked_through"])
+    return out.astype({"loan_id": "str", "channel": "str"})[BLOCK_COLUMNS].reset_index(drop=True)
+
+
+def contact_hours(rule: ContactHours, history: ContactHistory) -> pd.DataFrame:
+    """Hours never block a whole day: they shape the daily window (see windows.py)."""
+    return _blocks([], [], rule, pd.NaT)
+
+
+def attempt_cap(rule: AttemptCap, history: ContactHistory) -> pd.DataFrame:
+    """Blocked while the last ``window_days`` already hold ``max_attempts`` counted attempts.
+
+    With the M-th most recent counted attempt on local day L, every window of ``window_days``
+    days containing day X holds M attempts for as long as X <= L + window_days - 1, so one more
+    attempt would exceed the cap through that day.
+    """
+    first_day = history.work_day - pd.Timedelta(days=rule.window_days - 1)
+    events = history.interactions
+    counted = events[
+        events["channel"].isin(rule.counted_channels)
+        & events["direction"].isin(rule.directions)
+        & (events["local_date"] >= first_day)
+        & (events["local_date"] <= history.work_day)
+    ]
+    newest_first = counted.sort_values(["loan_id", "local_date"], ascending=[True, False], kind="stable")
+    mth = newest_first.groupby("loan_id", observed=True).nth(rule.max_attempts - 1)
+    through = mth["local_date"] + pd.Timedelta(days=rule.window_days - 1)
+    return _blocks(mth["loan_id"], rule.channels, rule, through.to_numpy())
+
+
+def conversation_cooldown(rule: ConversationCooldown, history: ContactHistory) -> pd.DataFrame:
+    """Blocked from the day of the latest conversation (day 1) through day ``days``."""
+    first_day = history.work_day - pd.Timedelta(days=rule.days - 1)
+    events = history.interactions
+    talks = events[
+        events["channel"].isin(rule.conversation_channels)
+        & events["direction"].isin(rule.directions)
+        & events["outcome"].isin(rule.outcomes)
+        & (events["local_date"] >= first_day)
+        & (events["local_date"] <= history.work_day)
+    ]
+    latest = talks.groupby("loan_id", observed=True)["local_date"].max()
+    through = latest + pd.Timedelta(days=rule.days - 1)
+    return _blocks(latest.index, rule.channels, rule, through.to_numpy())
+
+
+RULE_FUNCTIONS: dict[type, Callable[..., pd.DataFrame]] = {
+    FlagHold: flag_hold,
+    BorrowerHold: borrower_hold,
+    BorrowerPermission: borrower_permission,
+    OptOut: opt_out,
+    ContactHours: contact_hours,
+    AttemptCap: attempt_cap,
+    ConversationCooldown: conversation_cooldown,
+}
+
+
+def lookback_days(rules) -> int:
+    """How many local days of interactions (work day included) the rules can see; opt-outs
+    are kept whatever their age."""
+    spans = [r.window_days for r in rules if isinstance(r, AttemptCap)]
+    spans += [r.days for r in rules if isinstance(r, ConversationCooldown)]
+    return max(spans, default=1)

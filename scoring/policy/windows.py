@@ -1,0 +1,178 @@
+"""Lawful contact windows: for every overdue loan and channel, whether it may be used on the
+work day and the next lawful window, in the borrower's local time (DST-aware)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.enums import CHANNELS
+from features.point_in_time import as_of_date, as_of_instant
+from scoring.policy.packs import ContactHours, RulePack
+from scoring.policy.rules import BLOCK_COLUMNS, RULE_FUNCTIONS, ContactHistory, lookback_days
+
+ACCOUNT_COLUMNS = [
+    "loan_id",
+    "borrower_id",
+    "timezone",
+    "region",
+    "branch_id",
+    "do_not_contact",
+    "has_phone",
+    "has_email",
+    "consent_sms",
+    "consent_email",
+    "consent_whatsapp",
+]
+WINDOW_COLUMNS = [
+    "loan_id",
+    "borrower_id",
+    "channel",
+    "timezone",
+    "lawful_today",
+    "next_lawful_day",
+    "window_from_utc",
+    "window_until_utc",
+    "window_from_local",
+    "window_until_local",
+    "blocked_by",
+    "policy",
+    "policy_version",
+]
+
+
+def policy_accounts(loan_ids: pd.Series, tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per loan with what contact rules read: borrower, time zone, region, branch,
+    contact details, consents and holds."""
+    loans = tables["loans"][["loan_id", "borrower_id", "branch_id"]]
+    frame = pd.DataFrame({"loan_id": pd.Series(loan_ids, dtype="str").to_numpy()})
+    frame = frame.merge(loans, on="loan_id", how="left", validate="one_to_one")
+    frame = frame.merge(tables["borrowers"], on="borrower_id", how="left", validate="many_to_one")
+    return frame[ACCOUNT_COLUMNS]
+
+
+def local_dates(instants: pd.Series, timezones: pd.Series) -> pd.Series:
+    """The calendar date (naive midnight) of each UTC instant on its own time zone's clock."""
+    out = pd.Series(pd.NaT, index=instants.index, dtype="datetime64[ns]")
+    for zone, index in timezones.groupby(timezones, observed=True).groups.items():
+        local = instants.loc[index].dt.tz_convert(zone).dt.tz_localize(None).dt.normalize()
+        out.loc[index] = local.astype("datetime64[ns]")
+    return out
+
+
+def contact_history(
+    accounts: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    as_of: dt.date,
+    pack: RulePack,
+) -> ContactHistory:
+    """What the pack's rules see on the work day ``as_of``: recent interactions (and every
+    opt-out) on local days, and the flags in force that day."""
+    work_day = as_of_date(as_of)
+    horizon = as_of_instant(as_of) - pd.Timedelta(days=lookback_days(pack.rules) + 1)
+    events = tables["interactions"]
+    events = events[
+        events["loan_id"].isin(accounts["loan_id"])
+        & ((events["occurred_at"] >= horizon) | (events["outcome"] == "opted_out"))
+    ][["loan_id", "occurred_at", "channel", "direction", "outcome"]]
+    zones = events["loan_id"].map(accounts.set_index("loan_id")["timezone"])
+    events = events.assign(local_date=local_dates(events["occurred_at"], zones))
+    flags = tables["account_flags"]
+    in_force = (
+        flags["loan_id"].isin(accounts["loan_id"])
+        & (flags["starts_on"] <= work_day)
+        & (flags["ends_on"].isna() | (flags["ends_on"] >= work_day))
+    )
+    return ContactHistory(
+        accounts=accounts.reset_index(drop=True),
+        interactions=events.reset_index(drop=True),
+        flags=flags[in_force].reset_index(drop=True),
+        work_day=work_day,
+    )
+
+
+def evaluate_blocks(pack: RulePack, history: ContactHistory) -> pd.DataFrame:
+    """Every block in force on the work day, one row per (loan, channel, rule)."""
+    pieces = [RULE_FUNCTIONS[type(rule)](rule, history) for rule in pack.rules]
+    blocks = (
+        pd.concat([p for p in pieces if len(p)], ignore_index=True) if any(len(p) for p in pieces) else None
+    )
+    if blocks is None:
+        blocks = pd.DataFrame({c: pd.Series(dtype="str") for c in BLOCK_COLUMNS[:-1]})
+        blocks["blocked_through"] = pd.Series(dtype="datetime64[ns]")
+    return blocks.sort_values(["loan_id", "channel", "rule_id"], kind="stable").reset_index(drop=True)
+
+
+def daily_hours(pack: RulePack) -> pd.DataFrame:
+    """Per channel, the lawful part of every local day as offsets from midnight: the
+    intersection of the pack's contact-hours rules (the whole day when none applies)."""
+    rows = []
+    for channel in CHANNELS:
+        start, end = pd.Timedelta(0), pd.Timedelta(days=1)
+        for rule in pack.of_kind(ContactHours):
+            if channel in rule.channels:
+                start = max(start, _offset(rule.start))
+                end = min(end, _offset(rule.end))
+        if start >= end:
+            raise ValueError(f"{pack.label}: the contact hours for {channel} leave no lawful time")
+        rows.append({"channel": channel, "day_start": start, "day_end": end})
+    return pd.DataFrame(rows)
+
+
+def _offset(clock: dt.time) -> pd.Timedelta:
+    return pd.Timedelta(hours=clock.hour, minutes=clock.minute, seconds=clock.second)
+
+
+def _localize(wall_clock: pd.Series, zone: str, *, earliest: bool) -> pd.Series:
+    """Local wall-clock times to UTC instants. A clock time the DST change skips moves forward;
+    one it repeats resolves to the later instant for a window's start and the earlier for its
+    end, so the window never covers an hour it should not."""
+    local = pd.DatetimeIndex(wall_clock).tz_localize(
+        zone, nonexistent="shift_forward", ambiguous=np.full(len(wall_clock), earliest)
+    )
+    return pd.Series(local.tz_convert("UTC"), index=wall_clock.index)
+
+
+def contact_windows(pack: RulePack, history: ContactHistory, blocks: pd.DataFrame) -> pd.DataFrame:
+    """One row per (loan, channel): lawful on the work day or not, and the next lawful window
+    (UTC instants and local ISO-8601 times with offset); null when blocked indefinitely."""
+    accounts = history.accounts[["loan_id", "borrower_id", "timezone"]]
+    grid = accounts.merge(pd.DataFrame({"channel": list(CHANNELS)}), how="cross")
+    per_pair = blocks.groupby(["loan_id", "channel"], observed=True).agg(
+        forever=("blocked_through", lambda s: s.isna().any()),
+        through=("blocked_through", "max"),
+        blocked_by=("reason", lambda s: ",".join(dict.fromkeys(s))),
+    )
+    grid = grid.merge(per_pair.reset_index(), on=["loan_id", "channel"], how="left")
+    grid["forever"] = grid["forever"].fillna(False).astype(bool)
+    grid["blocked_by"] = grid["blocked_by"].fillna("").astype("str")
+    free_from = (grid["through"] + pd.Timedelta(days=1)).fillna(history.work_day)
+    grid["next_lawful_day"] = free_from.clip(lower=history.work_day).where(~grid["forever"])
+    grid["lawful_today"] = grid["next_lawful_day"] == history.work_day
+    grid = grid.merge(daily_hours(pack), on="channel", how="left")
+
+    grid["window_from_utc"] = pd.Series(pd.NaT, index=grid.index, dtype="datetime64[ns, UTC]")
+    grid["window_until_utc"] = pd.Series(pd.NaT, index=grid.index, dtype="datetime64[ns, UTC]")
+    grid["window_from_local"] = pd.Series(None, index=grid.index, dtype="str")
+    grid["window_until_local"] = pd.Series(None, index=grid.index, dtype="str")
+    open_rows = grid[grid["next_lawful_day"].notna()]
+    for zone, rows in open_rows.groupby("timezone", observed=True):
+        starts = _localize(rows["next_lawful_day"] + rows["day_start"], zone, earliest=False)
+        ends = _localize(rows["next_lawful_day"] + rows["day_end"], zone, earliest=True)
+        grid.loc[rows.index, "window_from_utc"] = starts
+        grid.loc[rows.index, "window_until_utc"] = ends
+        grid.loc[rows.index, "window_from_local"] = _local_text(starts, zone)
+        grid.loc[rows.index, "window_until_local"] = _local_text(ends, zone)
+    grid["policy"] = pack.name
+    grid["policy_version"] = pack.version
+    return grid[WINDOW_COLUMNS]
+
+
+def _local_text(instants: pd.Series, zone: str) -> pd.Series:
+    """ISO-8601 local times with their UTC offset, formatted once per distinct instant."""
+    distinct = pd.Series(instants.unique())
+    text = distinct.dt.tz_convert(zone).map(lambda stamp: stamp.isoformat())
+    return instants.map(dict(zip(distinct, text, strict=True)))
