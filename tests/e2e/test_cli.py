@@ -285,3 +285,10 @@ def test_too_many_bad_rows_stop_the_run_and_publish_nothing(trained, tmp_path):
     assert "ceiling" in " ".join(result.output.split())
     assert not (out / "queue.parquet").exists() and not (out / "manifest.json").exists()
     assert (out / "quarantine" / "quarantine.parquet").exists()
+
+
+def test_policies_lists_every_pack_with_its_rules():
+    result = invoke("policies")
+    assert result.exit_code == 0, result.output
+    for text in ("us_reg_f", "india_rbi", "uk_fca", "(default)", "call_cap_7_in_7", "Reg F"):
+        assert text in result.output
