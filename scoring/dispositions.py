@@ -64,18 +64,20 @@ def _next_lawful_contact(windows: pd.DataFrame) -> pd.DataFrame:
 def _suppression_rows(blocks: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame:
     """One row per (loan, rule): the rule's reason, the channels it blocks, its words and source."""
     described = blocks.merge(rules, on=["policy", "rule_id", "reason"], how="left", validate="many_to_one")
-    return (
-        described.groupby(
-            ["loan_id", "policy", "policy_version", "rule_id", "reason"], observed=True, sort=True
-        )
+    described = described.sort_values("channel", kind="stable")
+    keys = ["loan_id", "policy", "policy_version", "rule_id", "reason"]
+    rows = (
+        described.groupby(keys, observed=True, sort=True)
         .agg(
-            channels=("channel", lambda c: ",".join(sorted(c))),
+            channels=("channel", ",".join),
             n_channels=("channel", "nunique"),
             detail=("description", "first"),
             source=("source", "first"),
         )
         .reset_index()
     )
+    # An empty night aggregates to untyped columns; the contract wants strings even then.
+    return rows.astype({column: "str" for column in [*keys, "channels", "detail", "source"]})
 
 
 def decide(
@@ -98,12 +100,8 @@ def decide(
     keys = features[["loan_id", "borrower_id", "as_of"]].reset_index(drop=True)
     accounts = policy.accounts.set_index("loan_id")
     rules = policy.rules
-    all_rows = _suppression_rows(policy.blocks, rules)
-    all_rows = all_rows.merge(
-        rules[["policy", "rule_id", "account_level", "forbearance"]], on=["policy", "rule_id"], how="left"
-    )
-    held = all_rows[all_rows["account_level"]]
-    held_ids = pd.Index(held["loan_id"].unique())
+    marked = policy.blocks.merge(rules[["policy", "rule_id", "account_level"]], on=["policy", "rule_id"])
+    held_ids = pd.Index(marked.loc[marked["account_level"], "loan_id"].unique())
 
     open_promises = promises[(promises["status"] == "open") & promises["loan_id"].isin(keys["loan_id"])]
     waiting_ids = pd.Index(open_promises["loan_id"].unique()).difference(held_ids)
@@ -111,6 +109,14 @@ def decide(
     choice = preferred_lawful_channel(policy.windows, preference)
     undecided = keys[~keys["loan_id"].isin(held_ids.union(waiting_ids))]
     no_channel_ids = pd.Index(undecided.loc[~undecided["loan_id"].isin(choice["loan_id"]), "loan_id"])
+    # Described only for the loans held back: at scale most blocks belong to queued loans.
+    all_rows = _suppression_rows(
+        policy.blocks[policy.blocks["loan_id"].isin(held_ids.union(no_channel_ids))], rules
+    )
+    all_rows = all_rows.merge(
+        rules[["policy", "rule_id", "account_level", "forbearance"]], on=["policy", "rule_id"], how="left"
+    )
+    held = all_rows[all_rows["account_level"] & all_rows["loan_id"].isin(held_ids)]
     channel_rows = all_rows[all_rows["loan_id"].isin(no_channel_ids)]
     queued_ids = pd.Index(undecided["loan_id"]).difference(no_channel_ids)
 
@@ -123,7 +129,9 @@ def decide(
     disposition[keys["loan_id"].isin(held_ids.union(no_channel_ids))] = "suppressed"
     disposition[keys["loan_id"].isin(waiting_ids)] = "promise_follow_up"
     detail = pd.Series("", index=keys.index, dtype="str")
-    reasons_by_loan = suppressed.groupby("loan_id")["reason"].agg(lambda r: ", ".join(dict.fromkeys(r)))
+    reasons_by_loan = (
+        suppressed.drop_duplicates(["loan_id", "reason"]).groupby("loan_id")["reason"].agg(", ".join)
+    )
     detail = detail.mask(disposition == "suppressed", keys["loan_id"].map(reasons_by_loan))
     detail = detail.mask(disposition == "promise_follow_up", "open promise to pay")
     dispositions = keys.assign(
@@ -191,7 +199,7 @@ def _forbearance(held: pd.DataFrame, features: pd.DataFrame, policy: PolicyResul
     frame = routed.drop_duplicates("loan_id")[["loan_id", "policy", "policy_version"]]
     frame = frame.assign(
         reason=frame["loan_id"].map(
-            routed.groupby("loan_id")["reason"].agg(lambda r: ",".join(dict.fromkeys(r)))
+            routed.drop_duplicates(["loan_id", "reason"]).groupby("loan_id")["reason"].agg(",".join)
         )
     )
     frame = frame.merge(

@@ -63,9 +63,8 @@ def flag_hold(rule: FlagHold, history: ContactHistory) -> pd.DataFrame:
     """Every loan with the flag in force: blocked through the flag's last day, or for good."""
     rows = history.flags[history.flags["flag"] == rule.flag]
     # Several rows of the same flag: the loan is free only when all of them have ended.
-    ends = rows.groupby("loan_id", observed=True)["ends_on"].agg(
-        lambda ends: pd.NaT if ends.isna().any() else ends.max()
-    )
+    grouped = rows.assign(open=rows["ends_on"].isna()).groupby("loan_id", observed=True)
+    ends = grouped["ends_on"].max().mask(grouped["open"].any())
     return _blocks(ends.index, rule.channels, rule, ends.to_numpy())
 
 

@@ -141,10 +141,15 @@ def contact_windows(pack: RulePack, history: ContactHistory, blocks: pd.DataFram
     (UTC instants and local ISO-8601 times with offset); null when blocked indefinitely."""
     accounts = history.accounts[["loan_id", "borrower_id", "timezone"]]
     grid = accounts.merge(pd.DataFrame({"channel": list(CHANNELS)}), how="cross")
-    per_pair = blocks.groupby(["loan_id", "channel"], observed=True).agg(
-        forever=("blocked_through", lambda s: s.isna().any()),
-        through=("blocked_through", "max"),
-        blocked_by=("reason", lambda s: ",".join(dict.fromkeys(s))),
+    # Vectorized aggregations only: this runs over millions of (loan, channel) pairs at scale.
+    keyed = blocks.assign(forever=blocks["blocked_through"].isna())
+    grouped = keyed.groupby(["loan_id", "channel"], observed=True, sort=False)
+    per_pair = pd.DataFrame(
+        {"forever": grouped["forever"].any(), "through": grouped["blocked_through"].max()}
+    )
+    reasons = keyed.drop_duplicates(["loan_id", "channel", "reason"])
+    per_pair["blocked_by"] = reasons.groupby(["loan_id", "channel"], observed=True, sort=False)["reason"].agg(
+        ",".join
     )
     grid = grid.merge(per_pair.reset_index(), on=["loan_id", "channel"], how="left")
     grid["forever"] = grid["forever"].fillna(False).astype(bool)
