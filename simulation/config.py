@@ -173,6 +173,19 @@ class SimulationConfig(BaseModel):
     whatsapp_reply_rate: float = Field(
         0.12, ge=0, le=1, description="P(borrower replies | WhatsApp delivered) -> right_party_contact."
     )
+    vulnerable_share_of_hardship: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Share of hardship plans (the longest) whose borrower is also flagged vulnerable.",
+    )
+    message_opt_out_rate: float = Field(
+        0.01,
+        ge=0,
+        le=0.5,
+        description="P(borrower opts out of the channel | SMS, e-mail or WhatsApp delivered); the lender "
+        "honours it, but the borrowers table keeps the consent given at onboarding (a stale CRM).",
+    )
     promise_intercept: float = Field(
         0.2, description="Log-odds of promising to pay on a right-party contact."
     )

@@ -45,12 +45,14 @@ from simulation.catalog import (
     LEGAL_HOLD,
     N_CHANNELS,
     NO_ANSWER,
+    OPTED_OUT,
     OUTBOUND,
     PROMISE_TO_PAY,
     REFUSED,
     RIGHT_PARTY_CONTACT,
     SMS,
     UNDELIVERED,
+    VULNERABLE,
     WHATSAPP,
     WRONG_PARTY,
 )
@@ -383,6 +385,7 @@ class LoanState(_ArrayBundle):
     dispute_until: np.ndarray  # flags are in force while day < *_until
     legal_hold_until: np.ndarray
     hardship_until: np.ndarray
+    opted_out: np.ndarray  # (n, channels) bool: the borrower opted out of messages on the channel
 
     @classmethod
     def initial(cls, n: int) -> LoanState:
@@ -411,6 +414,7 @@ class LoanState(_ArrayBundle):
             dispute_until=full(LONG_AGO, np.int32),
             legal_hold_until=full(LONG_AGO, np.int32),
             hardship_until=full(LONG_AGO, np.int32),
+            opted_out=full(False, bool, (n, N_CHANNELS)),
         )
 
 
@@ -654,7 +658,7 @@ class LoanBookSimulator:
         """Active loans that may be contacted through ``channel`` today (means, consent, flags)."""
         if blocked is None:
             blocked = self.contact_blocked()
-        return self._active & self._consent[channel] & ~blocked
+        return self._active & self._consent[channel] & ~self.loan_state.opted_out[:, channel] & ~blocked
 
     def has_means(self, channel: int) -> np.ndarray:
         """Whether a contact through ``channel`` is physically possible (phone / e-mail on file)."""
@@ -840,10 +844,16 @@ class LoanBookSimulator:
                 promised_day[reached_idx] = rpc_day
             else:
                 outcome = np.where(reached, DELIVERED, UNDELIVERED).astype(np.int8)
+                secondary = self._u(U_CONTACT_SECONDARY, sel)
                 if code == WHATSAPP:
-                    replied = reached & (self._u(U_CONTACT_SECONDARY, sel) < cfg.whatsapp_reply_rate)
+                    replied = reached & (secondary < cfg.whatsapp_reply_rate)
                     outcome[replied] = RIGHT_PARTY_CONTACT
                     state.last_rpc_day[sel[replied]] = t
+                if code in (SMS, EMAIL, WHATSAPP):
+                    # The top of the draw, so opting out never overlaps a WhatsApp reply.
+                    opted = reached & (secondary >= 1.0 - cfg.message_opt_out_rate)
+                    outcome[opted] = OPTED_OUT
+                    state.opted_out[sel[opted], code] = True
             state.contact_boost[sel] = np.minimum(state.contact_boost[sel] + effect, cfg.contact_effect_cap)
             state.last_contact_day[sel, code] = t
             state.contact_load[sel] += 1.0
@@ -983,9 +993,13 @@ class LoanBookSimulator:
         if not idx.size:
             return
         span = cfg.hardship_max_days - cfg.hardship_min_days + 1
-        until = t + cfg.hardship_min_days + (self._u(U_HARDSHIP_DURATION, idx) * span).astype(np.int32)
+        severity = self._u(U_HARDSHIP_DURATION, idx)
+        until = t + cfg.hardship_min_days + (severity * span).astype(np.int32)
         state.hardship_until[idx] = until
         buffer.add_flags(idx, HARDSHIP_PLAN, t, until)
+        # The most severe hardships (the longest plans) come with a vulnerability the lender records.
+        vulnerable = severity >= 1.0 - cfg.vulnerable_share_of_hardship
+        buffer.add_flags(idx[vulnerable], VULNERABLE, t, until[vulnerable])
 
     def _decide_scheduled_payments(self, t: int) -> None:
         cfg = self.config

@@ -147,8 +147,9 @@ def test_value_domains(sim_book: SimulatedBook) -> None:
         "wrong_party",
     }
     messages = interactions.loc[~voice]
-    assert set(messages["outcome"]) <= {"delivered", "undelivered", "right_party_contact"}
+    assert set(messages["outcome"]) <= {"delivered", "undelivered", "right_party_contact", "opted_out"}
     assert (messages.loc[messages["outcome"] == "right_party_contact", "channel"] == "whatsapp").all()
+    assert set(messages.loc[messages["outcome"] == "opted_out", "channel"]) <= {"sms", "email", "whatsapp"}
     inbound = interactions[interactions["direction"] == "inbound"]
     assert (inbound["channel"] == "call").all()
     assert (
@@ -290,3 +291,13 @@ def test_historical_policy_pauses_during_disputes_and_legal_holds(sim_book: Simu
     day = merged["occurred_at"].dt.tz_localize(None).dt.normalize()
     ends = merged["ends_on"].fillna(pd.Timestamp.max.normalize())
     assert not ((day > merged["starts_on"]) & (day < ends)).any()
+
+
+def test_the_simulated_lender_honours_opt_outs(small_tables):
+    """After a borrower opts out of a channel on a loan, no outbound message follows on it."""
+    events = small_tables["interactions"]
+    opted = events[events["outcome"] == "opted_out"].groupby(["loan_id", "channel"])["occurred_at"].min()
+    assert len(opted) > 0
+    later = events.merge(opted.rename("opted_at").reset_index(), on=["loan_id", "channel"])
+    later = later[(later["direction"] == "outbound") & (later["occurred_at"] > later["opted_at"])]
+    assert later.empty
