@@ -437,9 +437,12 @@ def _print_summary(config, scored: dict, trained: dict, queue_dir: Path, seconds
         )
         for reason in (row.reason_1, row.reason_2, row.reason_3):
             console.print(f"       - {reason}", highlight=False)
-    console.print("Files:")
-    for name, path in scored["files"].items():
-        console.print(f"  {name:<18} {path}")
+    console.print(f"Files in {queue_dir}:")
+    team_files = [name for name in scored["files"] if name.startswith("teams/")]
+    for name in scored["files"]:
+        if not name.startswith("teams/"):
+            console.print(f"  {name}", highlight=False)
+    console.print(f"  teams/: {len(team_files) // 2} team queues (Parquet and CSV each)", highlight=False)
     uri = tracking.tracking_uri(config)
     console.print(
         f"Model {trained['model']} (out-of-time AUC {trained['metrics']['test_auc']:.3f} vs "
