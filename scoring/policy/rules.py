@@ -35,8 +35,9 @@ class ContactHistory:
 
     accounts: one row per loan: loan_id, borrower_id, timezone and the borrower's permission
         and hold columns (has_phone, consent_sms, do_not_contact, ...).
-    interactions: loan_id, channel, direction, outcome, local_date (naive date in the
-        borrower's time zone), limited to what some rule can still see.
+    interactions: loan_id, borrower_id, channel, direction, outcome, local_date (naive date in
+        the borrower's time zone): the accounts' recent interactions, plus every opt-out by
+        their borrowers on any loan.
     flags: loan_id, flag, starts_on, ends_on: the flag rows in force on the work day.
     work_day: the queue's day, a naive midnight timestamp, read in each borrower's local calendar.
     """
@@ -86,11 +87,13 @@ def borrower_permission(rule: BorrowerPermission, history: ContactHistory) -> pd
 
 
 def opt_out(rule: OptOut, history: ContactHistory) -> pd.DataFrame:
-    """A channel the borrower opted out of on this loan is blocked for good."""
+    """A channel the borrower opted out of, on any of their loans, is blocked for good on all
+    of them: the opt-out belongs to their number or address, not to one debt."""
     events = history.interactions
     opted = events[(events["outcome"] == "opted_out") & events["channel"].isin(rule.channels)]
-    pairs = opted[["loan_id", "channel"]].drop_duplicates()
-    out = pairs.assign(rule_id=rule.id, reason=rule.reason, blocked_through=pd.NaT)
+    by_borrower = opted[["borrower_id", "channel"]].drop_duplicates()
+    pairs = history.accounts[["loan_id", "borrower_id"]].merge(by_borrower, on="borrower_id")
+    out = pairs[["loan_id", "channel"]].assign(rule_id=rule.id, reason=rule.reason, blocked_through=pd.NaT)
     out["blocked_through"] = pd.to_datetime(out["blocked_through"])
     return out.astype({"loan_id": "str", "channel": "str"})[BLOCK_COLUMNS].reset_index(drop=True)
 

@@ -74,11 +74,15 @@ def contact_history(
     work_day = as_of_date(as_of)
     horizon = as_of_instant(as_of) - pd.Timedelta(days=lookback_days(pack.rules) + 1)
     events = tables["interactions"]
-    events = events[
-        events["loan_id"].isin(accounts["loan_id"])
-        & ((events["occurred_at"] >= horizon) | (events["outcome"] == "opted_out"))
-    ][["loan_id", "occurred_at", "channel", "direction", "outcome"]]
-    zones = events["loan_id"].map(accounts.set_index("loan_id")["timezone"])
+    owner = tables["loans"].set_index("loan_id")["borrower_id"]
+    recent = events["loan_id"].isin(accounts["loan_id"]) & (events["occurred_at"] >= horizon)
+    opt_outs = events["outcome"] == "opted_out"
+    opt_outs &= events["loan_id"].map(owner).isin(accounts["borrower_id"])
+    events = events[recent | opt_outs][["loan_id", "occurred_at", "channel", "direction", "outcome"]]
+    events = events.assign(borrower_id=events["loan_id"].map(owner))
+    zones = events["borrower_id"].map(
+        accounts.drop_duplicates("borrower_id").set_index("borrower_id")["timezone"]
+    )
     events = events.assign(local_date=local_dates(events["occurred_at"], zones))
     flags = tables["account_flags"]
     in_force = (
@@ -97,6 +101,8 @@ def contact_history(
 def evaluate_blocks(pack: RulePack, history: ContactHistory) -> pd.DataFrame:
     """Every block in force on the work day, one row per (loan, channel, rule)."""
     pieces = [RULE_FUNCTIONS[type(rule)](rule, history) for rule in pack.rules]
+    # Opt-outs of the borrowers' other loans are in the history; only these loans' blocks count.
+    pieces = [piece[piece["loan_id"].isin(history.accounts["loan_id"])] for piece in pieces]
     blocks = (
         pd.concat([p for p in pieces if len(p)], ignore_index=True) if any(len(p) for p in pieces) else None
     )

@@ -179,6 +179,22 @@ def test_regions_can_have_their_own_pack():
     assert list(assign_packs(verdict.accounts, "uk_fca", {})) == ["uk_fca", "uk_fca"]
 
 
+def test_an_opt_out_on_one_loan_covers_all_the_borrowers_loans():
+    tables = typed_tables(
+        loans=[loan("L1"), loan("L2")],
+        installments=schedule("L1") + schedule("L2", first_due="2025-02-01"),  # L2 is not overdue
+        interactions=[
+            interaction("I1", "2024-11-02T15:00:00+00:00", loan_id="L2", channel="sms", outcome="opted_out")
+        ],
+    )
+    packs, default, by_region = resolve_packs("us_reg_f", {})
+    verdict = apply_contact_policy(pd.Series(["L1"]), tables, dt.date(2025, 1, 15), packs, default, by_region)
+    windows = verdict.windows.set_index("channel")
+    assert windows.loc["sms", "blocked_by"] == "opted_out" and not windows.loc["sms", "lawful_today"]
+    assert windows.loc["email", "lawful_today"]
+    assert set(verdict.blocks["loan_id"]) == {"L1"}
+
+
 # --- flags known on the work day hold that day ----------------------------------------------------
 
 
