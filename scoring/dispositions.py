@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from scoring.frames import member_of
 from scoring.policy.engine import PolicyResult
 
 WINDOW_TO_QUEUE = {
@@ -103,21 +104,21 @@ def decide(
     marked = policy.blocks.merge(rules[["policy", "rule_id", "account_level"]], on=["policy", "rule_id"])
     held_ids = pd.Index(marked.loc[marked["account_level"], "loan_id"].unique())
 
-    open_promises = promises[(promises["status"] == "open") & promises["loan_id"].isin(keys["loan_id"])]
+    open_promises = promises[(promises["status"] == "open") & member_of(promises["loan_id"], keys["loan_id"])]
     waiting_ids = pd.Index(open_promises["loan_id"].unique()).difference(held_ids)
 
     choice = preferred_lawful_channel(policy.windows, preference)
-    undecided = keys[~keys["loan_id"].isin(held_ids.union(waiting_ids))]
-    no_channel_ids = pd.Index(undecided.loc[~undecided["loan_id"].isin(choice["loan_id"]), "loan_id"])
+    undecided = keys[~member_of(keys["loan_id"], held_ids.union(waiting_ids))]
+    no_channel_ids = pd.Index(undecided.loc[~member_of(undecided["loan_id"], choice["loan_id"]), "loan_id"])
     # Described only for the loans held back: at scale most blocks belong to queued loans.
     all_rows = _suppression_rows(
-        policy.blocks[policy.blocks["loan_id"].isin(held_ids.union(no_channel_ids))], rules
+        policy.blocks[member_of(policy.blocks["loan_id"], held_ids.union(no_channel_ids))], rules
     )
     all_rows = all_rows.merge(
         rules[["policy", "rule_id", "account_level", "forbearance"]], on=["policy", "rule_id"], how="left"
     )
-    held = all_rows[all_rows["account_level"] & all_rows["loan_id"].isin(held_ids)]
-    channel_rows = all_rows[all_rows["loan_id"].isin(no_channel_ids)]
+    held = all_rows[all_rows["account_level"] & member_of(all_rows["loan_id"], held_ids)]
+    channel_rows = all_rows[member_of(all_rows["loan_id"], no_channel_ids)]
     queued_ids = pd.Index(undecided["loan_id"]).difference(no_channel_ids)
 
     suppressed = pd.concat([held, channel_rows], ignore_index=True)
@@ -126,8 +127,8 @@ def decide(
     suppressed = suppressed.sort_values(["loan_id", "rule_id"], kind="stable").reset_index(drop=True)
 
     disposition = pd.Series("queued", index=keys.index, dtype="str")
-    disposition[keys["loan_id"].isin(held_ids.union(no_channel_ids))] = "suppressed"
-    disposition[keys["loan_id"].isin(waiting_ids)] = "promise_follow_up"
+    disposition[member_of(keys["loan_id"], held_ids.union(no_channel_ids))] = "suppressed"
+    disposition[member_of(keys["loan_id"], waiting_ids)] = "promise_follow_up"
     detail = pd.Series("", index=keys.index, dtype="str")
     reasons_by_loan = (
         suppressed.drop_duplicates(["loan_id", "reason"]).groupby("loan_id")["reason"].agg(", ".join)
@@ -142,7 +143,7 @@ def decide(
     dispositions["policy_version"] = dispositions["policy"].map(policy.packs)
 
     follow_up = _promise_follow_up(
-        open_promises[open_promises["loan_id"].isin(waiting_ids)], features, accounts
+        open_promises[member_of(open_promises["loan_id"], waiting_ids)], features, accounts
     )
     follow_up["policy_version"] = follow_up["policy"].map(policy.packs)
     forbearance = _forbearance(held, features, policy)
@@ -153,7 +154,7 @@ def decide(
         .drop_duplicates("loan_id", keep="last")
     )
     broken_ids = set(latest.loc[latest["status"] == "broken", "loan_id"])
-    candidates = features[features["loan_id"].isin(queued_ids)].merge(
+    candidates = features[member_of(features["loan_id"], queued_ids)].merge(
         choice.drop(columns=["borrower_id"]).rename(
             columns={"channel": "recommended_channel", **WINDOW_TO_QUEUE}
         ),
@@ -161,8 +162,8 @@ def decide(
         how="left",
         validate="one_to_one",
     )
-    candidates.index = features.index[features["loan_id"].isin(queued_ids)]
-    candidates["broken_promise"] = candidates["loan_id"].isin(broken_ids)
+    candidates.index = features.index[member_of(features["loan_id"], queued_ids)]
+    candidates["broken_promise"] = member_of(candidates["loan_id"], broken_ids)
     return Decisions(
         dispositions=dispositions,
         suppressed=suppressed,
@@ -213,7 +214,7 @@ def _forbearance(held: pd.DataFrame, features: pd.DataFrame, policy: PolicyResul
     frame["timezone"] = frame["loan_id"].map(accounts["timezone"])
     since = since.astype("datetime64[ns]").rename("in_care_since")
     frame = frame.merge(since, left_on="loan_id", right_index=True, how="left")
-    frame["contact_held"] = frame["loan_id"].isin(other_holds)
+    frame["contact_held"] = member_of(frame["loan_id"], other_holds)
     return frame.sort_values(["in_care_since", "loan_id"], kind="stable").reset_index(drop=True)
 
 
