@@ -195,7 +195,11 @@ def _forbearance(held: pd.DataFrame, features: pd.DataFrame, policy: PolicyResul
     routed_flags = routed[["loan_id", "policy", "rule_id"]].merge(
         policy.rules[["policy", "rule_id", "flag"]], on=["policy", "rule_id"]
     )
-    in_force = policy.flags.merge(routed_flags, on=["loan_id", "flag"])
+    # A borrower-scoped flag may sit on another of the borrower's loans: match by borrower.
+    routed_flags["borrower_id"] = routed_flags["loan_id"].map(
+        policy.accounts.set_index("loan_id")["borrower_id"]
+    )
+    in_force = policy.flags.drop(columns="loan_id").merge(routed_flags, on=["borrower_id", "flag"])
     since = in_force.groupby("loan_id")["starts_on"].min()
     frame = routed.drop_duplicates("loan_id")[["loan_id", "policy", "policy_version"]]
     frame = frame.assign(

@@ -59,8 +59,8 @@ def rank_queue(
     queue = queue.join(reasons)
     where = accounts.set_index("loan_id")
     for column in ["region", "branch_id", "policy"]:
-        queue[column] = queue["loan_id"].map(where[column])
-    queue["policy_version"] = queue["policy"].map(dict(policy_versions))
+        queue[column] = queue["loan_id"].map(where[column]).astype("str")
+    queue["policy_version"] = queue["policy"].map(dict(policy_versions)).astype("str")
     queue["run_id"] = run_id
     queue["model_version"] = model_version
     queue = queue.sort_values(["priority_score", "loan_id"], ascending=[False, True], kind="stable")

@@ -42,16 +42,26 @@ def _channel_list(value: str | list[str]) -> tuple[str, ...]:
 Channels = Annotated[tuple[str, ...], BeforeValidator(_channel_list)]
 
 
+Scope = Literal["loan", "borrower"]
+SCOPE_DESCRIPTION = (
+    "loan: the rule reads the loan's own flags or contacts (a debt-level rule, e.g. Reg F's 7-in-7); "
+    "borrower: those of every loan of the same borrower (a person-level fact or protection)."
+)
+
+
 class FlagHold(_Rule):
     """An account flag in force on a day blocks the listed channels that day.
 
-    With ``route: forbearance`` the loan also goes to the care (forbearance) list.
+    With ``route: forbearance`` the loan also goes to the care (forbearance) list. With
+    ``scope: borrower`` a flag on any of the borrower's loans holds all of them (death,
+    bankruptcy, vulnerability and a cease request concern the person, not one debt).
     """
 
     kind: Literal["flag_hold"]
     flag: str
     channels: Channels = tuple(CHANNELS)
     route: Literal["none", "forbearance"] = "none"
+    scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
 
     @field_validator("flag")
     @classmethod
@@ -120,6 +130,7 @@ class AttemptCap(_Rule):
     directions: tuple[Literal[DIRECTIONS], ...] = ("outbound",)
     max_attempts: int = Field(ge=1)
     window_days: int = Field(ge=1, le=366)
+    scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
 
 
 class ConversationCooldown(_Rule):
@@ -132,6 +143,7 @@ class ConversationCooldown(_Rule):
     directions: tuple[Literal[DIRECTIONS], ...] = tuple(DIRECTIONS)
     outcomes: tuple[str, ...] = RIGHT_PARTY_OUTCOMES
     days: int = Field(ge=1, le=366)
+    scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
 
 
 Rule = Annotated[

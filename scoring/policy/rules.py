@@ -36,9 +36,10 @@ class ContactHistory:
     accounts: one row per loan: loan_id, borrower_id, timezone and the borrower's permission
         and hold columns (has_phone, consent_sms, do_not_contact, ...).
     interactions: loan_id, borrower_id, channel, direction, outcome, local_date (naive date in
-        the borrower's time zone): the accounts' recent interactions, plus every opt-out by
-        their borrowers on any loan.
-    flags: loan_id, flag, starts_on, ends_on: the flag rows in force on the work day.
+        the borrower's time zone): recent interactions and every opt-out, on any loan of the
+        accounts' borrowers (borrower-scoped rules read them all).
+    flags: loan_id, borrower_id, flag, starts_on, ends_on: the flag rows in force on the work
+        day, on any loan of the accounts' borrowers.
     work_day: the queue's day, a naive midnight timestamp, read in each borrower's local calendar.
     """
 
@@ -60,12 +61,24 @@ def _blocks(loan_ids, channels, rule, blocked_through) -> pd.DataFrame:
     return out[BLOCK_COLUMNS]
 
 
+def _per_account(keyed: pd.Series, scope: str, history: ContactHistory) -> pd.Series:
+    """A value keyed by loan_id or, for borrower scope, by borrower_id, as one value per
+    account loan (loans of the same borrower share the borrower's value)."""
+    key = "borrower_id" if scope == "borrower" else "loan_id"
+    accounts = history.accounts[list(dict.fromkeys(["loan_id", key]))].drop_duplicates("loan_id")
+    matched = accounts.merge(keyed.rename("value"), left_on=key, right_index=True)
+    return pd.Series(matched["value"].to_numpy(), index=pd.Index(matched["loan_id"], name="loan_id"))
+
+
 def flag_hold(rule: FlagHold, history: ContactHistory) -> pd.DataFrame:
-    """Every loan with the flag in force: blocked through the flag's last day, or for good."""
+    """Every loan with the flag in force (on itself, or with borrower scope on any loan of its
+    borrower): blocked through the flag's last day, or for good."""
     rows = history.flags[history.flags["flag"] == rule.flag]
+    key = "borrower_id" if rule.scope == "borrower" else "loan_id"
     # Several rows of the same flag: the loan is free only when all of them have ended.
-    grouped = rows.assign(open=rows["ends_on"].isna()).groupby("loan_id", observed=True)
+    grouped = rows.assign(open=rows["ends_on"].isna()).groupby(key, observed=True)
     ends = grouped["ends_on"].max().mask(grouped["open"].any())
+    ends = _per_account(ends, rule.scope, history)
     return _blocks(ends.index, rule.channels, rule, ends.to_numpy())
 
 
@@ -118,10 +131,11 @@ def attempt_cap(rule: AttemptCap, history: ContactHistory) -> pd.DataFrame:
         & (events["local_date"] >= first_day)
         & (events["local_date"] <= history.work_day)
     ]
-    newest_first = counted.sort_values(["loan_id", "local_date"], ascending=[True, False], kind="stable")
-    mth = newest_first.groupby("loan_id", observed=True).nth(rule.max_attempts - 1)
-    through = mth["local_date"] + pd.Timedelta(days=rule.window_days - 1)
-    return _blocks(mth["loan_id"], rule.channels, rule, through.to_numpy())
+    key = "borrower_id" if rule.scope == "borrower" else "loan_id"
+    newest_first = counted.sort_values([key, "local_date"], ascending=[True, False], kind="stable")
+    mth = newest_first.groupby(key, observed=True).nth(rule.max_attempts - 1).set_index(key)["local_date"]
+    through = _per_account(mth + pd.Timedelta(days=rule.window_days - 1), rule.scope, history)
+    return _blocks(through.index, rule.channels, rule, through.to_numpy())
 
 
 def conversation_cooldown(rule: ConversationCooldown, history: ContactHistory) -> pd.DataFrame:
@@ -135,9 +149,10 @@ def conversation_cooldown(rule: ConversationCooldown, history: ContactHistory) -
         & (events["local_date"] >= first_day)
         & (events["local_date"] <= history.work_day)
     ]
-    latest = talks.groupby("loan_id", observed=True)["local_date"].max()
-    through = latest + pd.Timedelta(days=rule.days - 1)
-    return _blocks(latest.index, rule.channels, rule, through.to_numpy())
+    key = "borrower_id" if rule.scope == "borrower" else "loan_id"
+    latest = talks.groupby(key, observed=True)["local_date"].max()
+    through = _per_account(latest + pd.Timedelta(days=rule.days - 1), rule.scope, history)
+    return _blocks(through.index, rule.channels, rule, through.to_numpy())
 
 
 RULE_FUNCTIONS: dict[type, Callable[..., pd.DataFrame]] = {

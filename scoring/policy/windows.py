@@ -49,7 +49,7 @@ def policy_accounts(loan_ids: pd.Series, tables: Mapping[str, pd.DataFrame]) -> 
     """One row per loan with what contact rules read: borrower, time zone, region, branch,
     contact details, consents and holds."""
     loans = tables["loans"][["loan_id", "borrower_id", "branch_id"]]
-    frame = pd.DataFrame({"loan_id": pd.Series(loan_ids, dtype="str").to_numpy()})
+    frame = pd.DataFrame({"loan_id": pd.Series(loan_ids, dtype="str").reset_index(drop=True)})
     frame = frame.merge(loans, on="loan_id", how="left", validate="one_to_one")
     frame = frame.merge(tables["borrowers"], on="borrower_id", how="left", validate="many_to_one")
     return frame[ACCOUNT_COLUMNS]
@@ -74,27 +74,27 @@ def contact_history(
     opt-out) on local days, and the flags in force that day."""
     work_day = as_of_date(as_of)
     horizon = as_of_instant(as_of) - pd.Timedelta(days=lookback_days(pack.rules) + 1)
+    loans = tables["loans"]
+    # Borrower-scoped rules read every loan of the accounts' borrowers, overdue or not.
+    related = loans[member_of(loans["borrower_id"], accounts["borrower_id"])]
+    owner = related.set_index("loan_id")["borrower_id"]
     events = tables["interactions"]
-    owner = tables["loans"].set_index("loan_id")["borrower_id"]
-    recent = (events["occurred_at"] >= horizon).to_numpy() & member_of(events["loan_id"], accounts["loan_id"])
-    opt_outs = (events["outcome"] == "opted_out").to_numpy(copy=True)
-    opt_outs[opt_outs] = member_of(events.loc[opt_outs, "loan_id"].map(owner), accounts["borrower_id"])
-    events = events[recent | opt_outs][["loan_id", "occurred_at", "channel", "direction", "outcome"]]
-    events = events.assign(borrower_id=events["loan_id"].map(owner))
+    events = events[member_of(events["loan_id"], related["loan_id"])]
+    keep = (events["occurred_at"] >= horizon).to_numpy() | (events["outcome"] == "opted_out").to_numpy()
+    events = events[keep][["loan_id", "occurred_at", "channel", "direction", "outcome"]]
+    events = events.assign(borrower_id=events["loan_id"].map(owner).astype("str"))
     zones = events["borrower_id"].map(
         accounts.drop_duplicates("borrower_id").set_index("borrower_id")["timezone"]
     )
     events = events.assign(local_date=local_dates(events["occurred_at"], zones))
     flags = tables["account_flags"]
-    in_force = (
-        member_of(flags["loan_id"], accounts["loan_id"])
-        & (flags["starts_on"] <= work_day)
-        & (flags["ends_on"].isna() | (flags["ends_on"] >= work_day))
-    )
+    flags = flags[member_of(flags["loan_id"], related["loan_id"])]
+    in_force = (flags["starts_on"] <= work_day) & (flags["ends_on"].isna() | (flags["ends_on"] >= work_day))
+    flags = flags[in_force].assign(borrower_id=flags.loc[in_force, "loan_id"].map(owner).astype("str"))
     return ContactHistory(
         accounts=accounts.reset_index(drop=True),
         interactions=events.reset_index(drop=True),
-        flags=flags[in_force].reset_index(drop=True),
+        flags=flags.reset_index(drop=True),
         work_day=work_day,
     )
 

@@ -62,7 +62,7 @@ def test_us_reg_f_encodes_regulation_f():
     assert (hours.start, hours.end) == (dt.time(8), dt.time(21))
     assert "letter" not in hours.channels and {"sms", "email"} <= set(hours.channels)
     assert set(_rule(pack, "message_consent").requires) == {"sms", "whatsapp", "email"}
-    assert isinstance(_rule(pack, "message_opt_out"), OptOut)
+    assert isinstance(_rule(pack, "channel_opt_out"), OptOut)
     assert _hold_flags(pack) >= STOPS
     assert _rule(pack, "do_not_contact").column == "do_not_contact"
 
@@ -181,8 +181,7 @@ def test_regions_can_have_their_own_pack():
 
 def test_an_opt_out_on_one_loan_covers_all_the_borrowers_loans():
     tables = typed_tables(
-        loans=[loan("L1"), loan("L2")],
-        installments=schedule("L1") + schedule("L2", first_due="2025-02-01"),  # L2 is not overdue
+        **TWO_LOANS,
         interactions=[
             interaction("I1", "2024-11-02T15:00:00+00:00", loan_id="L2", channel="sms", outcome="opted_out")
         ],
@@ -193,6 +192,59 @@ def test_an_opt_out_on_one_loan_covers_all_the_borrowers_loans():
     assert windows.loc["sms", "blocked_by"] == "opted_out" and not windows.loc["sms", "lawful_today"]
     assert windows.loc["email", "lawful_today"]
     assert set(verdict.blocks["loan_id"]) == {"L1"}
+
+
+TWO_LOANS = {
+    "loans": [loan("L1"), loan("L2")],
+    "installments": schedule("L1") + schedule("L2", first_due="2025-02-01"),  # L2 is not overdue
+}
+
+
+@pytest.mark.parametrize(
+    ("flag_name", "held"),
+    [
+        ("deceased", True),
+        ("bankruptcy", True),
+        ("cease_and_desist", True),
+        ("dispute", False),
+        ("legal_hold", False),
+    ],
+)
+def test_person_level_flags_on_any_loan_hold_all_the_borrowers_loans(flag_name, held):
+    tables = typed_tables(**TWO_LOANS, account_flags=[flag("L2", flag_name, "2025-01-01")])
+    packs, default, by_region = resolve_packs("us_reg_f", {})
+    verdict = apply_contact_policy(pd.Series(["L1"]), tables, dt.date(2025, 1, 15), packs, default, by_region)
+    assert (not verdict.windows["lawful_today"].any()) is held
+
+
+@pytest.mark.parametrize(("pack", "blocked"), [("india_rbi", True), ("us_reg_f", False)])
+def test_person_level_call_caps_count_calls_on_all_the_borrowers_loans(pack, blocked):
+    # Two calls today (Kolkata) about the borrower's other loan: RBI's cap protects the person,
+    # Reg F's 7-in-7 counts per debt.
+    tables = typed_tables(
+        **TWO_LOANS,
+        borrowers=[borrower(region="maharashtra", timezone="Asia/Kolkata")],
+        interactions=[
+            interaction("I1", "2025-01-15T02:00:00+00:00", loan_id="L2"),
+            interaction("I2", "2025-01-15T03:00:00+00:00", loan_id="L2"),
+        ],
+    )
+    packs, default, by_region = resolve_packs(pack, {})
+    verdict = apply_contact_policy(pd.Series(["L1"]), tables, dt.date(2025, 1, 15), packs, default, by_region)
+    call = verdict.windows.set_index("channel").loc["call"]
+    assert (not call["lawful_today"]) is blocked
+
+
+def test_an_opt_out_on_calls_stops_calls():
+    tables = typed_tables(
+        interactions=[
+            interaction("I1", "2024-12-01T15:00:00+00:00", direction="inbound", outcome="opted_out")
+        ]
+    )
+    packs, default, by_region = resolve_packs("us_reg_f", {})
+    verdict = apply_contact_policy(pd.Series(["L1"]), tables, dt.date(2025, 1, 15), packs, default, by_region)
+    windows = verdict.windows.set_index("channel")
+    assert windows.loc["call", "blocked_by"] == "opted_out" and windows.loc["sms", "lawful_today"]
 
 
 # --- flags known on the work day hold that day ----------------------------------------------------

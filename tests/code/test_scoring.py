@@ -229,3 +229,33 @@ def test_the_partition_check_refuses_a_loan_in_two_lists():
         check_partition(features, lists["dispositions"], queue, {**lists, "suppressed": doubled})
     with pytest.raises(PartitionError, match="undecided"):
         check_partition(features, lists["dispositions"].iloc[1:], queue.iloc[1:], lists)
+
+
+def test_a_night_with_no_overdue_loan_meets_every_contract():
+    from data_contracts.outputs import ContactWindows, Dispositions, Forbearance, PromiseFollowUp
+
+    tables = typed_tables(installments=schedule("L1", first_due="2025-06-01"))  # nothing due yet
+    features, verdict, decisions = _decide(tables)
+    assert features.empty
+    queue = rank_queue(
+        decisions.candidates,
+        pd.Series(dtype="float64"),
+        top_reasons(decisions.candidates, pd.DataFrame(columns=list(FEATURE_NAMES), dtype="float64")),
+        verdict.accounts,
+        run_id="run-1",
+        model_version="m/1",
+        policy_versions=verdict.packs,
+        team_split=["channel", "region"],
+    )
+    Queue.validate(queue)
+    lists = finalize_decisions(decisions, verdict.windows, "run-1")
+    contracts = {
+        "suppressed": Suppressed,
+        "dispositions": Dispositions,
+        "promise_follow_up": PromiseFollowUp,
+        "forbearance": Forbearance,
+        "contact_windows": ContactWindows,
+    }
+    for name, contract in contracts.items():
+        contract.validate(lists[name])
+        assert lists[name].empty

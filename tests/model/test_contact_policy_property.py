@@ -312,9 +312,16 @@ class Oracle:
     def noon(self, loan_id: str, day: dt.date) -> dt.datetime:
         return dt.datetime.combine(day, dt.time(12), tzinfo=self.zone(loan_id)).astimezone(UTC)
 
-    def flag_in_force(self, loan_id: str, name: str, day: dt.date) -> bool:
+    def same_scope(self, rule, loan_id: str, other_loan_id: str) -> bool:
+        """Whether an event or flag on ``other_loan_id`` counts for ``loan_id`` under ``rule``:
+        its own loan, or with borrower scope any loan of the same borrower."""
+        if getattr(rule, "scope", "loan") == "borrower":
+            return self.borrower_of[other_loan_id] == self.borrower_of[loan_id]
+        return other_loan_id == loan_id
+
+    def flag_in_force(self, loan_id: str, name: str, day: dt.date, rule=None) -> bool:
         return any(
-            f.loan_id == loan_id
+            (f.loan_id == loan_id if rule is None else self.same_scope(rule, loan_id, f.loan_id))
             and f.flag == name
             and f.starts_on <= day
             and (f.ends_on is None or f.ends_on >= day)
@@ -326,11 +333,10 @@ class Oracle:
         person = self.borrower(loan_id)
         local = instant.astimezone(self.zone(loan_id))
         day, clock = local.date(), local.time()
-        events = [e for e in self.book.events if e.loan_id == loan_id]
         broken = []
         for rule in self.pack(loan_id).rules:
             if isinstance(rule, FlagHold):
-                hit = channel in rule.channels and self.flag_in_force(loan_id, rule.flag, day)
+                hit = channel in rule.channels and self.flag_in_force(loan_id, rule.flag, day, rule)
             elif isinstance(rule, BorrowerHold):
                 hit = channel in rule.channels and bool(person[rule.column])
             elif isinstance(rule, BorrowerPermission):
@@ -349,8 +355,9 @@ class Oracle:
                 first = day - dt.timedelta(days=rule.window_days - 1)
                 made = sum(
                     1
-                    for e in events
-                    if e.channel in rule.counted_channels
+                    for e in self.book.events
+                    if self.same_scope(rule, loan_id, e.loan_id)
+                    and e.channel in rule.counted_channels
                     and e.direction in rule.directions
                     and first <= self.local_date(loan_id, e.at) <= day
                 )
@@ -363,7 +370,8 @@ class Oracle:
                     and self.local_date(loan_id, e.at)
                     <= day
                     <= self.local_date(loan_id, e.at) + dt.timedelta(days=rule.days - 1)
-                    for e in events
+                    for e in self.book.events
+                    if self.same_scope(rule, loan_id, e.loan_id)
                 )
             else:  # pragma: no cover - a new rule kind needs an oracle first
                 raise AssertionError(f"oracle does not know rule kind {rule.kind}")
@@ -384,7 +392,7 @@ class Oracle:
             for rule in self.pack(loan_id).rules
             if _account_level(rule)
             and (
-                (isinstance(rule, FlagHold) and self.flag_in_force(loan_id, rule.flag, day))
+                (isinstance(rule, FlagHold) and self.flag_in_force(loan_id, rule.flag, day, rule))
                 or (isinstance(rule, BorrowerHold) and bool(person[rule.column]))
             )
         ]
