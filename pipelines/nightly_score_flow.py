@@ -199,6 +199,9 @@ def nightly_score_flow(
         queue, companions, n_scored = score_and_explain(
             features, verdict, decisions, champion, config, run_id
         )
+    unmatched = sorted(set(config.policy.by_region) - set(verdict.accounts["region"]))
+    if unmatched:
+        print(f"warning: policy.by_region names regions no overdue loan has tonight: {unmatched}")
     suppressed = companions["suppressed"]
     dispositions = companions["dispositions"]["disposition"].value_counts()
     manifest = {
@@ -217,6 +220,9 @@ def nightly_score_flow(
             "packs": verdict.packs,
             "default": policy or config.policy.default,
             "by_region": dict(config.policy.by_region),
+            "loans_by_pack": verdict.accounts["policy"].value_counts().sort_index().to_dict(),
+            # Region names match exactly; a key no overdue loan carries may be a misspelling.
+            "regions_without_loans": sorted(set(config.policy.by_region) - set(verdict.accounts["region"])),
         },
         "counts": {
             "overdue": int(len(features)),

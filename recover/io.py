@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import shutil
 from collections.abc import Callable, Collection, Mapping
@@ -141,8 +142,12 @@ def publish_outputs(
     staging = out_dir / f".staging-{run_id}"
     retired = out_dir / f".retired-{run_id}"
     shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(retired, ignore_errors=True)
     staging.mkdir()
+    retired.mkdir()
     written: dict[str, Path] = {}
+    # (published path, its previous version in `retired` or None): undone in reverse on failure.
+    done: list[tuple[Path, Path | None]] = []
     try:
         names: list[str] = []
         for stem, frame in frames.items():
@@ -155,23 +160,51 @@ def publish_outputs(
         write_json(staging / "manifest.json", manifest)
         for folder in replace_folders:
             (staging / folder).mkdir(parents=True, exist_ok=True)
-            if (out_dir / folder).exists():
-                retired.mkdir(exist_ok=True)
-                os.replace(out_dir / folder, retired / folder)
+            backup = retired / folder if (out_dir / folder).exists() else None
+            if backup is not None:
+                os.replace(out_dir / folder, backup)
+            done.append((out_dir / folder, backup))
             os.replace(staging / folder, out_dir / folder)
-        for name in names:
-            if any(Path(name).parts[0] == folder for folder in replace_folders):
-                written[name] = out_dir / name
-                continue
-            (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
-            os.replace(staging / name, out_dir / name)
-            written[name] = out_dir / name
-        os.replace(staging / "manifest.json", out_dir / "manifest.json")
-        written["manifest.json"] = out_dir / "manifest.json"
+        in_folders = {name for name in names if Path(name).parts[0] in replace_folders}
+        for name in [*(n for n in names if n not in in_folders), "manifest.json"]:
+            target = out_dir / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            backup = None
+            if target.exists():
+                # A hard link keeps the previous file readable at its path until the atomic
+                # replace, and lets a failure put it back.
+                backup = retired / name
+                backup.parent.mkdir(parents=True, exist_ok=True)
+                os.link(target, backup)
+            done.append((target, backup))
+            os.replace(staging / name, target)
+        written = {name: out_dir / name for name in [*names, "manifest.json"]}
+    except BaseException:
+        _roll_back(done)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(retired, ignore_errors=True)
     return written
+
+
+def _roll_back(done: list[tuple[Path, Path | None]]) -> None:
+    """Put back what a failed publish replaced, newest first; remove what it added. Best
+    effort: one path that cannot be restored does not stop the others."""
+    for target, backup in reversed(done):
+        try:
+            if backup is not None:
+                if target.is_dir() and not target.is_symlink():
+                    shutil.rmtree(target, ignore_errors=True)
+                os.replace(backup, target)
+            elif target.is_dir():
+                shutil.rmtree(target, ignore_errors=True)
+            else:
+                target.unlink(missing_ok=True)
+        except OSError as error:
+            logging.getLogger("recover").error(
+                "could not restore %s after a failed publish: %s", target, error
+            )
 
 
 def csv_text(frame: pd.DataFrame) -> pd.DataFrame:

@@ -138,15 +138,18 @@ def _table_definition(metadata: sa.MetaData, name: str, kinds: dict[str, str]) -
 
 
 def _ensure_table(connection: sa.Connection, table: sa.Table) -> None:
-    """Create the table (and its as_of index) if missing; else add the columns it lacks.
-
-    Outputs only ever gain columns (never renamed or dropped), so a table written by an earlier
-    version is migrated by adding the new columns, nullable: its earlier rows read NULL there.
-    This runs inside the publishing transaction, so a failed publish leaves no new column.
-    """
+    """Create the table (and its as_of index) if missing; else add the columns it lacks."""
     inspector = sa.inspect(connection)
     if not inspector.has_table(table.name, schema=table.schema):
         table.create(connection)
+        return
+    _add_missing_columns(connection, table)
+
+
+def _add_missing_columns(connection: sa.Connection, table: sa.Table) -> None:
+    """Add, nullable, the columns an existing table lacks (a table from an earlier version:
+    outputs only ever gain columns). Its earlier rows read NULL there."""
+    if not sa.inspect(connection).has_table(table.name, schema=table.schema):
         return
     # The column names of an empty select: portable where reflection is not (duckdb-engine).
     probe = sa.select(sa.literal_column("*")).select_from(sa.table(table.name, schema=table.schema))
@@ -312,6 +315,11 @@ def publish_queue(
         _make_sqlite_transactional(engine)
     counts: dict[str, tuple[int, int]] = {}
     try:
+        # Migrations first, in their own short transaction: ALTER TABLE locks readers out on
+        # PostgreSQL, and a dialer must not wait for the whole publish.
+        with engine.begin() as connection:
+            for definition in definitions.values():
+                _add_missing_columns(connection, definition)
         with engine.begin() as connection:
             _serialize_publishers(connection, list(definitions.values()))
             for definition in definitions.values():

@@ -16,7 +16,8 @@ def team_names(queue: pd.DataFrame, split_by: Sequence[str]) -> pd.Series:
     name = parts[0]
     for part in parts[1:]:
         name = name + "-" + part
-    return name.map(lambda text: re.sub(r"[^A-Za-z0-9_.-]+", "_", text))
+    # \w keeps letters of every script: दिल्ली and मुंबई must stay two teams.
+    return name.map(lambda text: re.sub(r"[^\w.-]+", "_", text))
 
 
 def team_capacity(
