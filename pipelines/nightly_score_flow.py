@@ -35,7 +35,7 @@ from recover.io import publish_outputs, write_quarantine
 from recover.progress import stage
 from recover.publish import publish_queue
 from scoring.dispositions import check_partition, decide
-from scoring.policy.engine import apply_contact_policy
+from scoring.policy.engine import apply_contact_policy, unreadable_hold_loans
 from scoring.policy.packs import resolve_packs
 from scoring.queue import finalize_decisions, rank_queue
 from scoring.reasons import top_reasons
@@ -68,12 +68,21 @@ def champion_for(config: Config):
 
 
 @task(name="apply-contact-policy", cache_policy=NO_CACHE)
-def contact_policy_for(features, tables, as_of: dt.date, config: Config, policy: str | None):
+def contact_policy_for(features, validated, as_of: dt.date, config: Config, policy: str | None):
     """Judge every overdue loan under its rule pack and give it exactly one disposition."""
     packs, default, by_region = resolve_packs(
         policy or config.policy.default, config.policy.by_region, config.policy.packs_dir
     )
-    verdict = apply_contact_policy(features["loan_id"], tables, as_of, packs, default, by_region)
+    tables = validated.tables
+    verdict = apply_contact_policy(
+        features["loan_id"],
+        tables,
+        as_of,
+        packs,
+        default,
+        by_region,
+        unreadable_holds=unreadable_hold_loans(validated.quarantined_rows),
+    )
     promises = promise_ledger(
         tables["interactions"],
         tables["payments"],
@@ -194,7 +203,7 @@ def nightly_score_flow(
     with stage("build features", timings):
         features = features_for(validated.tables, as_of, config)
     with stage("apply contact policy", timings):
-        verdict, decisions = contact_policy_for(features, validated.tables, as_of, config, policy)
+        verdict, decisions = contact_policy_for(features, validated, as_of, config, policy)
     with stage("score, explain and rank", timings):
         queue, companions, n_scored = score_and_explain(
             features, verdict, decisions, champion, config, run_id

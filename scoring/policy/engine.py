@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from data_contracts.enums import CHANNELS
+from scoring.frames import member_of
 from scoring.policy.packs import BorrowerHold, FlagHold, RulePack
 from scoring.policy.windows import contact_history, contact_windows, evaluate_blocks, policy_accounts
 
@@ -50,6 +51,34 @@ class PolicyResult:
         return dict(zip(used["policy"], used["policy_version"], strict=True))
 
 
+# The engine's own safety rule, in force under every pack: a hold it cannot read still holds.
+UNREADABLE_HOLD_RULE = {
+    "rule_id": "unreadable_hold_row",
+    "kind": "safety",
+    "flag": None,
+    "reason": "hold_row_quarantined",
+    "account_level": True,
+    "forbearance": False,
+    "description": "A flag or opt-out row for this loan was quarantined (see quarantine/); the loan is "
+    "held until the row is fixed, because the hold it may carry cannot be read.",
+    "source": "engine safety rule",
+}
+
+
+def unreadable_hold_loans(quarantined_rows: Mapping[str, pd.DataFrame]) -> pd.Series:
+    """Loan ids named by quarantined rows that may carry a hold: any account_flags row, and
+    interactions rows whose outcome reads ``opted_out`` (rows as delivered, so text)."""
+    pieces = []
+    flags = quarantined_rows.get("account_flags")
+    if flags is not None and "loan_id" in flags:
+        pieces.append(flags["loan_id"])
+    events = quarantined_rows.get("interactions")
+    if events is not None and {"loan_id", "outcome"} <= set(events.columns):
+        pieces.append(events.loc[events["outcome"].astype("str").str.strip() == "opted_out", "loan_id"])
+    ids = pd.concat(pieces, ignore_index=True) if pieces else pd.Series(dtype="str")
+    return ids.dropna().astype("str").str.strip().drop_duplicates().reset_index(drop=True)
+
+
 def rule_table(pack: RulePack) -> pd.DataFrame:
     """The pack's rules as rows: which hold the whole account, which route to forbearance."""
     rows = []
@@ -69,6 +98,7 @@ def rule_table(pack: RulePack) -> pd.DataFrame:
                 "source": rule.source,
             }
         )
+    rows.append({"policy": pack.name, "policy_version": pack.version, **UNREADABLE_HOLD_RULE})
     return pd.DataFrame(rows, columns=RULE_TABLE_COLUMNS)
 
 
@@ -85,9 +115,15 @@ def apply_contact_policy(
     packs: Mapping[str, RulePack],
     default: str,
     by_region: Mapping[str, str] | None = None,
+    unreadable_holds: pd.Series | None = None,
 ) -> PolicyResult:
-    """Judge every loan in ``loan_ids`` under its pack: blocks, lawful windows and rules used."""
+    """Judge every loan in ``loan_ids`` under its pack: blocks, lawful windows and rules used.
+
+    ``unreadable_holds`` (see :func:`unreadable_hold_loans`) are held on every channel by the
+    engine's safety rule, whatever the pack.
+    """
     accounts = policy_accounts(loan_ids, tables)
+    unreadable = pd.Series(dtype="str") if unreadable_holds is None else unreadable_holds
     accounts["policy"] = assign_packs(accounts, default, by_region or {})
     missing = sorted(set(accounts["policy"]) - set(packs))
     if missing:
@@ -98,6 +134,15 @@ def apply_contact_policy(
         subset = accounts[accounts["policy"] == name].drop(columns="policy")
         history = contact_history(subset, tables, as_of, pack)
         pack_blocks = evaluate_blocks(pack, history)
+        held = subset.loc[member_of(subset["loan_id"], unreadable), "loan_id"]
+        safety = held.to_frame().merge(pd.DataFrame({"channel": list(CHANNELS)}), how="cross")
+        safety = safety.assign(
+            rule_id=UNREADABLE_HOLD_RULE["rule_id"],
+            reason=UNREADABLE_HOLD_RULE["reason"],
+            blocked_through=pd.Series(pd.NaT, index=safety.index, dtype="datetime64[ns]"),
+        )
+        if len(safety):
+            pack_blocks = pd.concat([pack_blocks, safety[pack_blocks.columns]], ignore_index=True)
         blocks.append(pack_blocks.assign(policy=pack.name))
         windows.append(contact_windows(pack, history, pack_blocks))
         rules.append(rule_table(pack))

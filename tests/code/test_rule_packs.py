@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from data_contracts.validation import validate_tables
+from features.build import build_features
 from features.point_in_time import as_of_instant
 from features.promises import promise_ledger
 from scoring.policy.engine import apply_contact_policy, assign_packs
@@ -245,6 +246,44 @@ def test_an_opt_out_on_calls_stops_calls():
     verdict = apply_contact_policy(pd.Series(["L1"]), tables, dt.date(2025, 1, 15), packs, default, by_region)
     windows = verdict.windows.set_index("channel")
     assert windows.loc["call", "blocked_by"] == "opted_out" and windows.loc["sms", "lawful_today"]
+
+
+def test_a_loan_whose_hold_row_was_quarantined_is_held_until_the_row_is_fixed():
+    from scoring.dispositions import decide
+    from scoring.policy.engine import unreadable_hold_loans
+
+    raw = raw_tables(
+        borrowers=[borrower("B1"), borrower("B2")],
+        loans=[loan("L1", "B1"), loan("L2", "B2"), loan("L3", "B2")],
+        installments=schedule("L1") + schedule("L2") + schedule("L3"),
+        account_flags=[flag("L1", "cease_and_desist", "2025-01-10", "2025-01-01")],  # ends before it starts
+        interactions=[
+            interaction("I1", "not a time", loan_id="L2", channel="sms", outcome="opted_out"),
+            interaction("I2", "not a time", loan_id="L3", channel="sms", outcome="no_answer"),
+        ],
+    )
+    result = validate_tables(raw, as_of=dt.date(2025, 1, 15))
+    unreadable = unreadable_hold_loans(result.quarantined_rows)
+    assert sorted(unreadable) == ["L1", "L2"]
+    features = build_features(result.tables, dt.date(2025, 1, 15))
+    packs, default, by_region = resolve_packs("us_reg_f", {})
+    verdict = apply_contact_policy(
+        features["loan_id"],
+        result.tables,
+        dt.date(2025, 1, 15),
+        packs,
+        default,
+        by_region,
+        unreadable_holds=unreadable,
+    )
+    promises = promise_ledger(
+        result.tables["interactions"], result.tables["payments"], as_of_instant("2025-01-15"), tolerance=0.01
+    )
+    decisions = decide(features, verdict, promises, as_of=dt.date(2025, 1, 15), preference=["call", "letter"])
+    held = decisions.suppressed.set_index("loan_id")
+    assert sorted(held.index) == ["L1", "L2"]
+    assert set(held["reason"]) == {"hold_row_quarantined"}
+    assert list(decisions.candidates["loan_id"]) == ["L3"]
 
 
 # --- flags known on the work day hold that day ----------------------------------------------------
