@@ -151,6 +151,7 @@ class ContactWindows(pa.DataFrameModel):
     blocked_by: Series[str]
     policy: Series[str]
     policy_version: Series[str]
+    attempts_left_today: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
 
     class Config:
         strict = True
@@ -191,6 +192,7 @@ class Queue(AccountKeys):
     broken_promise: Series[bool]
     policy: Series[str] = pa.Field(str_length={"min_value": 1})
     policy_version: Series[str] = pa.Field(str_length={"min_value": 1})
+    attempts_left_today: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
 
     class Config:
         unique = ["loan_id"]
@@ -237,6 +239,7 @@ QUEUE_COLUMNS: list[str] = [
     "broken_promise",
     "policy",
     "policy_version",
+    "attempts_left_today",
 ]
 SUPPRESSED_COLUMNS: list[str] = [
     "as_of",

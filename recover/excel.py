@@ -22,6 +22,7 @@ TEAM_SHEET_COLUMNS = [
     ("recommended_channel", "Channel", 11, "text"),
     ("contact_window", "Lawful contact window (local time)", 30, "text"),
     ("timezone", "Time zone", 20, "text"),
+    ("attempts_left_today", "Attempts left today", 9, "int"),
     ("broken_promise", "Broke a promise", 9, "text"),
     ("reason_1", "Why (1)", 42, "wrap"),
     ("reason_2", "Why (2)", 42, "wrap"),

@@ -53,6 +53,7 @@ def rank_queue(
         "contact_from_utc",
         "contact_until_utc",
         "broken_promise",
+        "attempts_left_today",
     ]:
         queue[column] = candidates[column]
     queue["recommended_channel"] = queue["recommended_channel"].astype("str")

@@ -138,6 +138,23 @@ def attempt_cap(rule: AttemptCap, history: ContactHistory) -> pd.DataFrame:
     return _blocks(through.index, rule.channels, rule, through.to_numpy())
 
 
+def attempts_left(rule: AttemptCap, history: ContactHistory) -> pd.Series:
+    """Per account loan, how many more counted attempts the cap allows on the work day
+    (max_attempts minus those in the window ending today; never below zero)."""
+    first_day = history.work_day - pd.Timedelta(days=rule.window_days - 1)
+    events = history.interactions
+    counted = events[
+        events["channel"].isin(rule.counted_channels)
+        & events["direction"].isin(rule.directions)
+        & (events["local_date"] >= first_day)
+        & (events["local_date"] <= history.work_day)
+    ]
+    key = "borrower_id" if rule.scope == "borrower" else "loan_id"
+    made = _per_account(counted.groupby(key, observed=True).size(), rule.scope, history)
+    made = made.reindex(pd.Index(history.accounts["loan_id"], name="loan_id"), fill_value=0)
+    return (rule.max_attempts - made).clip(lower=0).astype("int64")
+
+
 def conversation_cooldown(rule: ConversationCooldown, history: ContactHistory) -> pd.DataFrame:
     """Blocked from the day of the latest conversation (day 1) through day ``days``."""
     first_day = history.work_day - pd.Timedelta(days=rule.days - 1)

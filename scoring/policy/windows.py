@@ -12,8 +12,8 @@ import pandas as pd
 from data_contracts.enums import CHANNELS
 from features.point_in_time import as_of_date, as_of_instant
 from scoring.frames import member_of
-from scoring.policy.packs import ContactHours, RulePack
-from scoring.policy.rules import BLOCK_COLUMNS, RULE_FUNCTIONS, ContactHistory, lookback_days
+from scoring.policy.packs import AttemptCap, ContactHours, RulePack
+from scoring.policy.rules import BLOCK_COLUMNS, RULE_FUNCTIONS, ContactHistory, attempts_left, lookback_days
 
 ACCOUNT_COLUMNS = [
     "loan_id",
@@ -42,6 +42,7 @@ WINDOW_COLUMNS = [
     "blocked_by",
     "policy",
     "policy_version",
+    "attempts_left_today",
 ]
 
 
@@ -175,9 +176,22 @@ def contact_windows(pack: RulePack, history: ContactHistory, blocks: pd.DataFram
         grid.loc[rows.index, "window_until_utc"] = ends
         grid.loc[rows.index, "window_from_local"] = _local_text(starts, zone)
         grid.loc[rows.index, "window_until_local"] = _local_text(ends, zone)
+    grid["attempts_left_today"] = _attempts_left_today(pack, history, grid)
     grid["policy"] = pack.name
     grid["policy_version"] = pack.version
     return grid[WINDOW_COLUMNS]
+
+
+def _attempts_left_today(pack: RulePack, history: ContactHistory, grid: pd.DataFrame) -> pd.Series:
+    """Per (loan, channel) row, the fewest attempts any cap on that channel still allows today
+    (0 when not lawful today; null when no cap applies): a dialer that retries must stop there."""
+    left = pd.Series(pd.NA, index=grid.index, dtype="Int64")
+    for rule in pack.of_kind(AttemptCap):
+        allowed = attempts_left(rule, history)
+        rows = grid["channel"].isin(rule.channels)
+        this_rule = grid.loc[rows, "loan_id"].map(allowed).astype("Int64")
+        left.loc[rows] = this_rule.where(left.loc[rows].isna(), np.minimum(left.loc[rows], this_rule))
+    return left.mask(~grid["lawful_today"], 0).astype("Int64")
 
 
 def _joined_reasons(blocks: pd.DataFrame) -> pd.Series:

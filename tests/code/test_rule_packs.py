@@ -286,6 +286,28 @@ def test_a_loan_whose_hold_row_was_quarantined_is_held_until_the_row_is_fixed():
     assert list(decisions.candidates["loan_id"]) == ["L3"]
 
 
+@pytest.mark.parametrize(
+    ("pack", "calls", "left"),
+    [
+        ("us_reg_f", [], 7),
+        ("us_reg_f", ["2025-01-09T15:00", "2025-01-12T15:00", "2025-01-13T15:00"], 4),
+        ("us_reg_f", ["2025-01-08T15:00"], 7),  # 2025-01-08 is outside the 7 days ending 01-15
+        ("india_rbi", ["2025-01-14T15:00"], 2),  # daily cap 2 (new day), weekly 6 - 1 = 5
+        ("india_rbi", [f"2025-01-{d:02d}T15:00" for d in range(9, 14)], 1),  # weekly 6 - 5
+    ],
+)
+def test_queue_rows_say_how_many_attempts_are_left_today(pack, calls, left):
+    tables = typed_tables(
+        borrowers=[borrower(timezone="UTC")],
+        interactions=[interaction(f"I{k}", f"{at}:00+00:00") for k, at in enumerate(calls)],
+    )
+    packs, default, by_region = resolve_packs(pack, {})
+    verdict = apply_contact_policy(pd.Series(["L1"]), tables, dt.date(2025, 1, 15), packs, default, by_region)
+    windows = verdict.windows.set_index("channel")
+    assert windows.loc["call", "attempts_left_today"] == left
+    assert pd.isna(windows.loc["letter", "attempts_left_today"])  # no cap on letters
+
+
 # --- flags known on the work day hold that day ----------------------------------------------------
 
 

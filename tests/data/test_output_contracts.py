@@ -46,6 +46,7 @@ def _queue(n: int = 3) -> pd.DataFrame:
             "broken_promise": False,
             "policy": "us_reg_f",
             "policy_version": "2026.11.0",
+            "attempts_left_today": pd.Series([7] * n, dtype="Int64"),
         }
     )[QUEUE_COLUMNS]
 

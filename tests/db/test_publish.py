@@ -47,6 +47,7 @@ def queue(n: int, run_id: str, as_of: dt.date = AS_OF) -> pd.DataFrame:
             "broken_promise": False,
             "policy": "us_reg_f",
             "policy_version": "2026.11.0",
+            "attempts_left_today": pd.Series([7] * n, dtype="Int64"),
         }
     )[QUEUE_COLUMNS]
 

@@ -110,8 +110,8 @@ def test_score_writes_a_ranked_explained_queue(trained, small_book, tmp_path):
     assert sheet.max_row == len(within) + 1
     assert [sheet.cell(r, 2).value for r in range(2, sheet.max_row + 1)] == list(within["loan_id"])
     assert sheet.cell(2, 6).number_format == "#,##0.00"
-    assert sheet.column_dimensions["M"].width > 30  # reasons are readable
-    assert sheet.cell(2, 13).value == within["reason_1"].iloc[0]
+    assert sheet.column_dimensions["N"].width > 30  # reasons are readable
+    assert sheet.cell(2, 14).value == within["reason_1"].iloc[0]
     assert manifest["as_of"] == AS_OF and manifest["model"]["name"] == "recover-propensity"
     assert set(manifest["input_rows"]) == {
         "borrowers",
