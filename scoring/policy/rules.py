@@ -116,13 +116,9 @@ def contact_hours(rule: ContactHours, history: ContactHistory) -> pd.DataFrame:
     return _blocks([], [], rule, pd.NaT)
 
 
-def attempt_cap(rule: AttemptCap, history: ContactHistory) -> pd.DataFrame:
-    """Blocked while the last ``window_days`` already hold ``max_attempts`` counted attempts.
-
-    With the M-th most recent counted attempt on local day L, every window of ``window_days``
-    days containing day X holds M attempts for as long as X <= L + window_days - 1, so one more
-    attempt would exceed the cap through that day.
-    """
+def _counted_attempts(rule: AttemptCap, history: ContactHistory) -> tuple[pd.DataFrame, str]:
+    """The attempts the cap counts in the ``window_days`` ending on the work day, and the
+    column they are counted by (loan_id, or borrower_id for borrower scope)."""
     first_day = history.work_day - pd.Timedelta(days=rule.window_days - 1)
     events = history.interactions
     counted = events[
@@ -131,7 +127,17 @@ def attempt_cap(rule: AttemptCap, history: ContactHistory) -> pd.DataFrame:
         & (events["local_date"] >= first_day)
         & (events["local_date"] <= history.work_day)
     ]
-    key = "borrower_id" if rule.scope == "borrower" else "loan_id"
+    return counted, "borrower_id" if rule.scope == "borrower" else "loan_id"
+
+
+def attempt_cap(rule: AttemptCap, history: ContactHistory) -> pd.DataFrame:
+    """Blocked while the last ``window_days`` already hold ``max_attempts`` counted attempts.
+
+    With the M-th most recent counted attempt on local day L, every window of ``window_days``
+    days containing day X holds M attempts for as long as X <= L + window_days - 1, so one more
+    attempt would exceed the cap through that day.
+    """
+    counted, key = _counted_attempts(rule, history)
     newest_first = counted.sort_values([key, "local_date"], ascending=[True, False], kind="stable")
     mth = newest_first.groupby(key, observed=True).nth(rule.max_attempts - 1).set_index(key)["local_date"]
     through = _per_account(mth + pd.Timedelta(days=rule.window_days - 1), rule.scope, history)
@@ -141,15 +147,7 @@ def attempt_cap(rule: AttemptCap, history: ContactHistory) -> pd.DataFrame:
 def attempts_left(rule: AttemptCap, history: ContactHistory) -> pd.Series:
     """Per account loan, how many more counted attempts the cap allows on the work day
     (max_attempts minus those in the window ending today; never below zero)."""
-    first_day = history.work_day - pd.Timedelta(days=rule.window_days - 1)
-    events = history.interactions
-    counted = events[
-        events["channel"].isin(rule.counted_channels)
-        & events["direction"].isin(rule.directions)
-        & (events["local_date"] >= first_day)
-        & (events["local_date"] <= history.work_day)
-    ]
-    key = "borrower_id" if rule.scope == "borrower" else "loan_id"
+    counted, key = _counted_attempts(rule, history)
     made = _per_account(counted.groupby(key, observed=True).size(), rule.scope, history)
     made = made.reindex(pd.Index(history.accounts["loan_id"], name="loan_id"), fill_value=0)
     return (rule.max_attempts - made).clip(lower=0).astype("int64")
