@@ -231,7 +231,7 @@ def nightly_score_flow(
             "by_region": dict(config.policy.by_region),
             "loans_by_pack": verdict.accounts["policy"].value_counts().sort_index().to_dict(),
             # Region names match exactly; a key no overdue loan carries may be a misspelling.
-            "regions_without_loans": sorted(set(config.policy.by_region) - set(verdict.accounts["region"])),
+            "regions_without_loans": unmatched,
         },
         "counts": {
             "overdue": int(len(features)),

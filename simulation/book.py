@@ -23,6 +23,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from recover.io import csv_text
 from simulation import catalog
 from simulation.catalog import CALL, DIRECT_DEBIT, FIELD_VISIT, INBOUND, PROMISE_TO_PAY
 from simulation.config import SimulationConfig
@@ -541,7 +542,7 @@ def write_book(
         if fmt == "parquet":
             frame.to_parquet(path, index=False)
         else:
-            csv_ready(frame).to_csv(path, index=False)
+            csv_text(frame).to_csv(path, index=False)
         written[name] = path
     for name, frame in book.truth.items():
         path = truth_dir / f"{name}.parquet"
@@ -552,15 +553,3 @@ def write_book(
         path.write_text(json.dumps(book.config.model_dump(mode="json"), indent=2, sort_keys=True))
         written["truth/simulation_config"] = path
     return written
-
-
-def csv_ready(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame with dates as YYYY-MM-DD and timestamps as ISO 8601 with offset, as text."""
-    out = frame.copy()
-    for column in out.columns:
-        dtype = out[column].dtype
-        if isinstance(dtype, pd.DatetimeTZDtype):
-            out[column] = out[column].dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-        elif pd.api.types.is_datetime64_dtype(dtype):
-            out[column] = out[column].dt.strftime("%Y-%m-%d")
-    return out

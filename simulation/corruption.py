@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from simulation.book import csv_ready
+from recover.io import csv_text
 
 CORRUPTIONS = (
     "wrong_type",
@@ -45,7 +45,7 @@ def corrupt_tables(
     log = []
     future = f"{pd.Timestamp(as_of) + pd.Timedelta(days=3):%Y-%m-%d}T10:00:00+00:00"
     for table, (numeric, code, parent, event) in _TARGETS.items():
-        frame = csv_ready(tables[table]).astype(object)
+        frame = csv_text(tables[table]).astype(object)
         n_bad = int(round(share * len(frame)))
         rows = rng.choice(len(frame), size=n_bad, replace=False)
         kinds = rng.choice(

@@ -139,3 +139,21 @@ def typed_tables(**kwargs) -> dict[str, pd.DataFrame]:
     result = validate_tables(raw_tables(**kwargs))
     assert result.is_valid, result.failures.to_string()
     return result.tables
+
+
+def contact_policy_columns(n: int) -> dict:
+    """The queue columns the contact-policy engine adds, for n rows of a hand-built queue."""
+    return {
+        "team": "call-northeast",
+        "team_rank": range(1, n + 1),
+        "within_capacity": True,
+        "timezone": "America/New_York",
+        "contact_from_local": "2025-01-15T08:00:00-05:00",
+        "contact_until_local": "2025-01-15T21:00:00-05:00",
+        "contact_from_utc": pd.Series([pd.Timestamp("2025-01-15T13:00Z")] * n, dtype="datetime64[ns, UTC]"),
+        "contact_until_utc": pd.Series([pd.Timestamp("2025-01-16T02:00Z")] * n, dtype="datetime64[ns, UTC]"),
+        "broken_promise": False,
+        "policy": "us_reg_f",
+        "policy_version": "2026.11.0",
+        "attempts_left_today": pd.Series([7] * n, dtype="Int64"),
+    }

@@ -8,7 +8,7 @@ import pytest
 
 from data_contracts.outputs import QUEUE_COLUMNS, AccountFeatures, Queue
 from features.build import build_features
-from tests.factories import typed_tables
+from tests.factories import contact_policy_columns, typed_tables
 
 
 def _queue(n: int = 3) -> pd.DataFrame:
@@ -31,22 +31,7 @@ def _queue(n: int = 3) -> pd.DataFrame:
             "reason_2": "b (lowers likelihood)",
             "reason_3": "c (raises likelihood)",
             "model_version": "recover-propensity/1",
-            "team": "call-northeast",
-            "team_rank": range(1, n + 1),
-            "within_capacity": True,
-            "timezone": "America/New_York",
-            "contact_from_local": "2025-01-15T08:00:00-05:00",
-            "contact_until_local": "2025-01-15T21:00:00-05:00",
-            "contact_from_utc": pd.Series(
-                [pd.Timestamp("2025-01-15T13:00Z")] * n, dtype="datetime64[ns, UTC]"
-            ),
-            "contact_until_utc": pd.Series(
-                [pd.Timestamp("2025-01-16T02:00Z")] * n, dtype="datetime64[ns, UTC]"
-            ),
-            "broken_promise": False,
-            "policy": "us_reg_f",
-            "policy_version": "2026.11.0",
-            "attempts_left_today": pd.Series([7] * n, dtype="Int64"),
+            **contact_policy_columns(n),
         }
     )[QUEUE_COLUMNS]
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from data_contracts.outputs import QUEUE_COLUMNS, SUPPRESSED_COLUMNS
 from recover.publish import column_kind, publish_queue, with_run_columns
+from tests.factories import contact_policy_columns
 
 AS_OF = dt.date(2025, 1, 15)
 
@@ -36,18 +37,7 @@ def queue(n: int, run_id: str, as_of: dt.date = AS_OF) -> pd.DataFrame:
             "reason_2": "b (lowers likelihood)",
             "reason_3": "c (raises likelihood)",
             "model_version": "recover-propensity/1",
-            "team": "call-northeast",
-            "team_rank": range(1, n + 1),
-            "within_capacity": True,
-            "timezone": "America/New_York",
-            "contact_from_local": "2025-01-15T08:00:00-05:00",
-            "contact_until_local": "2025-01-15T21:00:00-05:00",
-            "contact_from_utc": pd.Timestamp("2025-01-15T13:00:00Z"),
-            "contact_until_utc": pd.Timestamp("2025-01-16T02:00:00Z"),
-            "broken_promise": False,
-            "policy": "us_reg_f",
-            "policy_version": "2026.11.0",
-            "attempts_left_today": pd.Series([7] * n, dtype="Int64"),
+            **contact_policy_columns(n),
         }
     )[QUEUE_COLUMNS]
 
