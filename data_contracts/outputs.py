@@ -97,6 +97,26 @@ class Dispositions(PolicyStamp):
 
     disposition: Series[str] = pa.Field(isin=list(DISPOSITIONS))
     detail: Series[str]
+    control: Series[bool]
+    exploration: Series[bool]
+
+    class Config:
+        unique = ["loan_id"]
+
+
+class LeftAlone(PolicyStamp):
+    """Loans not contacted on purpose tonight: the model says contact adds nothing worth its
+    cost, or the loan is in the random control group."""
+
+    reason: Series[str] = pa.Field(str_length={"min_value": 1})
+    control: Series[bool]
+    p_self_cure: Series[float] = pa.Field(ge=0, le=1)
+    best_channel: Series[str] = pa.Field(isin=list(CHANNELS))
+    p_best_channel: Series[float] = pa.Field(ge=0, le=1)
+    best_channel_cost: Series[float] = pa.Field(ge=0)
+    best_incremental_value: Series[float]
+    days_past_due: Series[float] = pa.Field(ge=0)
+    amount_overdue: Series[float] = pa.Field(gt=0)
 
     class Config:
         unique = ["loan_id"]
@@ -152,6 +172,9 @@ class ContactWindows(pa.DataFrameModel):
     policy: Series[str]
     policy_version: Series[str]
     attempts_left_today: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
+    p_response: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    p_self_cure: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    incremental_value: Series[float] = pa.Field(nullable=True)
 
     class Config:
         strict = True
@@ -193,6 +216,12 @@ class Queue(AccountKeys):
     policy: Series[str] = pa.Field(str_length={"min_value": 1})
     policy_version: Series[str] = pa.Field(str_length={"min_value": 1})
     attempts_left_today: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+    p_response: Series[float] = pa.Field(ge=0, le=1)
+    p_self_cure: Series[float] = pa.Field(ge=0, le=1)
+    incremental_value: Series[float]
+    channel_cost: Series[float] = pa.Field(ge=0)
+    p_reach: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    exploration: Series[bool]
 
     class Config:
         unique = ["loan_id"]
@@ -240,6 +269,13 @@ QUEUE_COLUMNS: list[str] = [
     "policy",
     "policy_version",
     "attempts_left_today",
+    # Added with the best-channel model and capacity allocation.
+    "p_response",
+    "p_self_cure",
+    "incremental_value",
+    "channel_cost",
+    "p_reach",
+    "exploration",
 ]
 SUPPRESSED_COLUMNS: list[str] = [
     "as_of",
@@ -263,6 +299,25 @@ DISPOSITION_COLUMNS: list[str] = [
     "borrower_id",
     "disposition",
     "detail",
+    "policy",
+    "policy_version",
+    "control",
+    "exploration",
+]
+LEFT_ALONE_COLUMNS: list[str] = [
+    "as_of",
+    "run_id",
+    "loan_id",
+    "borrower_id",
+    "reason",
+    "control",
+    "p_self_cure",
+    "best_channel",
+    "p_best_channel",
+    "best_channel_cost",
+    "best_incremental_value",
+    "days_past_due",
+    "amount_overdue",
     "policy",
     "policy_version",
 ]

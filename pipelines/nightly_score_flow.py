@@ -11,10 +11,12 @@ from prefect.cache_policies import NO_CACHE
 
 from data_contracts.enums import DISPOSITIONS
 from data_contracts.outputs import (
+    LEFT_ALONE_COLUMNS,
     AccountFeatures,
     ContactWindows,
     Dispositions,
     Forbearance,
+    LeftAlone,
     PromiseFollowUp,
     Queue,
     Suppressed,
@@ -22,6 +24,7 @@ from data_contracts.outputs import (
 from features.build import build_features
 from features.point_in_time import as_of_instant
 from features.promises import promise_ledger
+from features.responses import channel_history
 from pipelines.common import (
     InvalidInputError,
     load_and_validate,
@@ -34,6 +37,8 @@ from recover.excel import write_team_workbook
 from recover.io import publish_outputs, write_quarantine
 from recover.progress import stage
 from recover.publish import publish_queue
+from scoring.allocation import AllocationSettings
+from scoring.choice import choose_contacts, options_for_windows, settle
 from scoring.dispositions import check_partition, decide
 from scoring.policy.engine import apply_contact_policy, unreadable_hold_loans
 from scoring.policy.packs import resolve_packs
@@ -48,6 +53,7 @@ COMPANION_CONTRACTS = {
     "promise_follow_up": PromiseFollowUp,
     "forbearance": Forbearance,
     "contact_windows": ContactWindows,
+    "left_alone": LeftAlone,
 }
 
 
@@ -63,8 +69,41 @@ def features_for(tables, as_of: dt.date, config: Config):
 
 
 @task(name="load-champion", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def champion_for(config: Config):
-    return tracking.load_champion(config)
+def champion_for(config: Config, name: str | None = None):
+    return tracking.load_champion(config, name)
+
+
+def allocation_settings(config: Config) -> AllocationSettings:
+    decisions = config.decisions
+    return AllocationSettings(
+        channel_cost=decisions.channel_cost,
+        exploration_share=decisions.exploration_share,
+        control_share=decisions.control_share,
+        self_cure_threshold=decisions.self_cure_threshold,
+        salt=decisions.salt,
+    )
+
+
+@task(name="choose-contacts", cache_policy=NO_CACHE)
+def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date, config: Config):
+    """Best channel and incremental value of every candidate; capacity allocation; left alone."""
+    settings = allocation_settings(config)
+    allocation, options = choose_contacts(
+        decisions.candidates,
+        verdict.windows,
+        channel_history(validated.tables["interactions"], as_of),
+        verdict.accounts,
+        channel_champion.model,
+        settings,
+        as_of=as_of,
+        split_by=config.teams.split_by,
+        default_capacity=config.teams.default_capacity,
+        capacity_by_channel=config.teams.capacity_by_channel,
+        capacity_by_team=config.teams.capacity_by_team,
+    )
+    settled, left_alone = settle(decisions, allocation, verdict.windows, settings)
+    windows = options_for_windows(verdict.windows, options, settings.channel_cost)
+    return settled, left_alone, windows
 
 
 @task(name="apply-contact-policy", cache_policy=NO_CACHE)
@@ -95,7 +134,9 @@ def contact_policy_for(features, validated, as_of: dt.date, config: Config, poli
 
 
 @task(name="score-and-explain", cache_policy=NO_CACHE)
-def score_and_explain(features, verdict, decisions, champion, config: Config, run_id: str):
+def score_and_explain(
+    features, verdict, decisions, left_alone, windows, champion, config: Config, run_id: str
+):
     """Score every overdue loan; explain and rank the ones queued for contact today."""
     p_pay = pd.Series(champion.model.predict_proba(features)[:, 1], index=features.index)
     to_work = decisions.candidates
@@ -114,7 +155,8 @@ def score_and_explain(features, verdict, decisions, champion, config: Config, ru
         capacity_by_channel=config.teams.capacity_by_channel,
         capacity_by_team=config.teams.capacity_by_team,
     )
-    companions = finalize_decisions(decisions, verdict.windows, run_id)
+    companions = finalize_decisions(decisions, windows, run_id)
+    companions["left_alone"] = left_alone.assign(run_id=run_id)[LEFT_ALONE_COLUMNS].reset_index(drop=True)
     check_partition(features, companions["dispositions"], queue, companions)
     return (
         Queue.validate(queue, lazy=True),
@@ -198,15 +240,20 @@ def nightly_score_flow(
             # No queue, but the operator gets the evidence: every bad row and its rules.
             write_quarantine(Path(out), error.result.quarantine(run_id))
             raise
-    with stage("load champion model", timings):
+    with stage("load champion models", timings):
         champion = champion_for(config)
+        channel_champion = champion_for(config, config.mlflow.channel_model_name)
     with stage("build features", timings):
         features = features_for(validated.tables, as_of, config)
     with stage("apply contact policy", timings):
         verdict, decisions = contact_policy_for(features, validated, as_of, config, policy)
+    with stage("choose channels and allocate capacity", timings):
+        decisions, left_alone, windows = contacts_for(
+            decisions, verdict, validated, channel_champion, as_of, config
+        )
     with stage("score, explain and rank", timings):
         queue, companions, n_scored = score_and_explain(
-            features, verdict, decisions, champion, config, run_id
+            features, verdict, decisions, left_alone, windows, champion, config, run_id
         )
     unmatched = sorted(set(config.policy.by_region) - set(verdict.accounts["region"]))
     if unmatched:
@@ -225,6 +272,22 @@ def nightly_score_flow(
             "label": champion.label,
             "mlflow_run_id": champion.run_id,
         },
+        "channel_model": {
+            "name": channel_champion.name,
+            "version": channel_champion.version,
+            "label": channel_champion.label,
+            "mlflow_run_id": channel_champion.run_id,
+        },
+        "decisions": {
+            **config.decisions.model_dump(),
+            "exploration": int(queue["exploration"].sum()),
+            "control": int(companions["left_alone"]["control"].sum()),
+            "left_alone_by_reason": companions["left_alone"]["reason"].value_counts().sort_index().to_dict(),
+            "incremental_value_within_capacity": round(
+                float(queue.loc[queue["within_capacity"], "incremental_value"].sum()), 2
+            ),
+            "queued_by_channel": queue["recommended_channel"].value_counts().sort_index().to_dict(),
+        },
         "policy": {
             "packs": verdict.packs,
             "default": policy or config.policy.default,
@@ -240,6 +303,7 @@ def nightly_score_flow(
             "queued": int(len(queue)),
             "promise_follow_up": int(len(companions["promise_follow_up"])),
             "forbearance": int(len(companions["forbearance"])),
+            "left_alone": int(len(companions["left_alone"])),
             "within_capacity": int(queue["within_capacity"].sum()),
             "dispositions": {name: int(dispositions.get(name, 0)) for name in DISPOSITIONS},
         },

@@ -10,8 +10,9 @@ from prefect.cache_policies import NO_CACHE
 
 from data_contracts.outputs import TrainingSnapshot
 from features.catalog import FEATURE_NAMES
+from features.responses import ResponsePlan, build_response_set, treatment_summary
 from features.snapshots import SnapshotPlan, build_training_set, out_of_time_split
-from models.training import train_propensity
+from models.training import train_channel, train_propensity
 from pipelines.common import load_and_validate, table_sizes, validation_summary
 from recover import tracking
 from recover.config import Config, load_config
@@ -47,6 +48,69 @@ def build_snapshots(tables, as_of: dt.date, config: Config):
     return TrainingSnapshot.validate(snapshots, lazy=True)
 
 
+def response_plan(config: Config) -> ResponsePlan:
+    channel = config.channel_model
+    return ResponsePlan(
+        every_days=channel.every_days,
+        min_history_days=channel.min_history_days,
+        window_days=channel.response_window_days,
+        validation_days=config.training.validation_days,
+        test_days=config.training.test_days,
+    )
+
+
+@task(name="build-response-set", cache_policy=NO_CACHE)
+def build_responses(tables, as_of: dt.date, config: Config):
+    def report(i: int, n: int, date: dt.date) -> None:
+        if i == n or i % 20 == 0:
+            logger.info("  response day %d/%d (%s)", i, n, date)
+
+    return build_response_set(
+        tables,
+        as_of,
+        response_plan(config),
+        qualifying_rule=config.label.qualifying_amount,
+        min_amount_overdue=config.scoring.min_amount_overdue,
+        tolerance=config.label.tolerance,
+        on_snapshot=report,
+    )
+
+
+@task(name="fit-channel-model", cache_policy=NO_CACHE)
+def fit_channel(responses, config: Config):
+    split = out_of_time_split(responses, response_plan(config))
+    channel = config.channel_model
+    return train_channel(
+        split,
+        channel.lightgbm.model_dump(),
+        config.training.seed,
+        ipw=channel.ipw,
+        weight_clip=channel.weight_clip,
+    )
+
+
+@task(name="log-and-register-channel", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def log_and_register_channel(outcome, as_of: dt.date, data: str, config: Config, example, validation: dict):
+    channel = config.channel_model
+    return tracking.log_training_run(
+        config,
+        outcome,
+        as_of=as_of,
+        data_source=data,
+        params=channel.lightgbm.model_dump(),
+        input_example=example,
+        validation=validation,
+        model_name=config.mlflow.channel_model_name,
+        kind="train-channel",
+        extra_params={
+            "response_window_days": channel.response_window_days,
+            "response_every_days": channel.every_days,
+            "ipw": channel.ipw,
+            "weight_clip": channel.weight_clip,
+        },
+    )
+
+
 @task(name="fit-and-evaluate", cache_policy=NO_CACHE)
 def fit_and_evaluate(snapshots, config: Config):
     split = out_of_time_split(snapshots, snapshot_plan(config))
@@ -69,7 +133,8 @@ def log_and_register(outcome, as_of: dt.date, data: str, config: Config, example
 
 @flow(name="train", log_prints=True)
 def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dict:
-    """Train the propensity model on history before ``as_of`` and make it the champion."""
+    """Train the propensity model and the best-channel (contact-response) model on history
+    before ``as_of`` and make both champions."""
     config = load_config(Path(config_path) if config_path else None)
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):
@@ -82,9 +147,21 @@ def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dic
     with stage("log to MLflow and register", timings):
         example = snapshots[list(FEATURE_NAMES)].head(5)
         champion = log_and_register(outcome, as_of, str(data), config, example, validation)
+    with stage("build response rows (contacts and their outcomes)", timings):
+        responses = build_responses(validated.tables, as_of, config)
+    with stage("fit best-channel model out of time", timings):
+        channel_outcome = fit_channel(responses, config)
+    with stage("log best-channel model and register", timings):
+        channel_example = responses.drop(columns=["label", "reached"]).head(5)
+        channel_champion = log_and_register_channel(
+            channel_outcome, as_of, str(data), config, channel_example, validation
+        )
     return {
         "as_of": str(as_of),
         "model": champion.label,
+        "channel_model": channel_champion.label,
+        "channel_metrics": channel_outcome.metrics,
+        "treatments": treatment_summary(responses).to_dict("records"),
         "mlflow_run_id": champion.run_id,
         "tracking_uri": tracking.tracking_uri(config),
         "metrics": outcome.metrics,

@@ -365,6 +365,80 @@ def _check_policy(config, policy: str | None) -> None:
         _fail(f"contact policy: {error}", EXIT_INVALID_INPUT)
 
 
+@app.command("evaluate-policy")
+def evaluate_policy(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the table, daily CSV and plot.")] = Path(
+        "policy-evaluation"
+    ),
+    days: Annotated[
+        Optional[int], typer.Option("--days", help="Days to run forward (default: config).")
+    ] = None,
+    loans: Annotated[Optional[int], typer.Option("--loans", help="Loans in the simulated book.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the simulated book.")] = None,
+    only: Annotated[
+        Optional[str], typer.Option("--policies", help="Comma-separated subset, e.g. random,engine,oracle.")
+    ] = None,
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run the simulator forward under random, heuristic, engine and oracle policies (same luck,
+    same capacity) and print net recovery, costs, contacts, cures and the share of the oracle's gain."""
+    from pipelines.evaluate_policy_flow import POLICIES, evaluate_policy_flow
+
+    _setup(config_path, verbose)
+    names = [name.strip() for name in only.split(",")] if only else list(POLICIES)
+    unknown = sorted(set(names) - set(POLICIES))
+    if unknown:
+        _fail(f"unknown policies {unknown}; known: {', '.join(POLICIES)}", EXIT_INVALID_INPUT)
+    overrides = {k: v for k, v in {"n_loans": loans, "seed": seed}.items() if v is not None}
+    result = _run_guarded(
+        evaluate_policy_flow,
+        str(out),
+        str(config_path) if config_path else None,
+        days,
+        names,
+        True,
+        overrides,
+    )
+    facts = result["facts"]
+    table = Table(
+        title=(
+            f"Policy evaluation: {facts['book']['n_loans']:,} loans from {facts['book']['as_of']}, "
+            f"{facts['book']['horizon_days']} days, seeds {facts['seeds']}"
+        ),
+        title_justify="left",
+    )
+    columns = {
+        "recovered": "recovered",
+        "contact_cost": "cost",
+        "net_recovery": "net",
+        "contacts": "contacts",
+        "cures": "cures",
+        "gain_over_random": "net vs random",
+        "share_of_oracle_gain": "% of oracle gain",
+    }
+    table.add_column("policy", no_wrap=True)
+    for header in columns.values():
+        table.add_column(header, justify="right")
+    for policy, row in result["table"].iterrows():
+        cells = []
+        for column in columns:
+            value = row.get(column, float("nan"))
+            if value != value:
+                cells.append("")
+            elif column == "share_of_oracle_gain":
+                cells.append(f"{value:.0%}")
+            else:
+                cells.append(f"{value:,.0f}")
+        table.add_row(policy, *cells)
+    console.print(table)
+    console.print(f"Capacity per day: {facts['capacity_per_day']}", highlight=False)
+    for model, report in facts.get("uplift_on_randomised_units", {}).items():
+        shown = {k: round(v, 4) for k, v in report.items()}
+        console.print(f"Best-channel model ({model}) on randomised units: {shown}", highlight=False)
+    console.print(f"Files: {', '.join(result['files'].values())}; MLflow run {result['mlflow_run_id']}")
+
+
 @app.command()
 def policies(config_path: ConfigOption = None) -> None:
     """List the contact-policy rule packs and their rules."""
@@ -425,14 +499,27 @@ def _print_summary(config, scored: dict, trained: dict, queue_dir: Path, seconds
     console.print(
         f"Accounts overdue: [bold]{counts['overdue']:,}[/]   scored: [bold]{counts['scored']:,}[/]   "
         f"queued: [bold]{counts['queued']:,}[/]   held back: {counts['suppressed']:,}   "
-        f"awaiting a promise: {counts['promise_follow_up']:,}"
+        f"awaiting a promise: {counts['promise_follow_up']:,}   left alone: {counts.get('left_alone', 0):,}"
     )
     console.print(f"Held back by reason: {manifest['suppressed_by_reason']}", highlight=False)
-    console.print("[bold]Top 10 of the queue[/] (rank, loan, days past due, overdue, p_pay_30d, channel):")
+    decisions = manifest.get("decisions", {})
+    if decisions:
+        console.print(
+            f"Left alone by reason: {decisions['left_alone_by_reason']}   exploration: "
+            f"{decisions['exploration']}   control: {decisions['control']}",
+            highlight=False,
+        )
+        console.print(f"Queued by channel: {decisions['queued_by_channel']}", highlight=False)
+    console.print(
+        "[bold]Top 10 of the queue[/] (rank, loan, days past due, overdue, channel, "
+        "p_response vs p_self_cure, incremental value):"
+    )
     for row in scored["queue"].head(10).itertuples():
         console.print(
             f"{row.rank:>3}. {row.loan_id}  dpd {row.days_past_due:>3}  "
-            f"overdue {row.amount_overdue:>10,.2f}  p_pay {row.p_pay_30d:.2f}  {row.recommended_channel}",
+            f"overdue {row.amount_overdue:>10,.2f}  {row.recommended_channel:<11} "
+            f"{row.p_response:.2f} vs {row.p_self_cure:.2f}  +{row.incremental_value:,.2f}"
+            + ("  (exploration)" if row.exploration else ""),
             highlight=False,
         )
         for reason in (row.reason_1, row.reason_2, row.reason_3):

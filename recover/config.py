@@ -27,6 +27,7 @@ class _Section(BaseModel):
 class MlflowConfig(_Section):
     experiment: str = "recover"
     propensity_model_name: str = "recover-propensity"
+    channel_model_name: str = "recover-channel"
     champion_alias: str = "champion"
 
 
@@ -59,6 +60,112 @@ class TrainingConfig(_Section):
     test_days: int = Field(56, gt=0)
     seed: int = 7
     lightgbm: LightGBMParams = LightGBMParams()
+
+
+class ChannelModelConfig(_Section):
+    """The contact-response (best-channel) model: P(pay within days | channel, or no contact)."""
+
+    response_window_days: int = Field(
+        7, gt=0, description="A contact 'worked' if a qualifying payment follows within these days."
+    )
+    every_days: int = Field(
+        4, gt=0, description="One response day every N days of history (N not 7: weekdays rotate)."
+    )
+    min_history_days: int = Field(60, ge=0)
+    ipw: bool = Field(
+        True, description="Weight rows by the inverse propensity of the historical contact policy."
+    )
+    weight_clip: float = Field(20.0, gt=1, description="Cap of the stabilised inverse-propensity weights.")
+    lightgbm: LightGBMParams = LightGBMParams(n_estimators=300, colsample_bytree=0.9)
+
+
+def _all_channels(value: dict, what: str) -> dict:
+    missing = sorted(set(CHANNELS) - set(value))
+    unknown = sorted(set(value) - set(CHANNELS))
+    if missing or unknown:
+        raise ValueError(f"{what} must name every channel exactly: missing {missing}, unknown {unknown}")
+    return value
+
+
+class DecisionsConfig(_Section):
+    """How incremental value, exploration and the control group choose tonight's contacts."""
+
+    channel_cost: dict[str, float] = Field(
+        default_factory=lambda: {
+            "call": 2.0,
+            "sms": 0.05,
+            "email": 0.02,
+            "whatsapp": 0.05,
+            "field_visit": 25.0,
+            "letter": 1.0,
+        },
+        description="Cost of one contact per channel, in the book's currency.",
+    )
+    exploration_share: float = Field(0.05, ge=0, le=0.5, description="Share of queue slots given at random.")
+    control_share: float = Field(
+        0.02, ge=0, le=0.5, description="Share of contactable loans held out at random."
+    )
+    self_cure_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Left-alone loans at or above this p_self_cure are 'likely to pay without contact'.",
+    )
+    salt: str = Field(
+        "recover", min_length=1, description="Seed of the randomised draws (hashed with loan and day)."
+    )
+
+    @field_validator("channel_cost")
+    @classmethod
+    def _every_channel_costed(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(cost < 0 for cost in value.values()):
+            raise ValueError("channel costs cannot be negative")
+        return _all_channels(value, "decisions.channel_cost")
+
+
+class EvaluationConfig(_Section):
+    """`recover evaluate-policy`: policies run forward in the simulator under equal capacity."""
+
+    horizon_days: int = Field(60, gt=0)
+    capacity_per_1000_loans: dict[str, float] = Field(
+        default_factory=lambda: {
+            "call": 6.0,
+            "sms": 15.0,
+            "email": 15.0,
+            "whatsapp": 10.0,
+            "field_visit": 0.4,
+            "letter": 2.5,
+        },
+        description="Contacts per day per 1,000 loans in the simulated book, per channel.",
+    )
+    min_days_between: dict[str, int] = Field(
+        default_factory=lambda: {
+            "call": 5,
+            "sms": 7,
+            "email": 7,
+            "whatsapp": 7,
+            "field_visit": 30,
+            "letter": 30,
+        },
+        description="Spacing of two contacts of a loan through the same channel, for every policy.",
+    )
+    conversation_cooldown_days: int = Field(7, ge=0)
+    oracle_replicates: int = Field(
+        16, ge=1, description="Monte-Carlo replicates of the oracle's truth per day."
+    )
+    random_seed: int = 11
+
+    @field_validator("capacity_per_1000_loans", "min_days_between")
+    @classmethod
+    def _every_channel(cls, value: dict) -> dict:
+        return _all_channels(value, "evaluation settings")
+
+    def capacity(self, n_loans: int) -> dict[str, int]:
+        """Contacts per day per channel for a book of ``n_loans``."""
+        return {
+            channel: int(round(rate * n_loans / 1000))
+            for channel, rate in self.capacity_per_1000_loans.items()
+        }
 
 
 class ScoringConfig(_Section):
@@ -148,6 +255,9 @@ class Config(_Section):
     label: LabelConfig = LabelConfig()
     training: TrainingConfig = TrainingConfig()
     scoring: ScoringConfig = ScoringConfig()
+    channel_model: ChannelModelConfig = ChannelModelConfig()
+    decisions: DecisionsConfig = DecisionsConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
     policy: PolicyConfig = PolicyConfig()
     promises: PromiseConfig = PromiseConfig()
     teams: TeamsConfig = TeamsConfig()

@@ -106,18 +106,24 @@ def log_training_run(
     params: dict,
     input_example,
     validation: dict | None = None,
+    model_name: str | None = None,
+    kind: str = "train",
+    extra_params: dict | None = None,
 ) -> ChampionModel:
     """Log a training run (params, metrics, data window, input validation counts, catalog,
-    model), register the model and point the champion alias at the new version."""
+    model), register the model (``model_name``, default the propensity model) and point the
+    champion alias at the new version."""
     import mlflow
     from mlflow.models import infer_signature
 
     from features.catalog import CATALOG_VERSION, FEATURES
 
     experiment_id = configure(config)
-    name = config.mlflow.propensity_model_name
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"train-{as_of}") as run:
-        mlflow.set_tags({"recover.kind": "train", "recover.as_of": str(as_of)})
+    name = model_name or config.mlflow.propensity_model_name
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"{kind}-{as_of}") as run:
+        mlflow.set_tags({"recover.kind": kind, "recover.as_of": str(as_of), "recover.model": name})
+        if extra_params:
+            mlflow.log_params(extra_params)
         mlflow.log_params({f"lgbm.{k}": v for k, v in params.items()})
         mlflow.log_params(
             {
@@ -153,3 +159,43 @@ def log_training_run(
     version = str(info.registered_model_version)
     point_alias(config, name, config.mlflow.champion_alias, version)
     return ChampionModel(model=outcome.model, name=name, version=version, run_id=run.info.run_id)
+
+
+def log_policy_evaluation(config: Config, table, facts: dict, files: dict) -> str:
+    """Log a policy evaluation: per-policy metrics, the seeds and settings, the table and plot."""
+    import mlflow
+
+    experiment_id = configure(config)
+    book = facts["book"]
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"evaluate-policy-{book['as_of']}") as run:
+        mlflow.set_tags({"recover.kind": "evaluate-policy", "recover.as_of": book["as_of"]})
+        mlflow.log_params(
+            {
+                "n_loans": book["n_loans"],
+                "horizon_days": book["horizon_days"],
+                **{f"seed.{k}": v for k, v in facts["seeds"].items()},
+                **{f"capacity.{k}": v for k, v in facts["capacity_per_day"].items()},
+                **{f"cost.{k}": v for k, v in facts["channel_cost"].items()},
+            }
+        )
+        metrics = {}
+        for policy, row in table.iterrows():
+            for column in (
+                "net_recovery",
+                "recovered",
+                "contact_cost",
+                "contacts",
+                "cures",
+                "share_of_oracle_gain",
+            ):
+                if column in row and row[column] == row[column]:  # skip NaN
+                    metrics[f"{policy}.{column}"] = float(row[column])
+        for model, report in facts.get("uplift_on_randomised_units", {}).items():
+            for key, value in report.items():
+                if value == value:
+                    metrics[f"uplift.{model}.{key}"] = float(value)
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(facts, "policy_evaluation.json")
+        for key in ("results", "daily", "plot"):
+            mlflow.log_artifact(str(files[key]))
+        return run.info.run_id

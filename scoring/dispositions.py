@@ -248,6 +248,8 @@ def check_partition(
         "suppressed": set(lists["suppressed"]["loan_id"]),
         "promise_follow_up": set(lists["promise_follow_up"]["loan_id"]),
     }
+    if "left_alone" in lists:
+        members["left_alone"] = set(lists["left_alone"]["loan_id"])
     for disposition, listed in members.items():
         expected = set(dispositions.loc[dispositions["disposition"] == disposition, "loan_id"])
         if listed != expected:

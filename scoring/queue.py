@@ -32,19 +32,37 @@ def rank_queue(
     capacity_by_channel: Mapping[str, int | None] | None = None,
     capacity_by_team: Mapping[str, int | None] | None = None,
 ) -> pd.DataFrame:
-    """Rank queued loans by expected recovery = p_pay x amount overdue, then split into teams.
+    """Rank queued loans and split them into teams.
 
-    ``candidates`` come from :func:`scoring.dispositions.decide` (lawful channel and window
-    included); ``p_pay`` and ``reasons`` share their index. Ties are broken by loan_id so the
-    same inputs always give the same queue.
+    ``candidates`` come from :func:`scoring.choice.settle` (allocated channel, its window,
+    incremental value, ``within_capacity`` and team included): the rank is within capacity
+    first, then by incremental value. Candidates straight from
+    :func:`scoring.dispositions.decide` (no allocation) are ranked by expected recovery =
+    p_pay x amount overdue and cut to team capacity in that order. ``p_pay`` and ``reasons``
+    share their index. Ties are broken by loan_id so the same inputs always give the same queue.
     """
+    allocated = "incremental_value" in candidates.columns
     queue = candidates[
         ["as_of", "loan_id", "borrower_id", "product", "amount_overdue", "outstanding_balance"]
     ].copy()
     queue["days_past_due"] = candidates["days_past_due"].astype("int64")
     queue["p_pay_30d"] = p_pay.astype("float64")
     queue["expected_recovery"] = queue["p_pay_30d"] * queue["amount_overdue"]
-    queue["priority_score"] = queue["expected_recovery"]
+    if allocated:
+        queue["priority_score"] = candidates["incremental_value"].astype("float64")
+        queue["p_response"] = candidates["p_contact"].astype("float64")
+        queue["p_self_cure"] = candidates["p_self_cure"].astype("float64")
+        queue["incremental_value"] = queue["priority_score"]
+        queue["channel_cost"] = candidates["channel_cost"].astype("float64")
+        queue["p_reach"] = candidates["p_reach"].astype("float64")
+        queue["exploration"] = candidates["exploration"].astype(bool)
+        queue["within_capacity"] = candidates["within_capacity"].astype(bool)
+        queue["team"] = candidates["resource"].astype("str")
+    else:
+        queue["priority_score"] = queue["expected_recovery"]
+        for column in ["p_response", "p_self_cure", "incremental_value", "channel_cost", "p_reach"]:
+            queue[column] = float("nan")
+        queue["exploration"] = False
     for column in [
         "recommended_channel",
         "timezone",
@@ -64,6 +82,13 @@ def rank_queue(
     queue["policy_version"] = queue["policy"].map(dict(policy_versions)).astype("str")
     queue["run_id"] = run_id
     queue["model_version"] = model_version
+    if allocated:
+        queue = queue.sort_values(
+            ["within_capacity", "priority_score", "loan_id"], ascending=[False, False, True], kind="stable"
+        )
+        queue["rank"] = range(1, len(queue) + 1)
+        queue["team_rank"] = queue.groupby("team", sort=False).cumcount().astype("int64") + 1
+        return queue[QUEUE_COLUMNS].reset_index(drop=True)
     queue = queue.sort_values(["priority_score", "loan_id"], ascending=[False, True], kind="stable")
     queue["rank"] = range(1, len(queue) + 1)
     queue = assign_teams(
@@ -81,9 +106,16 @@ def finalize_decisions(decisions: Decisions, windows: pd.DataFrame, run_id: str)
     follow-up, forbearance and contact windows."""
     as_of = decisions.dispositions["as_of"].iloc[0] if len(decisions.dispositions) else pd.NaT
     windows = windows.assign(as_of=as_of).astype({"as_of": "datetime64[ns]"})
+    for column in ["p_response", "p_self_cure", "incremental_value"]:
+        if column not in windows.columns:
+            windows[column] = float("nan")
+    dispositions = decisions.dispositions
+    for column in ["control", "exploration"]:
+        if column not in dispositions.columns:
+            dispositions = dispositions.assign(**{column: False})
     frames = {
         "suppressed": (decisions.suppressed, SUPPRESSED_COLUMNS),
-        "dispositions": (decisions.dispositions, DISPOSITION_COLUMNS),
+        "dispositions": (dispositions, DISPOSITION_COLUMNS),
         "promise_follow_up": (decisions.promise_follow_up, PROMISE_FOLLOW_UP_COLUMNS),
         "forbearance": (decisions.forbearance, FORBEARANCE_COLUMNS),
         "contact_windows": (windows, CONTACT_WINDOW_COLUMNS),

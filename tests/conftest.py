@@ -118,3 +118,24 @@ def postgres_schema(postgres_url: str) -> Iterator[str]:
         with engine.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def response_rows(small_tables):
+    """Contact-response rows of the small book (one response day every 8 days)."""
+    from features.responses import ResponsePlan, build_response_set
+
+    plan = ResponsePlan(every_days=8, min_history_days=60, window_days=7, validation_days=56, test_days=56)
+    return build_response_set(small_tables, SMALL_BOOK_AS_OF, plan), plan
+
+
+@pytest.fixture(scope="session")
+def channel_outcome(response_rows):
+    """The best-channel model trained out of time on the small book, with IPW."""
+    from features.snapshots import out_of_time_split
+    from models.training import train_channel
+
+    rows, plan = response_rows
+    split = out_of_time_split(rows, plan)
+    params = {"n_estimators": 120, "min_child_samples": 40, "early_stopping_rounds": 20}
+    return train_channel(split, params, random_state=3, ipw=True), split

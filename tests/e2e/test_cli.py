@@ -61,7 +61,13 @@ def test_score_writes_a_ranked_explained_queue(trained, small_book, tmp_path):
     assert list(queue.columns) == QUEUE_COLUMNS
     assert list(pd.read_csv(out / "queue.csv", nrows=0).columns) == QUEUE_COLUMNS
     assert list(queue["rank"]) == list(range(1, len(queue) + 1))
-    assert queue["priority_score"].is_monotonic_decreasing
+    # Within today's capacity first, then overflow; each part by incremental value.
+    assert queue["within_capacity"].is_monotonic_decreasing
+    for _, part in queue.groupby("within_capacity"):
+        assert part["priority_score"].is_monotonic_decreasing
+    assert (queue["priority_score"] == queue["incremental_value"]).all()
+    assert (queue.loc[~queue["exploration"], "incremental_value"] > 0).all()
+    assert queue["p_response"].between(0, 1).all() and queue["p_self_cure"].between(0, 1).all()
     assert queue["p_pay_30d"].between(0, 1).all()
     for column in ("reason_1", "reason_2", "reason_3"):
         assert queue[column].str.contains(r"\((?:raises|lowers) likelihood\)$").all()
@@ -73,8 +79,18 @@ def test_score_writes_a_ranked_explained_queue(trained, small_book, tmp_path):
     dispositions = pd.read_parquet(out / "dispositions.parquet")
     counts = manifest["counts"]
     assert counts["queued"] == len(queue)
-    # Every overdue loan exactly once: queued, held back, or waiting on a promise.
-    assert counts["overdue"] == len(queue) + suppressed["loan_id"].nunique() + len(follow_up)
+    left_alone = pd.read_parquet(out / "left_alone.parquet")
+    assert set(left_alone["reason"]) <= {
+        "likely to pay without contact",
+        "contact unlikely to help",
+        "control group: randomly held out from contact to measure uplift",
+    }
+    assert left_alone["control"].any() and queue["exploration"].any()
+    # Every overdue loan exactly once: queued, held back, waiting on a promise, or left alone.
+    assert counts["overdue"] == len(queue) + suppressed["loan_id"].nunique() + len(follow_up) + len(
+        left_alone
+    )
+    assert not set(left_alone["loan_id"]) & (set(queue["loan_id"]) | set(suppressed["loan_id"]))
     assert dispositions["loan_id"].is_unique and len(dispositions) == counts["overdue"]
     assert not set(queue["loan_id"]) & set(suppressed["loan_id"])
     assert not (set(queue["loan_id"]) | set(suppressed["loan_id"])) & set(follow_up["loan_id"])
@@ -292,3 +308,38 @@ def test_policies_lists_every_pack_with_its_rules():
     assert result.exit_code == 0, result.output
     for text in ("us_reg_f", "india_rbi", "uk_fca", "(default)", "call_cap_7_in_7", "Reg F"):
         assert text in result.output
+
+
+@pytest.mark.e2e
+def test_evaluate_policy_prints_saves_and_logs_the_comparison(prefect_harness, tmp_path):
+    out = tmp_path / "evaluation"
+    result = invoke(
+        "evaluate-policy",
+        "--loans",
+        "1500",
+        "--days",
+        "10",
+        "--policies",
+        "random,engine,oracle",
+        "--out",
+        out,
+    )
+    assert result.exit_code == 0, result.output
+    assert "oracle" in result.output and "engine" in result.output
+    table = pd.read_csv(out / "policy_evaluation.csv", index_col="policy")
+    assert list(table.index) == ["random", "engine", "oracle"]
+    assert table.loc["oracle", "share_of_oracle_gain"] == pytest.approx(1.0)
+    assert (table["contacts"] > 0).all() and (
+        table["net_recovery"] == table["recovered"] - table["contact_cost"]
+    ).all()
+    daily = pd.read_csv(out / "recovered_per_day.csv")
+    assert len(daily) == 3 * 10
+    assert (out / "recovered_per_day.png").stat().st_size > 1000
+    facts = json.loads((out / "policy_evaluation.json").read_text())
+    assert facts["seeds"]["simulation"] == 42 and facts["book"]["n_loans"] == 1500
+    assert "with_ipw" in facts["uplift_on_randomised_units"]
+
+
+def test_evaluate_policy_refuses_an_unknown_policy(tmp_path):
+    result = invoke("evaluate-policy", "--policies", "random,psychic", "--out", tmp_path)
+    assert result.exit_code != 0 and "psychic" in result.output

@@ -1,0 +1,274 @@
+"""Contact policies compared in the policy evaluation, all under the same rules and capacity.
+
+Every policy picks from the same lawful (loan, channel) pairs of the day (:func:`lawful_pairs`)
+and may use at most the same number of contacts per channel. The heuristics rank loans by a
+score and give the most expensive channel to the highest-ranked loans (as rule-based shops
+do); the engine and the oracle value each (loan, channel) by its incremental value and use
+:func:`scoring.allocation.allocate`: the engine with its models, the oracle with the
+simulator's own Monte-Carlo truth.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.enums import CHANNELS
+from features.build import build_features
+from features.responses import NO_CONTACT, channel_history, option_rows
+from scoring.allocation import AllocationSettings, allocate, random_option
+from simulation import Contacts, LoanBookSimulator, estimate_pay_probabilities, observed_tables
+from simulation.book import loan_ids
+from simulation.catalog import CALL, FIELD_VISIT
+
+
+@dataclass(frozen=True)
+class EvaluationRules:
+    """What every compared policy must respect: capacity, costs and contact spacing."""
+
+    capacity: Mapping[str, int]
+    channel_cost: Mapping[str, float]
+    min_days_between: Mapping[str, int]
+    conversation_cooldown_days: int = 7
+    response_window_days: int = 7
+
+
+def lawful_pairs(sim: LoanBookSimulator, rules: EvaluationRules) -> pd.DataFrame:
+    """Today's (loan_index, channel) pairs any policy may use.
+
+    Overdue, not in a hardship plan, no open promise; the channel's consent, means, opt-outs and
+    account holds (cease, dispute, bankruptcy, deceased, legal hold, do-not-contact); no repeat
+    of a channel within its spacing; no call or visit for ``conversation_cooldown_days`` after a
+    right-party conversation (the Reg F rule).
+    """
+    t = sim.day
+    base = sim.overdue_mask() & ~sim.in_hardship() & ~sim.has_open_promise()
+    blocked = sim.contact_blocked()
+    last = sim.last_contact_day()
+    talked_recently = (t - sim.last_right_party_contact_day()) < rules.conversation_cooldown_days
+    frames = []
+    for code, channel in enumerate(CHANNELS):
+        ok = base & sim.contactable(code, blocked) & sim.has_means(code)
+        ok &= (t - last[:, code]) >= rules.min_days_between.get(channel, 1)
+        if code in (CALL, FIELD_VISIT):
+            ok &= ~talked_recently
+        index = np.flatnonzero(ok)
+        frames.append(pd.DataFrame({"loan_index": index, "channel": channel}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _contacts(pairs: pd.DataFrame) -> Contacts:
+    code = pairs["channel"].map({c: i for i, c in enumerate(CHANNELS)}).to_numpy(dtype=np.int8)
+    return Contacts(pairs["loan_index"].to_numpy(dtype=np.int64), code)
+
+
+class RankingPolicy:
+    """Rank loans by a score; fill the costliest channel first with the best-ranked loans."""
+
+    name = "ranking"
+
+    def __init__(self, rules: EvaluationRules):
+        self.rules = rules
+
+    def score(self, sim: LoanBookSimulator, loans: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def select_contacts(self, sim: LoanBookSimulator) -> Contacts:
+        pairs = lawful_pairs(sim, self.rules)
+        if pairs.empty:
+            return Contacts.empty()
+        loans = np.unique(pairs["loan_index"].to_numpy())
+        scores = pd.Series(self.score(sim, loans), index=loans)
+        pairs = pairs.assign(score=pairs["loan_index"].map(scores))
+        taken: set[int] = set()
+        chosen = []
+        for channel in sorted(CHANNELS, key=lambda c: -self.rules.channel_cost[c]):
+            room = int(self.rules.capacity.get(channel, 0))
+            if room <= 0:
+                continue
+            here = pairs[(pairs["channel"] == channel) & ~pairs["loan_index"].isin(taken)]
+            top = here.sort_values(["score", "loan_index"], ascending=[False, True], kind="stable").head(room)
+            taken.update(top["loan_index"].tolist())
+            chosen.append(top)
+        return _contacts(pd.concat(chosen, ignore_index=True)) if chosen else Contacts.empty()
+
+
+class RandomPolicy(RankingPolicy):
+    name = "random"
+
+    def __init__(self, rules: EvaluationRules, seed: int):
+        super().__init__(rules)
+        self.rng = np.random.default_rng(seed)
+
+    def score(self, sim, loans):
+        return self.rng.random(len(loans))
+
+
+class OldestDuePolicy(RankingPolicy):
+    name = "oldest_dpd_first"
+
+    def score(self, sim, loans):
+        return sim.days_past_due()[loans].astype(float)
+
+
+class LargestBalancePolicy(RankingPolicy):
+    name = "largest_balance_first"
+
+    def score(self, sim, loans):
+        return sim.outstanding_balance_cents()[loans].astype(float)
+
+
+def _features_today(sim: LoanBookSimulator) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The engine's own features of the simulator's book as a nightly run would see it."""
+    tables = observed_tables(sim)
+    date = pd.Timestamp(sim.date).date()
+    return build_features(tables, date), tables
+
+
+class ExpectedRecoveryPolicy(RankingPolicy):
+    """The classic model-driven heuristic: p_pay (the propensity model) x outstanding balance."""
+
+    name = "p_pay_x_balance"
+
+    def __init__(self, rules: EvaluationRules, propensity_model):
+        super().__init__(rules)
+        self.model = propensity_model
+
+    def score(self, sim, loans):
+        features, _ = _features_today(sim)
+        index = pd.Index(loan_ids(sim.population.n_loans))
+        features = features[np.isin(index.get_indexer(features["loan_id"]), loans)]
+        p_pay = pd.Series(
+            self.model.predict_proba(features)[:, 1], index=index.get_indexer(features["loan_id"])
+        )
+        balance = sim.outstanding_balance_cents()[loans] / 100.0
+        return p_pay.reindex(loans).fillna(0.0).to_numpy() * balance
+
+
+@dataclass
+class DecisionPolicy:
+    """Incremental value per lawful (loan, channel), then :func:`allocate` under capacity."""
+
+    rules: EvaluationRules
+    settings: AllocationSettings
+    name: str = "decision"
+    randomised: list[pd.DataFrame] = field(default_factory=list)
+
+    def options(self, sim: LoanBookSimulator, pairs: pd.DataFrame) -> pd.DataFrame:
+        raise NotImplementedError
+
+    def select_contacts(self, sim: LoanBookSimulator) -> Contacts:
+        pairs = lawful_pairs(sim, self.rules)
+        if pairs.empty:
+            return Contacts.empty()
+        options = self.options(sim, pairs)
+        if options.empty:
+            return Contacts.empty()
+        options["resource"] = options["channel"]
+        date = pd.Timestamp(sim.date).date()
+        choice = allocate(options, dict(self.rules.capacity), self.settings, as_of=date)
+        self._record_randomised(sim.day, date, options, choice)
+        work = choice.assignments[choice.assignments["within_capacity"]]
+        index = pd.Index(loan_ids(sim.population.n_loans))
+        return _contacts(
+            pd.DataFrame(
+                {"loan_index": index.get_indexer(work["loan_id"]), "channel": work["channel"].to_numpy()}
+            )
+        )
+
+    def _record_randomised(self, day: int, date: dt.date, options: pd.DataFrame, choice) -> None:
+        """Exploration contacts and control loans, with the predicted uplift of their (random)
+        channel, for measuring the model on randomised data."""
+        explored = choice.assignments[choice.assignments["exploration"]][["loan_id", "channel"]].assign(
+            treated=True
+        )
+        control_ids = choice.left_alone.loc[choice.left_alone["control"], "loan_id"]
+        control_options = options[options["loan_id"].isin(control_ids)]
+        control = random_option(control_options, date, self.settings.salt)[["loan_id", "channel"]].assign(
+            treated=False
+        )
+        units = pd.concat([explored, control], ignore_index=True)
+        if units.empty:
+            return
+        keep = [c for c in options.columns if c not in ("resource", "value")]
+        units = units.merge(options[keep], on=["loan_id", "channel"])
+        units["predicted_uplift"] = units["p_contact"] - units["p_self_cure"]
+        self.randomised.append(units.assign(day=day))
+
+
+class EnginePolicy(DecisionPolicy):
+    """The engine: channel-response model -> incremental value -> capacity allocation."""
+
+    def __init__(
+        self, rules: EvaluationRules, settings: AllocationSettings, channel_model, name: str = "engine"
+    ):
+        super().__init__(rules=rules, settings=settings, name=name)
+        self.model = channel_model
+
+    def options(self, sim, pairs):
+        features, tables = _features_today(sim)
+        index = pd.Index(loan_ids(sim.population.n_loans))
+        pairs = pairs.assign(loan_id=index[pairs["loan_index"].to_numpy()])
+        date = pd.Timestamp(sim.date).date()
+        rows = option_rows(
+            features, pairs[["loan_id", "channel"]], channel_history(tables["interactions"], date)
+        )
+        if rows.empty:
+            return rows
+        uplift = self.model.uplift(rows)
+        # The model rows ride along so randomised units can be rescored by other models later.
+        return rows.assign(
+            p_contact=uplift["p_contact"].to_numpy(),
+            p_self_cure=uplift["p_self_cure"].to_numpy(),
+            qualifying_amount=np.minimum(rows["amount_overdue"], rows["installment_amount"]).to_numpy(),
+        ).reset_index(drop=True)
+
+
+class OraclePolicy(DecisionPolicy):
+    """Knows the simulator's truth: Monte-Carlo P(pay within the window) per channel and without
+    contact for every lawful loan, replayed with the borrowers' own behaviour parameters."""
+
+    def __init__(self, rules: EvaluationRules, settings: AllocationSettings, replicates: int, seed: int):
+        super().__init__(rules=rules, settings=settings, name="oracle")
+        self.replicates = replicates
+        self.seed = np.random.SeedSequence(seed)
+
+    def options(self, sim, pairs):
+        loans = np.unique(pairs["loan_index"].to_numpy())
+        (child,) = self.seed.spawn(1)
+        p_none, p_contact = estimate_pay_probabilities(
+            sim, loans, self.rules.response_window_days, self.replicates, child
+        )
+        position = pd.Series(np.arange(len(loans)), index=loans)
+        row = position.reindex(pairs["loan_index"]).to_numpy()
+        code = pairs["channel"].map({c: i for i, c in enumerate(CHANNELS)}).to_numpy()
+        overdue = sim.amount_overdue_cents()[pairs["loan_index"].to_numpy()] / 100.0
+        index = pd.Index(loan_ids(sim.population.n_loans))
+        installment = sim.population.loans.installment_cents[pairs["loan_index"].to_numpy()] / 100.0
+        return pd.DataFrame(
+            {
+                "loan_id": index[pairs["loan_index"].to_numpy()],
+                "channel": pairs["channel"].to_numpy(),
+                "p_contact": p_contact[row, code],
+                "p_self_cure": p_none[row],
+                "amount_overdue": overdue,
+                "qualifying_amount": np.minimum(overdue, installment),
+            }
+        )
+
+
+__all__ = [
+    "NO_CONTACT",
+    "EnginePolicy",
+    "EvaluationRules",
+    "ExpectedRecoveryPolicy",
+    "LargestBalancePolicy",
+    "OldestDuePolicy",
+    "OraclePolicy",
+    "RandomPolicy",
+    "lawful_pairs",
+]

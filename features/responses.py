@@ -1,0 +1,208 @@
+"""Training rows for the contact-response model: what happened after a contact, or after none.
+
+A row is an (overdue loan, day S, treatment) triple. The treatment is the channel of an
+outbound attempt made on the UTC day [S, S + 1 day), or ``none`` when the loan had no outbound
+attempt that day (the self-cure baseline). Its features are the account features at S (events
+strictly before S, from :func:`features.build.build_features`) plus two features of the
+treatment channel itself (how often the borrower was tried and reached through it before S).
+The label is a qualifying payment in [S, S + window_days); the secondary label says whether the
+attempt reached the borrower (a right-party outcome).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from data_contracts.enums import CHANNELS, RIGHT_PARTY_OUTCOMES
+from features.build import build_features
+from features.labels import label_pays
+from features.point_in_time import as_of_instant
+from features.snapshots import snapshot_dates
+
+NO_CONTACT = "none"
+TREATMENTS: tuple[str, ...] = (NO_CONTACT, *CHANNELS)
+CHANNEL_HISTORY_DAYS = 180
+CHANNEL_FEATURES: tuple[str, ...] = (
+    "channel_attempts_180d",
+    "channel_reached_share_180d",
+    "channel_days_since_last_attempt",
+)
+# A message counts as reaching the borrower when delivered; a call or visit when they answered.
+_REACHED_OUTCOMES = (*RIGHT_PARTY_OUTCOMES, "delivered", "opted_out")
+
+
+@dataclass(frozen=True)
+class ResponsePlan:
+    """Which days become response rows and how long the response window is, in days."""
+
+    every_days: int = 4
+    min_history_days: int = 60
+    window_days: int = 7
+    validation_days: int = 56
+    test_days: int = 56
+
+
+def channel_history(
+    interactions: pd.DataFrame, as_of: dt.date, *, days: int = CHANNEL_HISTORY_DAYS
+) -> pd.DataFrame:
+    """Per (loan, channel): outbound attempts in the ``days`` before ``as_of``, the share that
+    reached the borrower (delivered, or answered by the right party) and the days since the last
+    attempt. Absent pairs were not tried."""
+    instant = as_of_instant(as_of)
+    recent = interactions[
+        (interactions["direction"] == "outbound")
+        & (interactions["occurred_at"] < instant)
+        & (interactions["occurred_at"] >= instant - pd.Timedelta(days=days))
+    ]
+    age_days = (instant - recent["occurred_at"]).dt.total_seconds() / 86_400
+    grouped = recent.assign(reached=recent["outcome"].isin(_REACHED_OUTCOMES), age=age_days).groupby(
+        ["loan_id", "channel"], observed=True
+    )
+    # Recent attempts through a channel are why another one adds less: the effect saturates.
+    history = pd.DataFrame(
+        {
+            "channel_attempts_180d": grouped.size().astype("float64"),
+            "channel_reached_share_180d": grouped["reached"].mean().astype("float64"),
+            "channel_days_since_last_attempt": np.floor(grouped["age"].min()).astype("float64"),
+        }
+    )
+    return history.reset_index().astype({"loan_id": "str", "channel": "str"})
+
+
+def with_channel_features(options: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
+    """``options`` (rows with loan_id and channel) plus the channel-history features of their
+    channel; untried channels get 0 attempts and an unknown (NaN) reached share."""
+    out = options.drop(columns=[c for c in CHANNEL_FEATURES if c in options.columns]).merge(
+        history, on=["loan_id", "channel"], how="left", validate="many_to_one"
+    )
+    out["channel_attempts_180d"] = out["channel_attempts_180d"].fillna(0.0)
+    out.index = options.index
+    return out
+
+
+def attempts_on(interactions: pd.DataFrame, day: dt.date) -> pd.DataFrame:
+    """Outbound attempts of the UTC day ``day``: one row per (loan, channel), ``reached`` when any
+    attempt that day reached the borrower themself."""
+    start = as_of_instant(day)
+    that_day = interactions[
+        (interactions["direction"] == "outbound")
+        & (interactions["occurred_at"] >= start)
+        & (interactions["occurred_at"] < start + pd.Timedelta(days=1))
+    ]
+    reached = that_day["outcome"].isin(RIGHT_PARTY_OUTCOMES)
+    return (
+        that_day.assign(reached=reached)
+        .groupby(["loan_id", "channel"], observed=True)["reached"]
+        .any()
+        .reset_index()
+        .astype({"loan_id": "str", "channel": "str", "reached": bool})
+    )
+
+
+def response_rows(
+    features: pd.DataFrame,
+    interactions: pd.DataFrame,
+    payments: pd.DataFrame,
+    *,
+    window_days: int,
+    qualifying_rule: str = "min_overdue_or_installment",
+    tolerance: float = 0.01,
+) -> pd.DataFrame:
+    """Response rows of one snapshot: ``features`` (one as_of) joined to that day's attempts.
+
+    Loans tried through two channels that day give two rows; loans not tried give one ``none``
+    row. Columns: the features, ``channel``, the channel features, ``label`` and ``reached``.
+    """
+    if features.empty:
+        return features.assign(channel=pd.Series(dtype="str"), label=0, reached=False).iloc[:0]
+    day = features["as_of"].iloc[0].date()
+    attempts = attempts_on(interactions, day)
+    attempts = attempts[attempts["loan_id"].isin(features["loan_id"])]
+    treated = features.merge(attempts, on="loan_id", how="inner")
+    untreated = features[~features["loan_id"].isin(attempts["loan_id"])].assign(
+        channel=NO_CONTACT, reached=False
+    )
+    rows = pd.concat([treated, untreated], ignore_index=True)
+    rows = with_channel_features(rows, channel_history(interactions, day))
+    rows["label"] = label_pays(
+        rows, payments, window_days=window_days, rule=qualifying_rule, tolerance=tolerance
+    ).to_numpy()
+    return rows.sort_values(["loan_id", "channel"], kind="stable", ignore_index=True)
+
+
+def response_dates(first_day: dt.date, as_of: dt.date, plan: ResponsePlan) -> list[dt.date]:
+    """Response days S, newest aligned on ``as_of``, with S + window_days <= as_of."""
+    return snapshot_dates(first_day, as_of, plan)
+
+
+def build_response_set(
+    tables: Mapping[str, pd.DataFrame],
+    as_of: dt.date,
+    plan: ResponsePlan,
+    *,
+    qualifying_rule: str = "min_overdue_or_installment",
+    min_amount_overdue: float = 1.0,
+    tolerance: float = 0.01,
+    on_snapshot=None,
+) -> pd.DataFrame:
+    """Response rows of every response day before ``as_of``; every label window ends by ``as_of``.
+
+    ``on_snapshot(i, n, date)`` is called after each day (progress reporting).
+    """
+    first_day = tables["loans"]["disbursed_on"].min().date()
+    dates = response_dates(first_day, as_of, plan)
+    if not dates:
+        raise ValueError(
+            f"no response day fits between {first_day} + {plan.min_history_days} days and "
+            f"{as_of} - {plan.window_days} days: the history is too short"
+        )
+    frames = []
+    for i, date in enumerate(dates, start=1):
+        features = build_features(tables, date, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
+        frames.append(
+            response_rows(
+                features,
+                tables["interactions"],
+                tables["payments"],
+                window_days=plan.window_days,
+                qualifying_rule=qualifying_rule,
+                tolerance=tolerance,
+            )
+        )
+        if on_snapshot is not None:
+            on_snapshot(i, len(dates), date)
+    return pd.concat(frames, ignore_index=True)
+
+
+def treatment_summary(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows, pay rate and reach rate per treatment: what the history says before any model."""
+    grouped = rows.groupby("channel", observed=True)
+    summary = pd.DataFrame(
+        {"rows": grouped.size(), "pay_rate": grouped["label"].mean(), "reach_rate": grouped["reached"].mean()}
+    )
+    return summary.reindex([t for t in TREATMENTS if t in summary.index]).reset_index()
+
+
+def option_rows(
+    features: pd.DataFrame,
+    options: pd.DataFrame,
+    history: pd.DataFrame,
+    channels: Iterable[str] | None = None,
+) -> pd.DataFrame:
+    """Model rows for scoring: each (loan, channel) in ``options`` with that loan's features and
+    the channel's history features; ``channels`` adds those channels for every loan instead."""
+    if channels is not None:
+        loans = features["loan_id"].to_numpy()
+        options = pd.DataFrame(
+            {
+                "loan_id": np.repeat(loans, len(tuple(channels))),
+                "channel": np.tile(list(channels), len(loans)),
+            }
+        )
+    rows = options[["loan_id", "channel"]].merge(features, on="loan_id", how="inner", validate="many_to_one")
+    return with_channel_features(rows, history)

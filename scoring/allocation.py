@@ -1,0 +1,215 @@
+"""Which loans to contact today, through which channel, under each team's capacity.
+
+Pure functions on an *options* frame: one row per (loan, lawful channel) with the predicted
+response to that channel (``p_contact``), the same account's self-cure probability
+(``p_self_cure``), the amount overdue, and the ``resource`` (team) whose capacity a contact
+through that channel uses. The incremental value of an option is
+
+    (p_contact - p_self_cure) x amount_overdue - channel cost
+
+and the allocation chooses at most one option per loan to maximise total incremental value
+under the capacities. Randomised units are drawn by hashing (loan, day, salt), so a rerun of the
+same night gives the same queue and adding one loan does not reshuffle the others.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+LIKELY_SELF_CURE = "likely to pay without contact"
+CONTACT_UNLIKELY_TO_HELP = "contact unlikely to help"
+CONTROL_GROUP = "control group: randomly held out from contact to measure uplift"
+
+
+@dataclass(frozen=True)
+class AllocationSettings:
+    """How the night's contacts are chosen (see configs/default.yaml, section ``decisions``)."""
+
+    channel_cost: Mapping[str, float]
+    exploration_share: float = 0.05
+    control_share: float = 0.02
+    self_cure_threshold: float = 0.5
+    salt: str = "recover"
+
+
+@dataclass(frozen=True)
+class Allocation:
+    """The night's choice.
+
+    assignments: one row per loan to contact, with its channel, resource, incremental value,
+        ``within_capacity`` (False = worth contacting but beyond today's capacity) and
+        ``exploration`` (a random channel on a random loan, kept for learning).
+    left_alone: one row per loan not contacted on purpose, with ``reason``, ``control``, the
+        best channel and its value.
+    """
+
+    assignments: pd.DataFrame
+    left_alone: pd.DataFrame
+
+
+def incremental_values(options: pd.DataFrame, channel_cost: Mapping[str, float]) -> pd.Series:
+    """(p_contact - p_self_cure) x amount_overdue - cost of the channel, per option."""
+    unknown = sorted(set(options["channel"]) - set(channel_cost))
+    if unknown:
+        raise KeyError(f"no cost configured for channels {unknown}")
+    cost = options["channel"].map(dict(channel_cost)).astype("float64")
+    return (options["p_contact"] - options["p_self_cure"]) * options["amount_overdue"] - cost
+
+
+def unit_uniforms(keys: pd.Series, as_of: dt.date, salt: str) -> np.ndarray:
+    """A uniform draw in [0, 1) per key, a pure function of (key, day, salt)."""
+    hashed = pd.util.hash_pandas_object(keys.astype("str") + f"|{as_of}|{salt}", index=False)
+    return (hashed.to_numpy(dtype=np.uint64) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def greedy_allocation(options: pd.DataFrame, capacity: Mapping[str, int | None]) -> pd.DataFrame:
+    """At most one option per loan, maximising total ``value`` under per-resource capacities.
+
+    Options on resources without a limit (``None`` or absent from ``capacity``) cost no capacity,
+    so a capacitated option is only worth its *gain* over the loan's best free option. Capacitated
+    options are granted in decreasing order of that gain (greedy by value per unit of capacity:
+    every contact uses one unit); then every loan still unassigned takes its best free option.
+    Only options with a positive value are considered. Returns the chosen option rows.
+    """
+    positive = options[options["value"] > 0]
+    if positive.empty:
+        return positive.copy()
+    limits = {resource: capacity.get(resource) for resource in positive["resource"].unique()}
+    free = positive["resource"].map(lambda r: limits[r] is None).to_numpy(dtype=bool)
+    free_best = positive[free].groupby("loan_id")["value"].max()
+    fallback = positive["loan_id"].map(free_best).fillna(0.0).to_numpy()
+    gain = positive["value"].to_numpy() - fallback
+    capped = positive[~free & (gain > 0)].assign(_gain=gain[~free & (gain > 0)])
+    capped = capped.sort_values(["_gain", "loan_id"], ascending=[False, True], kind="stable")
+
+    remaining = {r: int(v) for r, v in limits.items() if v is not None}
+    taken: set[str] = set()
+    chosen_rows = []
+    for row, loan, resource in zip(
+        capped.index.to_numpy(), capped["loan_id"].to_numpy(), capped["resource"].to_numpy(), strict=True
+    ):
+        if loan in taken or remaining[resource] <= 0:
+            continue
+        taken.add(loan)
+        remaining[resource] -= 1
+        chosen_rows.append(row)
+    chosen = positive.loc[chosen_rows]
+    rest = positive[free & ~positive["loan_id"].isin(taken).to_numpy()]
+    best_free = rest.sort_values(
+        ["value", "channel"], ascending=[False, True], kind="stable"
+    ).drop_duplicates("loan_id")
+    return pd.concat([chosen, best_free]).drop(columns="_gain", errors="ignore")
+
+
+def allocate(
+    options: pd.DataFrame,
+    capacity: Mapping[str, int | None],
+    settings: AllocationSettings,
+    *,
+    as_of: dt.date,
+) -> Allocation:
+    """Control group, exploration, then value-maximising allocation of the rest.
+
+    ``options`` columns: loan_id, channel, resource, p_contact, p_self_cure, amount_overdue.
+    1. a ``control_share`` of loans (random) is left alone, flagged ``control``;
+    2. ``exploration_share`` of each resource's slots goes to random loans through a random
+       lawful channel, flagged ``exploration``;
+    3. the remaining capacity goes to the options of highest incremental value;
+    4. loans whose best option has a positive value but found no capacity stay queued beyond
+       capacity; loans whose best option is not positive are left alone, with the reason.
+    """
+    options = options.assign(value=incremental_values(options, settings.channel_cost))
+    loans = pd.Series(options["loan_id"].unique(), dtype="str")
+    best = options.sort_values(["value", "channel"], ascending=[False, True], kind="stable").drop_duplicates(
+        "loan_id"
+    )
+    best = best.set_index("loan_id")
+
+    in_control = pd.Series(unit_uniforms(loans, as_of, f"{settings.salt}:control") < settings.control_share)
+    control_ids = set(loans[in_control.to_numpy()])
+    open_options = options[~options["loan_id"].isin(control_ids)]
+
+    explore = _exploration(open_options, best, capacity, settings, as_of)
+    remaining_capacity = dict(capacity)
+    used = explore["resource"].value_counts()
+    for resource, count in used.items():
+        if remaining_capacity.get(resource) is not None:
+            remaining_capacity[resource] = max(int(remaining_capacity[resource]) - int(count), 0)
+    rest = open_options[~open_options["loan_id"].isin(set(explore["loan_id"]))]
+    granted = greedy_allocation(rest, remaining_capacity).assign(within_capacity=True, exploration=False)
+
+    worth = best[(best["value"] > 0) & ~best.index.isin(control_ids)]
+    overflow_ids = worth.index.difference(pd.Index(granted["loan_id"])).difference(
+        pd.Index(explore["loan_id"])
+    )
+    overflow = worth.loc[overflow_ids].reset_index().assign(within_capacity=False, exploration=False)
+    assignments = pd.concat(
+        [explore.assign(within_capacity=True, exploration=True), granted, overflow], ignore_index=True
+    )
+    assignments = assignments.rename(columns={"value": "incremental_value"}).sort_values(
+        ["within_capacity", "incremental_value", "loan_id"], ascending=[False, False, True], kind="stable"
+    )
+
+    contacted = set(assignments["loan_id"])
+    alone = best[~best.index.isin(contacted)].reset_index()
+    control = alone["loan_id"].isin(control_ids)
+    reason = np.where(
+        control,
+        CONTROL_GROUP,
+        np.where(
+            alone["p_self_cure"] >= settings.self_cure_threshold, LIKELY_SELF_CURE, CONTACT_UNLIKELY_TO_HELP
+        ),
+    )
+    left_alone = alone.assign(reason=reason, control=control.to_numpy()).rename(
+        columns={"channel": "best_channel", "value": "best_incremental_value", "p_contact": "p_best_channel"}
+    )
+    return Allocation(
+        assignments=assignments.reset_index(drop=True), left_alone=left_alone.reset_index(drop=True)
+    )
+
+
+def _exploration(
+    options: pd.DataFrame,
+    best: pd.DataFrame,
+    capacity: Mapping[str, int | None],
+    settings: AllocationSettings,
+    as_of: dt.date,
+) -> pd.DataFrame:
+    """Random loans with a random lawful channel: ``exploration_share`` of each resource's slots.
+
+    A capacitated resource gives that share of its capacity; a free one that share of the
+    loans the value ranking sends to it (share / (1 - share) of them, so exploration is the
+    stated share of its final list).
+    """
+    share = settings.exploration_share
+    if share <= 0 or options.empty:
+        return options.iloc[:0]
+    pick = random_option(options, as_of, settings.salt)
+    order = unit_uniforms(pick["loan_id"], as_of, f"{settings.salt}:explore")
+    pick = pick.assign(_order=order).sort_values(["resource", "_order"], kind="stable")
+    positive_best = best[(best["value"] > 0) & best.index.isin(options["loan_id"])]
+    preferred = positive_best["resource"].value_counts()
+    quota = {}
+    for resource in pick["resource"].unique():
+        limit = capacity.get(resource)
+        if limit is None:
+            quota[resource] = int(round(share / (1 - share) * preferred.get(resource, 0)))
+        else:
+            quota[resource] = int(round(share * int(limit)))
+    position = pick.groupby("resource", sort=False).cumcount()
+    chosen = pick[position.to_numpy() < pick["resource"].map(quota).to_numpy()]
+    return chosen.drop(columns=["_order"])
+
+
+def random_option(options: pd.DataFrame, as_of: dt.date, salt: str) -> pd.DataFrame:
+    """One option per loan, drawn uniformly among its options (reproducible for the day)."""
+    draw = unit_uniforms(options["loan_id"] + "|" + options["channel"], as_of, f"{salt}:channel")
+    picked = (
+        options.assign(_draw=draw).sort_values(["_draw", "loan_id"], kind="stable").drop_duplicates("loan_id")
+    )
+    return picked.drop(columns="_draw")

@@ -1,0 +1,169 @@
+"""Tonight's contacts: from lawful channels and the response model to queued and left-alone loans.
+
+Pure glue between the contact policy (which channels are lawful today), the best-channel model
+(the response to each of them and to no contact) and the allocation under team capacities.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+import pandas as pd
+
+from features.responses import option_rows
+from scoring.allocation import Allocation, AllocationSettings, allocate
+from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
+from scoring.frames import member_of
+from scoring.teams import team_capacity, team_names
+
+LEFT_ALONE_DETAIL = "left alone: {reason}"
+
+
+def lawful_options(candidates: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
+    """(loan_id, channel) of every channel lawful today for each candidate loan."""
+    lawful = windows[windows["lawful_today"] & member_of(windows["loan_id"], candidates["loan_id"])]
+    return lawful[["loan_id", "channel"]].reset_index(drop=True)
+
+
+def score_options(
+    candidates: pd.DataFrame, options: pd.DataFrame, history: pd.DataFrame, model
+) -> pd.DataFrame:
+    """Each lawful option with the model's p_response (pay within the window after a contact
+    through it), p_self_cure (same account, no contact) and p_reach (the attempt reaches them)."""
+    rows = option_rows(candidates, options, history)
+    if rows.empty:
+        return rows.assign(p_contact=[], p_self_cure=[], p_reach=[])
+    uplift = model.uplift(rows)
+    return pd.DataFrame(
+        {
+            "loan_id": rows["loan_id"].to_numpy(),
+            "channel": rows["channel"].to_numpy(),
+            "p_contact": uplift["p_contact"].to_numpy(),
+            "p_self_cure": uplift["p_self_cure"].to_numpy(),
+            "p_reach": model.predict_reach(rows),
+            "amount_overdue": rows["amount_overdue"].to_numpy(),
+        }
+    )
+
+
+def with_teams(options: pd.DataFrame, accounts: pd.DataFrame, split_by: Sequence[str]) -> pd.DataFrame:
+    """Options with ``resource``: the team whose capacity a contact through that channel uses."""
+    where = accounts.set_index("loan_id")
+    keyed = pd.DataFrame(
+        {
+            "recommended_channel": options["channel"].to_numpy(),
+            "region": options["loan_id"].map(where["region"]).astype("str").to_numpy(),
+            "branch_id": options["loan_id"].map(where["branch_id"]).astype("str").to_numpy(),
+        }
+    )
+    return options.assign(resource=team_names(keyed, split_by).to_numpy())
+
+
+def team_capacities(
+    options: pd.DataFrame,
+    default: int | None,
+    by_channel: Mapping[str, int | None],
+    by_team: Mapping[str, int | None],
+) -> dict[str, int | None]:
+    """Daily capacity of every team an option could use (None = no limit)."""
+    teams = options.drop_duplicates("resource")[["resource", "channel"]]
+    return {
+        team: team_capacity(team, channel, default, by_channel, by_team)
+        for team, channel in teams.itertuples(index=False)
+    }
+
+
+def choose_contacts(
+    candidates: pd.DataFrame,
+    windows: pd.DataFrame,
+    history: pd.DataFrame,
+    accounts: pd.DataFrame,
+    model,
+    settings: AllocationSettings,
+    *,
+    as_of: dt.date,
+    split_by: Sequence[str],
+    default_capacity: int | None,
+    capacity_by_channel: Mapping[str, int | None],
+    capacity_by_team: Mapping[str, int | None],
+) -> tuple[Allocation, pd.DataFrame]:
+    """The allocation of tonight's candidates, and every scored option (for the windows file)."""
+    options = score_options(candidates, lawful_options(candidates, windows), history, model)
+    options = with_teams(options, accounts, split_by)
+    capacity = team_capacities(options, default_capacity, capacity_by_channel, capacity_by_team)
+    return allocate(options, capacity, settings, as_of=as_of), options
+
+
+def settle(decisions: Decisions, allocation: Allocation, windows: pd.DataFrame, settings: AllocationSettings):
+    """Decisions after the allocation: queued candidates carry their allocated channel and its
+    window; the others become ``left_alone`` with the reason. Returns (decisions, left_alone)."""
+    chosen = allocation.assignments.set_index("loan_id")
+    candidates = decisions.candidates
+    queued = candidates[member_of(candidates["loan_id"], chosen.index)].copy()
+    channel = queued["loan_id"].map(chosen["channel"])
+    window = windows.set_index(["loan_id", "channel"])
+    keys = pd.MultiIndex.from_arrays([queued["loan_id"], channel])
+    queued["recommended_channel"] = channel.astype("str")
+    for source, target in WINDOW_TO_QUEUE.items():
+        queued[target] = window[source].reindex(keys).to_numpy()
+    queued["attempts_left_today"] = pd.array(
+        window["attempts_left_today"].reindex(keys).to_numpy(), dtype="Int64"
+    )
+    for column in [
+        "incremental_value",
+        "p_contact",
+        "p_self_cure",
+        "p_reach",
+        "within_capacity",
+        "exploration",
+        "resource",
+    ]:
+        queued[column] = queued["loan_id"].map(chosen[column]).to_numpy()
+    queued["channel_cost"] = queued["recommended_channel"].map(dict(settings.channel_cost)).astype("float64")
+
+    alone = allocation.left_alone
+    reasons = alone.set_index("loan_id")["reason"]
+    dispositions = decisions.dispositions.copy()
+    is_alone = member_of(dispositions["loan_id"], reasons.index)
+    dispositions.loc[is_alone, "disposition"] = "left_alone"
+    dispositions.loc[is_alone, "detail"] = dispositions.loc[is_alone, "loan_id"].map(reasons).to_numpy()
+    dispositions["control"] = member_of(dispositions["loan_id"], alone.loc[alone["control"], "loan_id"])
+    dispositions["exploration"] = member_of(
+        dispositions["loan_id"], allocation.assignments.loc[allocation.assignments["exploration"], "loan_id"]
+    )
+    left_alone = alone.merge(
+        candidates[["loan_id", "borrower_id", "as_of", "days_past_due", "amount_overdue"]].drop(
+            columns=[c for c in ["amount_overdue"] if c in alone.columns]
+        ),
+        on="loan_id",
+        how="left",
+    )
+    left_alone = left_alone.merge(
+        dispositions[["loan_id", "policy", "policy_version"]], on="loan_id", how="left"
+    )
+    left_alone["best_channel_cost"] = (
+        left_alone["best_channel"].map(dict(settings.channel_cost)).astype("float64")
+    )
+    left_alone = left_alone.sort_values(["control", "loan_id"], ascending=[False, True], kind="stable")
+    return replace(decisions, dispositions=dispositions, candidates=queued), left_alone.reset_index(drop=True)
+
+
+def options_for_windows(
+    windows: pd.DataFrame, options: pd.DataFrame, channel_cost: Mapping[str, float]
+) -> pd.DataFrame:
+    """The contact-windows frame with each scored (loan, channel)'s p_response, p_self_cure and
+    incremental value (empty where the channel is not lawful or the loan was not a candidate)."""
+    scored = options[["loan_id", "channel", "p_contact", "p_self_cure", "amount_overdue"]].copy()
+    cost = scored["channel"].map(dict(channel_cost)).astype("float64")
+    scored["incremental_value"] = (scored["p_contact"] - scored["p_self_cure"]) * scored[
+        "amount_overdue"
+    ] - cost
+    scored = scored.rename(columns={"p_contact": "p_response"}).drop(columns="amount_overdue")
+    out = windows.merge(scored, on=["loan_id", "channel"], how="left", validate="one_to_one")
+    out.index = windows.index
+    return out.astype({"p_response": "float64", "p_self_cure": "float64", "incremental_value": "float64"})
+
+
+__all__ = ["choose_contacts", "lawful_options", "options_for_windows", "score_options", "settle"]

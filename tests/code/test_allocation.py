@@ -1,0 +1,190 @@
+"""Incremental value, capacity allocation, exploration and the control group."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import linprog
+
+from scoring.allocation import (
+    CONTACT_UNLIKELY_TO_HELP,
+    CONTROL_GROUP,
+    LIKELY_SELF_CURE,
+    AllocationSettings,
+    allocate,
+    greedy_allocation,
+    incremental_values,
+    random_option,
+    unit_uniforms,
+)
+
+AS_OF = dt.date(2026, 6, 1)
+COSTS = {"call": 2.0, "sms": 0.05, "email": 0.02, "whatsapp": 0.05, "field_visit": 25.0, "letter": 1.0}
+
+
+def _options(rows):
+    return pd.DataFrame(rows, columns=["loan_id", "channel", "resource", "value"])
+
+
+@pytest.mark.parametrize(
+    ("p_contact", "p_self_cure", "amount", "channel", "expected"),
+    [(0.5, 0.2, 100.0, "call", 28.0), (0.2, 0.2, 100.0, "sms", -0.05), (0.1, 0.3, 50.0, "letter", -11.0)],
+)
+def test_incremental_value_is_uplift_times_amount_minus_cost(
+    p_contact, p_self_cure, amount, channel, expected
+):
+    options = pd.DataFrame(
+        {
+            "channel": [channel],
+            "p_contact": [p_contact],
+            "p_self_cure": [p_self_cure],
+            "amount_overdue": [amount],
+        }
+    )
+    assert incremental_values(options, COSTS).iloc[0] == pytest.approx(expected)
+
+
+def test_a_channel_without_a_cost_is_refused():
+    options = pd.DataFrame(
+        {"channel": ["pigeon"], "p_contact": [0.5], "p_self_cure": [0.1], "amount_overdue": [1.0]}
+    )
+    with pytest.raises(KeyError, match="pigeon"):
+        incremental_values(options, COSTS)
+
+
+def test_capacity_goes_where_it_adds_most_over_the_free_alternative():
+    # A would gain 50 by call but 45 by free sms; B has only the call. One call slot: B gets it.
+    options = _options([("A", "call", "call", 50.0), ("A", "sms", "sms", 45.0), ("B", "call", "call", 40.0)])
+    chosen = greedy_allocation(options, {"call": 1, "sms": None}).set_index("loan_id")["channel"]
+    assert chosen.to_dict() == {"A": "sms", "B": "call"}
+
+
+def test_options_without_positive_value_are_never_chosen():
+    options = _options([("A", "call", "call", -1.0), ("B", "sms", "sms", 0.0)])
+    assert greedy_allocation(options, {"call": 5}).empty
+
+
+def _exact_optimum(options: pd.DataFrame, capacity: dict) -> float:
+    """The LP optimum of the assignment (integral: the constraint matrix is totally unimodular)."""
+    positive = options[options["value"] > 0].reset_index(drop=True)
+    loans = {loan: i for i, loan in enumerate(positive["loan_id"].unique())}
+    capped = [r for r in positive["resource"].unique() if capacity.get(r) is not None]
+    rows, bounds = [], []
+    for loan, _i in loans.items():
+        rows.append((positive["loan_id"] == loan).to_numpy(float))
+        bounds.append(1.0)
+    for resource in capped:
+        rows.append((positive["resource"] == resource).to_numpy(float))
+        bounds.append(float(capacity[resource]))
+    result = linprog(
+        -positive["value"].to_numpy(), A_ub=np.array(rows), b_ub=bounds, bounds=(0, 1), method="highs"
+    )
+    return -result.fun
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_greedy_allocation_is_near_the_exact_optimum_and_respects_capacity(seed):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for loan in range(60):
+        for channel in rng.choice(
+            ["call", "field_visit", "sms", "letter"], size=rng.integers(1, 4), replace=False
+        ):
+            rows.append((f"L{loan}", channel, channel, float(rng.normal(5, 8))))
+    options = _options(rows)
+    capacity = {"call": 10, "field_visit": 3, "sms": None, "letter": 6}
+    chosen = greedy_allocation(options, capacity)
+    assert chosen["loan_id"].is_unique
+    counts = chosen["resource"].value_counts()
+    assert all(counts.get(r, 0) <= c for r, c in capacity.items() if c is not None)
+    assert chosen["value"].sum() >= 0.95 * _exact_optimum(options, capacity)
+
+
+def _book(n=400, seed=3):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n):
+        p0 = rng.uniform(0, 0.9)
+        for channel in ("call", "sms", "letter"):
+            rows.append(
+                {
+                    "loan_id": f"L{i:04d}",
+                    "channel": channel,
+                    "resource": channel,
+                    "p_contact": min(p0 + rng.uniform(-0.02, 0.2), 1.0),
+                    "p_self_cure": p0,
+                    "amount_overdue": float(rng.uniform(20, 2000)),
+                }
+            )
+    frame = pd.DataFrame(rows)
+    # One amount per loan.
+    frame["amount_overdue"] = frame.groupby("loan_id")["amount_overdue"].transform("first")
+    return frame
+
+
+def test_every_loan_is_either_contacted_or_left_alone_exactly_once():
+    options = _book()
+    result = allocate(
+        options, {"call": 40, "sms": None, "letter": 20}, AllocationSettings(COSTS), as_of=AS_OF
+    )
+    contacted, alone = set(result.assignments["loan_id"]), set(result.left_alone["loan_id"])
+    assert not contacted & alone
+    assert contacted | alone == set(options["loan_id"])
+    assert result.assignments["loan_id"].is_unique and result.left_alone["loan_id"].is_unique
+
+
+def test_capacity_holds_and_exploration_takes_its_share_of_slots():
+    options = _book()
+    capacity = {"call": 40, "sms": None, "letter": 20}
+    result = allocate(options, capacity, AllocationSettings(COSTS, exploration_share=0.1), as_of=AS_OF)
+    worked = result.assignments[result.assignments["within_capacity"]]
+    for resource in ("call", "letter"):
+        assert (worked["resource"] == resource).sum() <= capacity[resource]
+        explored = worked[(worked["resource"] == resource) & worked["exploration"]]
+        assert len(explored) == round(0.1 * capacity[resource])
+
+
+def test_left_alone_reasons_follow_self_cure_and_control():
+    options = _book()
+    settings = AllocationSettings(COSTS, control_share=0.1, self_cure_threshold=0.5)
+    alone = allocate(options, {"call": 40, "sms": None, "letter": 20}, settings, as_of=AS_OF).left_alone
+    assert set(alone["reason"]) <= {CONTROL_GROUP, LIKELY_SELF_CURE, CONTACT_UNLIKELY_TO_HELP}
+    assert (alone["reason"] == CONTROL_GROUP).eq(alone["control"]).all()
+    not_control = alone[~alone["control"]]
+    assert (not_control["best_incremental_value"] <= 0).all()
+    assert ((not_control["reason"] == LIKELY_SELF_CURE) == (not_control["p_self_cure"] >= 0.5)).all()
+    share = alone["control"].sum() / options["loan_id"].nunique()
+    assert 0.05 < share < 0.15
+
+
+def test_the_same_night_gives_the_same_choice_and_another_night_reshuffles_the_randomised_loans():
+    options = _book()
+    settings = AllocationSettings(COSTS, control_share=0.1)
+    capacity = {"call": 40, "sms": None, "letter": 20}
+    first = allocate(options, capacity, settings, as_of=AS_OF)
+    again = allocate(options.sample(frac=1.0, random_state=1), capacity, settings, as_of=AS_OF)
+    pd.testing.assert_frame_equal(first.assignments, again.assignments)
+    later = allocate(options, capacity, settings, as_of=AS_OF + dt.timedelta(days=1))
+    assert set(first.left_alone.loc[first.left_alone["control"], "loan_id"]) != set(
+        later.left_alone.loc[later.left_alone["control"], "loan_id"]
+    )
+
+
+def test_a_loans_draw_does_not_depend_on_the_other_loans():
+    keys = pd.Series(["L1", "L2", "L3"])
+    assert unit_uniforms(keys, AS_OF, "s")[1] == unit_uniforms(pd.Series(["L2"]), AS_OF, "s")[0]
+    draws = unit_uniforms(pd.Series([f"L{i}" for i in range(5000)]), AS_OF, "s")
+    assert draws.min() >= 0 and draws.max() < 1 and abs(draws.mean() - 0.5) < 0.02
+
+
+def test_random_option_picks_one_lawful_channel_per_loan_about_uniformly():
+    options = pd.DataFrame(
+        {"loan_id": np.repeat([f"L{i}" for i in range(3000)], 3), "channel": ["call", "sms", "letter"] * 3000}
+    )
+    picked = random_option(options, AS_OF, "s")
+    assert picked["loan_id"].is_unique and len(picked) == 3000
+    shares = picked["channel"].value_counts(normalize=True)
+    assert shares.between(0.3, 0.37).all()

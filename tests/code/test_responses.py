@@ -1,0 +1,69 @@
+"""Response rows: treatments, labels after the day, and no look-ahead in the features."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+
+from features.build import build_features
+from features.responses import NO_CONTACT, attempts_on, channel_history, response_rows
+
+DAY = dt.date(2025, 3, 1)
+
+
+def _interactions(rows):
+    frame = pd.DataFrame(rows, columns=["loan_id", "occurred_at", "channel", "direction", "outcome"])
+    frame["occurred_at"] = pd.to_datetime(frame["occurred_at"], utc=True)
+    return frame
+
+
+def test_attempts_of_the_day_only_outbound_and_reached_if_any_reached():
+    interactions = _interactions(
+        [
+            ("L1", "2025-03-01 09:00", "call", "outbound", "no_answer"),
+            ("L1", "2025-03-01 15:00", "call", "outbound", "promise_to_pay"),
+            ("L2", "2025-03-01 10:00", "sms", "outbound", "delivered"),
+            ("L3", "2025-03-01 10:00", "call", "inbound", "right_party_contact"),
+            ("L4", "2025-02-28 23:59", "call", "outbound", "right_party_contact"),
+            ("L5", "2025-03-02 00:00", "call", "outbound", "right_party_contact"),
+        ]
+    )
+    attempts = attempts_on(interactions, DAY).set_index(["loan_id", "channel"])["reached"]
+    assert attempts.to_dict() == {("L1", "call"): True, ("L2", "sms"): False}
+
+
+def test_channel_history_ignores_the_as_of_day_and_later():
+    interactions = _interactions(
+        [
+            ("L1", "2025-02-20 09:00", "call", "outbound", "no_answer"),
+            ("L1", "2025-02-27 09:00", "call", "outbound", "right_party_contact"),
+            ("L1", "2025-03-01 00:00", "call", "outbound", "right_party_contact"),
+            ("L1", "2025-03-05 00:00", "sms", "outbound", "delivered"),
+        ]
+    )
+    history = channel_history(interactions, DAY).set_index(["loan_id", "channel"])
+    assert list(history.index) == [("L1", "call")]
+    assert history.loc[("L1", "call"), "channel_attempts_180d"] == 2
+    assert history.loc[("L1", "call"), "channel_reached_share_180d"] == 0.5
+    assert history.loc[("L1", "call"), "channel_days_since_last_attempt"] == 1
+
+
+def test_response_rows_features_do_not_see_the_day_and_labels_do(small_tables):
+    from tests.conftest import SMALL_BOOK_AS_OF
+
+    day = SMALL_BOOK_AS_OF - dt.timedelta(days=30)
+    features = build_features(small_tables, day)
+    rows = response_rows(features, small_tables["interactions"], small_tables["payments"], window_days=7)
+    assert set(rows["channel"]) - {NO_CONTACT} and (rows["channel"] == NO_CONTACT).any()
+    treated_loans = set(rows.loc[rows["channel"] != NO_CONTACT, "loan_id"])
+    assert not treated_loans & set(rows.loc[rows["channel"] == NO_CONTACT, "loan_id"])
+    # Dropping every event on or after the day changes no feature, only (possibly) labels.
+    cut = dict(small_tables)
+    instant = pd.Timestamp(day, tz="UTC")
+    cut["payments"] = small_tables["payments"][small_tables["payments"]["paid_at"] < instant]
+    cut["interactions"] = small_tables["interactions"][small_tables["interactions"]["occurred_at"] < instant]
+    pd.testing.assert_frame_equal(build_features(cut, day), features)
+    blind = response_rows(features, cut["interactions"], cut["payments"], window_days=7)
+    assert (blind["label"] == 0).all() and (blind["channel"] == NO_CONTACT).all()
+    assert rows["label"].sum() > 0
