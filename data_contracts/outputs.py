@@ -216,10 +216,12 @@ class Queue(AccountKeys):
     policy: Series[str] = pa.Field(str_length={"min_value": 1})
     policy_version: Series[str] = pa.Field(str_length={"min_value": 1})
     attempts_left_today: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
-    p_response: Series[float] = pa.Field(ge=0, le=1)
-    p_self_cure: Series[float] = pa.Field(ge=0, le=1)
-    incremental_value: Series[float]
-    channel_cost: Series[float] = pa.Field(ge=0)
+    # Null only in a queue ranked without the best-channel model (scoring.queue.rank_queue on
+    # raw candidates); the nightly flow always fills them.
+    p_response: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    p_self_cure: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    incremental_value: Series[float] = pa.Field(nullable=True)
+    channel_cost: Series[float] = pa.Field(ge=0, nullable=True)
     p_reach: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     exploration: Series[bool]
 

@@ -156,4 +156,10 @@ def contact_policy_columns(n: int) -> dict:
         "policy": "us_reg_f",
         "policy_version": "2026.11.0",
         "attempts_left_today": pd.Series([7] * n, dtype="Int64"),
+        "p_response": 0.4,
+        "p_self_cure": 0.2,
+        "incremental_value": 18.0,
+        "channel_cost": 2.0,
+        "p_reach": 0.3,
+        "exploration": False,
     }
