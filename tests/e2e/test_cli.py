@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
@@ -329,9 +330,8 @@ def test_evaluate_policy_prints_saves_and_logs_the_comparison(prefect_harness, t
     table = pd.read_csv(out / "policy_evaluation.csv", index_col="policy")
     assert list(table.index) == ["random", "engine", "oracle"]
     assert table.loc["oracle", "share_of_oracle_gain"] == pytest.approx(1.0)
-    assert (table["contacts"] > 0).all() and (
-        table["net_recovery"] == table["recovered"] - table["contact_cost"]
-    ).all()
+    assert (table["contacts"] > 0).all()
+    assert np.allclose(table["net_recovery"], table["recovered"] - table["contact_cost"], atol=0.01)
     daily = pd.read_csv(out / "recovered_per_day.csv")
     assert len(daily) == 3 * 10
     assert (out / "recovered_per_day.png").stat().st_size > 1000
