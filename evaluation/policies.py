@@ -19,7 +19,7 @@ import pandas as pd
 
 from data_contracts.enums import CHANNELS
 from features.build import build_features
-from features.responses import NO_CONTACT, channel_history, option_rows
+from features.responses import channel_history, option_rows
 from scoring.allocation import AllocationSettings, allocate, random_option
 from simulation import Contacts, LoanBookSimulator, estimate_pay_probabilities, observed_tables
 from simulation.book import loan_ids
@@ -262,7 +262,6 @@ class OraclePolicy(DecisionPolicy):
 
 
 __all__ = [
-    "NO_CONTACT",
     "EnginePolicy",
     "EvaluationRules",
     "ExpectedRecoveryPolicy",

@@ -12,17 +12,16 @@ attempt reached the borrower (a right-party outcome).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from data_contracts.enums import CHANNELS, RIGHT_PARTY_OUTCOMES
-from features.build import build_features
 from features.labels import label_pays
 from features.point_in_time import as_of_instant
-from features.snapshots import snapshot_dates
+from features.snapshots import planned_dates, rows_by_date
 
 NO_CONTACT = "none"
 TREATMENTS: tuple[str, ...] = (NO_CONTACT, *CHANNELS)
@@ -135,11 +134,6 @@ def response_rows(
     return rows.sort_values(["loan_id", "channel"], kind="stable", ignore_index=True)
 
 
-def response_dates(first_day: dt.date, as_of: dt.date, plan: ResponsePlan) -> list[dt.date]:
-    """Response days S, newest aligned on ``as_of``, with S + window_days <= as_of."""
-    return snapshot_dates(first_day, as_of, plan)
-
-
 def build_response_set(
     tables: Mapping[str, pd.DataFrame],
     as_of: dt.date,
@@ -152,31 +146,28 @@ def build_response_set(
 ) -> pd.DataFrame:
     """Response rows of every response day before ``as_of``; every label window ends by ``as_of``.
 
-    ``on_snapshot(i, n, date)`` is called after each day (progress reporting).
+    Response days S are aligned on ``as_of`` like training snapshots, with S + window_days <=
+    as_of. ``on_snapshot(i, n, date)`` is called after each day (progress reporting).
     """
-    first_day = tables["loans"]["disbursed_on"].min().date()
-    dates = response_dates(first_day, as_of, plan)
-    if not dates:
-        raise ValueError(
-            f"no response day fits between {first_day} + {plan.min_history_days} days and "
-            f"{as_of} - {plan.window_days} days: the history is too short"
+
+    def responses(features: pd.DataFrame) -> pd.DataFrame:
+        return response_rows(
+            features,
+            tables["interactions"],
+            tables["payments"],
+            window_days=plan.window_days,
+            qualifying_rule=qualifying_rule,
+            tolerance=tolerance,
         )
-    frames = []
-    for i, date in enumerate(dates, start=1):
-        features = build_features(tables, date, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
-        frames.append(
-            response_rows(
-                features,
-                tables["interactions"],
-                tables["payments"],
-                window_days=plan.window_days,
-                qualifying_rule=qualifying_rule,
-                tolerance=tolerance,
-            )
-        )
-        if on_snapshot is not None:
-            on_snapshot(i, len(dates), date)
-    return pd.concat(frames, ignore_index=True)
+
+    return rows_by_date(
+        tables,
+        planned_dates(tables, as_of, plan, "response day"),
+        responses,
+        min_amount_overdue=min_amount_overdue,
+        tolerance=tolerance,
+        on_snapshot=on_snapshot,
+    )
 
 
 def treatment_summary(rows: pd.DataFrame) -> pd.DataFrame:
@@ -188,21 +179,8 @@ def treatment_summary(rows: pd.DataFrame) -> pd.DataFrame:
     return summary.reindex([t for t in TREATMENTS if t in summary.index]).reset_index()
 
 
-def option_rows(
-    features: pd.DataFrame,
-    options: pd.DataFrame,
-    history: pd.DataFrame,
-    channels: Iterable[str] | None = None,
-) -> pd.DataFrame:
+def option_rows(features: pd.DataFrame, options: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """Model rows for scoring: each (loan, channel) in ``options`` with that loan's features and
-    the channel's history features; ``channels`` adds those channels for every loan instead."""
-    if channels is not None:
-        loans = features["loan_id"].to_numpy()
-        options = pd.DataFrame(
-            {
-                "loan_id": np.repeat(loans, len(tuple(channels))),
-                "channel": np.tile(list(channels), len(loans)),
-            }
-        )
+    the channel's history features."""
     rows = options[["loan_id", "channel"]].merge(features, on="loan_id", how="inner", validate="many_to_one")
     return with_channel_features(rows, history)

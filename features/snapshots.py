@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import pandas as pd
@@ -35,6 +35,38 @@ def snapshot_dates(first_day: dt.date, as_of: dt.date, plan: SnapshotPlan) -> li
     return sorted(dates)
 
 
+def rows_by_date(
+    tables: Mapping[str, pd.DataFrame],
+    dates: list[dt.date],
+    make_rows: Callable[[pd.DataFrame], pd.DataFrame],
+    *,
+    min_amount_overdue: float = 1.0,
+    tolerance: float = 0.01,
+    on_snapshot=None,
+) -> pd.DataFrame:
+    """``make_rows(features)`` of the features at each date, concatenated: the loop shared by
+    training snapshots and contact-response rows. ``on_snapshot(i, n, date)`` reports progress."""
+    frames = []
+    for i, date in enumerate(dates, start=1):
+        features = build_features(tables, date, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
+        frames.append(make_rows(features))
+        if on_snapshot is not None:
+            on_snapshot(i, len(dates), date)
+    return pd.concat(frames, ignore_index=True)
+
+
+def planned_dates(tables: Mapping[str, pd.DataFrame], as_of: dt.date, plan, what: str) -> list[dt.date]:
+    """:func:`snapshot_dates` from the first disbursement; a clear error when none fits."""
+    first_day = tables["loans"]["disbursed_on"].min().date()
+    dates = snapshot_dates(first_day, as_of, plan)
+    if not dates:
+        raise ValueError(
+            f"no {what} fits between {first_day} + {plan.min_history_days} days and "
+            f"{as_of} - {plan.window_days} days: the history is too short"
+        )
+    return dates
+
+
 def build_training_set(
     tables: Mapping[str, pd.DataFrame],
     as_of: dt.date,
@@ -50,16 +82,8 @@ def build_training_set(
     Every label window ends on or before ``as_of``, so all training labels are fully observed.
     ``on_snapshot(i, n, date)`` is called after each snapshot (progress reporting).
     """
-    first_day = tables["loans"]["disbursed_on"].min().date()
-    dates = snapshot_dates(first_day, as_of, plan)
-    if not dates:
-        raise ValueError(
-            f"no snapshot fits between {first_day} + {plan.min_history_days} days and "
-            f"{as_of} - {plan.window_days} days: the history is too short"
-        )
-    frames = []
-    for i, date in enumerate(dates, start=1):
-        features = build_features(tables, date, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
+
+    def labelled(features: pd.DataFrame) -> pd.DataFrame:
         features["label"] = label_pays(
             features,
             tables["payments"],
@@ -67,10 +91,16 @@ def build_training_set(
             rule=qualifying_rule,
             tolerance=tolerance,
         )
-        frames.append(features)
-        if on_snapshot is not None:
-            on_snapshot(i, len(dates), date)
-    return pd.concat(frames, ignore_index=True)
+        return features
+
+    return rows_by_date(
+        tables,
+        planned_dates(tables, as_of, plan, "snapshot"),
+        labelled,
+        min_amount_overdue=min_amount_overdue,
+        tolerance=tolerance,
+        on_snapshot=on_snapshot,
+    )
 
 
 def out_of_time_split(snapshots: pd.DataFrame, plan: SnapshotPlan) -> dict[str, pd.DataFrame]:

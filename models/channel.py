@@ -1,7 +1,7 @@
 """Response to a contact: P(qualifying payment within days | channel c, or no contact).
 
 One LightGBM classifier sees every treatment (an S-learner): the account features, the channel
-(``none`` for the self-cure baseline) and two features of that channel's history with the
+(``none`` for the self-cure baseline) and three features of that channel's history with the
 borrower. Predicting the same account under each lawful channel and under ``none`` gives the
 uplift of each channel.
 
@@ -15,16 +15,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import lightgbm as lgb
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.linear_model import LogisticRegression
+from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from data_contracts.enums import CHANNELS
 from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES, spec
 from features.responses import CHANNEL_FEATURES, NO_CONTACT, TREATMENTS
+from models.boosting import CalibratedBooster, lgbm_classifier, model_matrix
 
 RESPONSE_PARAMS: dict[str, object] = {
     "n_estimators": 300,
@@ -46,23 +44,6 @@ POLICY_PARAMS: dict[str, object] = {
     "min_child_samples": 50,
     "n_jobs": 2,
 }
-
-
-def _matrix(X: pd.DataFrame, numeric: Sequence[str], categories: dict[str, list[str]]) -> pd.DataFrame:
-    """Model inputs in a fixed column order; categories fixed at fit time (unseen -> missing)."""
-    missing = [name for name in [*categories, *numeric] if name not in X.columns]
-    if missing:
-        raise KeyError(f"model inputs missing from the frame: {missing}")
-    columns = {}
-    for name in [*numeric, *categories]:
-        if name in categories:
-            column = X[name].astype("object")
-            columns[name] = pd.Categorical(
-                column.where(column.isin(categories[name])), categories=categories[name]
-            )
-        else:
-            columns[name] = X[name].astype("float64")
-    return pd.DataFrame(columns, index=X.index)
 
 
 def _split_inputs(features: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -87,19 +68,14 @@ class ContactPolicyModel(BaseEstimator):
 
     def fit(self, X: pd.DataFrame, treatment):
         numeric, categorical = _split_inputs(self.features)
-        self.numeric_ = numeric
         self.categories_ = {name: sorted(X[name].dropna().astype(str).unique()) for name in categorical}
+        self.feature_names_in_ = np.asarray([*numeric, *categorical], dtype=object)
         treatment = pd.Series(np.asarray(treatment), dtype="str")
         self.classes_ = np.array([t for t in TREATMENTS if (treatment == t).any()], dtype=object)
         codes = pd.Categorical(treatment, categories=self.classes_).codes
-        self.classifier_ = lgb.LGBMClassifier(
-            objective="multiclass",
-            random_state=self.random_state,
-            deterministic=True,
-            force_col_wise=True,
-            verbose=-1,
-            **{**POLICY_PARAMS, **(self.params or {})},
-        ).fit(_matrix(X, self.numeric_, self.categories_), codes)
+        self.classifier_ = lgbm_classifier(
+            "multiclass", self.random_state, **{**POLICY_PARAMS, **(self.params or {})}
+        ).fit(self._matrix(X), codes)
         self.marginal_ = np.bincount(codes, minlength=len(self.classes_)) / len(codes)
         return self
 
@@ -108,7 +84,7 @@ class ContactPolicyModel(BaseEstimator):
         check_is_fitted(self, "classifier_")
         if len(X) == 0:
             return pd.DataFrame(columns=list(self.classes_), dtype="float64")
-        proba = self.classifier_.predict_proba(_matrix(X, self.numeric_, self.categories_))
+        proba = self.classifier_.predict_proba(self._matrix(X))
         return pd.DataFrame(proba, index=X.index, columns=list(self.classes_))
 
     def weights(self, X: pd.DataFrame, treatment, *, clip: float = 20.0) -> np.ndarray:
@@ -123,6 +99,9 @@ class ContactPolicyModel(BaseEstimator):
         raw = self.marginal_[column] / own
         capped = np.minimum(raw, clip)
         return capped / capped.mean()
+
+    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
+        return model_matrix(X, list(self.feature_names_in_), self.categories_)
 
 
 def effective_sample_size(weights: np.ndarray) -> float:
@@ -164,7 +143,7 @@ def standardized_differences(
     return pd.DataFrame(rows, columns=["channel", "feature", "smd"])
 
 
-class ChannelResponseModel(ClassifierMixin, BaseEstimator):
+class ChannelResponseModel(CalibratedBooster):
     """P(qualifying payment within the response window | account, treatment) and P(reach | channel).
 
     Rows carry a ``channel`` column (``none`` or a channel) and the channel-history features.
@@ -197,94 +176,48 @@ class ChannelResponseModel(ClassifierMixin, BaseEstimator):
         """Fit the old-policy model (when ``ipw``), the weighted response booster (early-stopped
         on ``eval_set``), its Platt calibration on ``eval_set`` and the reach model."""
         numeric, categorical = _split_inputs(self.features)
-        self.numeric_ = [*numeric, *CHANNEL_FEATURES]
+        numeric = [*numeric, *CHANNEL_FEATURES]
         self.categories_ = {name: sorted(X[name].dropna().astype(str).unique()) for name in categorical}
         self.categories_["channel"] = list(TREATMENTS)
-        self.feature_names_in_ = np.asarray([*self.numeric_, *self.categories_], dtype=object)
-        params = {**RESPONSE_PARAMS, **(self.params or {})}
-        early_stopping_rounds = params.pop("early_stopping_rounds", None)
+        self.feature_names_in_ = np.asarray([*numeric, *self.categories_], dtype=object)
         monotone = [spec(name).monotone if name in FEATURE_NAMES else 0 for name in self.feature_names_in_]
-
-        y = np.asarray(y)
         if self.ipw:
             self.policy_model_ = ContactPolicyModel(
                 features=self.features, random_state=self.random_state
             ).fit(X, X["channel"])
-            weights = self.policy_model_.weights(X, X["channel"], clip=self.weight_clip)
         else:
             self.policy_model_ = None
-            weights = np.ones(len(X))
+        weights = self._weights(X)
         self.training_weights_ = {
             "effective_sample_size": effective_sample_size(weights),
             "rows": float(len(X)),
             "max_weight": float(weights.max()) if len(weights) else 0.0,
         }
-        classifier = lgb.LGBMClassifier(
-            objective="binary",
-            monotone_constraints=monotone,
-            monotone_constraints_method="intermediate",
-            random_state=self.random_state,
-            deterministic=True,
-            force_col_wise=True,
-            verbose=-1,
-            **params,
+        self._fit_booster(
+            X,
+            y,
+            params={**RESPONSE_PARAMS, **(self.params or {})},
+            monotone=monotone,
+            eval_set=eval_set,
+            eval_metric="binary_logloss",
+            sample_weight=weights,
+            eval_weight=self._weights(eval_set[0]) if eval_set is not None else None,
         )
-        fit_kwargs: dict[str, object] = {}
-        eval_weights = None
-        if eval_set is not None:
-            X_eval, y_eval = eval_set
-            eval_weights = self._weights(X_eval)
-            fit_kwargs.update(
-                eval_X=(self._matrix(X_eval),),
-                eval_y=(np.asarray(y_eval),),
-                eval_sample_weight=[eval_weights],
-                eval_metric="binary_logloss",
-            )
-            if early_stopping_rounds:
-                fit_kwargs["callbacks"] = [lgb.early_stopping(int(early_stopping_rounds), verbose=False)]
-        classifier.fit(self._matrix(X), y, sample_weight=weights, **fit_kwargs)
-        self.classifier_ = classifier
-        self.best_iteration_ = int(classifier.best_iteration_ or classifier.n_estimators)
-        self.classes_ = classifier.classes_
-
-        X_cal, y_cal = eval_set if eval_set is not None else (X, y)
-        cal_weights = eval_weights if eval_set is not None else weights
-        margin = self._margin(self._matrix(X_cal)).reshape(-1, 1)
-        self.calibrator_ = LogisticRegression(C=1e6).fit(margin, np.asarray(y_cal), sample_weight=cal_weights)
 
         self.reach_model_ = None
         if reached is not None:
             treated = (X["channel"] != NO_CONTACT).to_numpy()
             target = np.asarray(reached, dtype=bool)[treated]
             if treated.any() and 0 < target.mean() < 1:
-                self.reach_model_ = lgb.LGBMClassifier(
-                    objective="binary",
-                    random_state=self.random_state,
-                    deterministic=True,
-                    force_col_wise=True,
-                    verbose=-1,
-                    **POLICY_PARAMS,
-                ).fit(self._matrix(X[treated]), target.astype(int))
+                self.reach_model_ = lgbm_classifier("binary", self.random_state, **POLICY_PARAMS).fit(
+                    self._matrix(X[treated]), target.astype(int)
+                )
         return self
 
     def _weights(self, X: pd.DataFrame) -> np.ndarray:
         if self.policy_model_ is None:
             return np.ones(len(X))
         return self.policy_model_.weights(X, X["channel"], clip=self.weight_clip)
-
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
-        check_is_fitted(self, "classifier_")
-        return self._margin(self._matrix(X))
-
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        """Calibrated P(pay within the window | row's account and treatment), shape (n, 2)."""
-        margin = self.decision_function(X).reshape(-1, 1)
-        if margin.size == 0:
-            return np.empty((0, 2))
-        return self.calibrator_.predict_proba(margin)
-
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
-        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def predict_reach(self, X: pd.DataFrame) -> np.ndarray:
         """P(the attempt reaches the borrower themself) for the row's channel; NaN without a
@@ -305,17 +238,8 @@ class ChannelResponseModel(ClassifierMixin, BaseEstimator):
             {"p_contact": p_contact, "p_self_cure": p_none, "uplift": p_contact - p_none}, index=X.index
         )
 
-    def _margin(self, matrix: pd.DataFrame) -> np.ndarray:
-        if matrix.empty:
-            return np.empty(0)
-        return self.classifier_.booster_.predict(matrix, raw_score=True, num_iteration=self.best_iteration_)
-
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
-        return _matrix(X, self.numeric_, self.categories_)
-
 
 __all__ = [
-    "CHANNELS",
     "ChannelResponseModel",
     "ContactPolicyModel",
     "effective_sample_size",

@@ -34,11 +34,8 @@ from evaluation.policies import (
     OraclePolicy,
     RandomPolicy,
 )
-from features.responses import build_response_set
-from features.snapshots import build_training_set, out_of_time_split
-from models.training import train_channel, train_propensity
 from pipelines.nightly_score_flow import allocation_settings
-from pipelines.train_flow import response_plan, snapshot_plan
+from pipelines.train_flow import fit_channel_model, fit_propensity, response_set, training_snapshots
 from recover import tracking
 from recover.config import Config, load_config
 from recover.progress import logger, stage
@@ -64,26 +61,16 @@ def simulate_history(config: Config):
 
 @task(name="train-models", cache_policy=NO_CACHE)
 def train_models(tables, config: Config):
-    """Both models, trained on the book's history before as_of as `recover train` does; the
-    best-channel model also without IPW, to show what the correction changes."""
+    """Both models, trained on the book's history before as_of exactly as `recover train` does;
+    the best-channel model also without IPW, to show what the correction changes."""
     as_of = config.simulation.as_of
-    snapshots = build_training_set(
-        tables, as_of, snapshot_plan(config), min_amount_overdue=config.scoring.min_amount_overdue
+    propensity = fit_propensity(training_snapshots(tables, as_of, config), config)
+    responses = response_set(tables, as_of, config)
+    return (
+        propensity,
+        fit_channel_model(responses, config, ipw=True),
+        fit_channel_model(responses, config, ipw=False),
     )
-    propensity = train_propensity(
-        out_of_time_split(snapshots, snapshot_plan(config)),
-        config.training.lightgbm.model_dump(),
-        config.training.seed,
-    )
-    responses = build_response_set(
-        tables, as_of, response_plan(config), min_amount_overdue=config.scoring.min_amount_overdue
-    )
-    split = out_of_time_split(responses, response_plan(config))
-    channel = config.channel_model
-    params = channel.lightgbm.model_dump()
-    with_ipw = train_channel(split, params, config.training.seed, ipw=True, weight_clip=channel.weight_clip)
-    without_ipw = train_channel(split, params, config.training.seed, ipw=False)
-    return propensity, with_ipw, without_ipw
 
 
 @task(name="run-policy", cache_policy=NO_CACHE)

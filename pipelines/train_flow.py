@@ -30,22 +30,14 @@ def snapshot_plan(config: Config) -> SnapshotPlan:
     )
 
 
-@task(name="build-training-snapshots", cache_policy=NO_CACHE)
-def build_snapshots(tables, as_of: dt.date, config: Config):
-    def report(i: int, n: int, date: dt.date) -> None:
-        if i == n or i % 5 == 0:
-            logger.info("  snapshot %d/%d (%s)", i, n, date)
+def progress(label: str, every: int):
+    """An ``on_snapshot`` callback logging every ``every``-th day and the last one."""
 
-    snapshots = build_training_set(
-        tables,
-        as_of,
-        snapshot_plan(config),
-        qualifying_rule=config.label.qualifying_amount,
-        min_amount_overdue=config.scoring.min_amount_overdue,
-        tolerance=config.label.tolerance,
-        on_snapshot=report,
-    )
-    return TrainingSnapshot.validate(snapshots, lazy=True)
+    def report(i: int, n: int, date: dt.date) -> None:
+        if i == n or i % every == 0:
+            logger.info("  %s %d/%d (%s)", label, i, n, date)
+
+    return report
 
 
 def response_plan(config: Config) -> ResponsePlan:
@@ -59,12 +51,27 @@ def response_plan(config: Config) -> ResponsePlan:
     )
 
 
-@task(name="build-response-set", cache_policy=NO_CACHE)
-def build_responses(tables, as_of: dt.date, config: Config):
-    def report(i: int, n: int, date: dt.date) -> None:
-        if i == n or i % 20 == 0:
-            logger.info("  response day %d/%d (%s)", i, n, date)
+def training_snapshots(tables, as_of: dt.date, config: Config, on_snapshot=None):
+    """The propensity model's training snapshots, as the config defines them."""
+    return build_training_set(
+        tables,
+        as_of,
+        snapshot_plan(config),
+        qualifying_rule=config.label.qualifying_amount,
+        min_amount_overdue=config.scoring.min_amount_overdue,
+        tolerance=config.label.tolerance,
+        on_snapshot=on_snapshot,
+    )
 
+
+def fit_propensity(snapshots, config: Config):
+    """Train the propensity model on the out-of-time split of ``snapshots``."""
+    split = out_of_time_split(snapshots, snapshot_plan(config))
+    return train_propensity(split, config.training.lightgbm.model_dump(), config.training.seed)
+
+
+def response_set(tables, as_of: dt.date, config: Config, on_snapshot=None):
+    """The best-channel model's response rows, as the config defines them."""
     return build_response_set(
         tables,
         as_of,
@@ -72,21 +79,37 @@ def build_responses(tables, as_of: dt.date, config: Config):
         qualifying_rule=config.label.qualifying_amount,
         min_amount_overdue=config.scoring.min_amount_overdue,
         tolerance=config.label.tolerance,
-        on_snapshot=report,
+        on_snapshot=on_snapshot,
     )
+
+
+def fit_channel_model(responses, config: Config, ipw: bool | None = None):
+    """Train the best-channel model on the out-of-time split of ``responses`` (``ipw`` overrides
+    the config, e.g. to show what the correction changes)."""
+    channel = config.channel_model
+    return train_channel(
+        out_of_time_split(responses, response_plan(config)),
+        channel.lightgbm.model_dump(),
+        config.training.seed,
+        ipw=channel.ipw if ipw is None else ipw,
+        weight_clip=channel.weight_clip,
+    )
+
+
+@task(name="build-training-snapshots", cache_policy=NO_CACHE)
+def build_snapshots(tables, as_of: dt.date, config: Config):
+    snapshots = training_snapshots(tables, as_of, config, progress("snapshot", 5))
+    return TrainingSnapshot.validate(snapshots, lazy=True)
+
+
+@task(name="build-response-set", cache_policy=NO_CACHE)
+def build_responses(tables, as_of: dt.date, config: Config):
+    return response_set(tables, as_of, config, progress("response day", 20))
 
 
 @task(name="fit-channel-model", cache_policy=NO_CACHE)
 def fit_channel(responses, config: Config):
-    split = out_of_time_split(responses, response_plan(config))
-    channel = config.channel_model
-    return train_channel(
-        split,
-        channel.lightgbm.model_dump(),
-        config.training.seed,
-        ipw=channel.ipw,
-        weight_clip=channel.weight_clip,
-    )
+    return fit_channel_model(responses, config)
 
 
 @task(name="log-and-register-channel", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -113,9 +136,7 @@ def log_and_register_channel(outcome, as_of: dt.date, data: str, config: Config,
 
 @task(name="fit-and-evaluate", cache_policy=NO_CACHE)
 def fit_and_evaluate(snapshots, config: Config):
-    split = out_of_time_split(snapshots, snapshot_plan(config))
-    params = config.training.lightgbm.model_dump()
-    return train_propensity(split, params, config.training.seed)
+    return fit_propensity(snapshots, config)
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])

@@ -18,8 +18,6 @@ from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
 from scoring.frames import member_of
 from scoring.teams import team_capacity, team_names
 
-LEFT_ALONE_DETAIL = "left alone: {reason}"
-
 
 def lawful_options(candidates: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
     """(loan_id, channel) of every channel lawful today for each candidate loan."""
@@ -134,11 +132,7 @@ def settle(decisions: Decisions, allocation: Allocation, windows: pd.DataFrame, 
         dispositions["loan_id"], allocation.assignments.loc[allocation.assignments["exploration"], "loan_id"]
     )
     left_alone = alone.merge(
-        candidates[["loan_id", "borrower_id", "as_of", "days_past_due", "amount_overdue"]].drop(
-            columns=[c for c in ["amount_overdue"] if c in alone.columns]
-        ),
-        on="loan_id",
-        how="left",
+        candidates[["loan_id", "borrower_id", "as_of", "days_past_due"]], on="loan_id", how="left"
     )
     left_alone = left_alone.merge(
         dispositions[["loan_id", "policy", "policy_version"]], on="loan_id", how="left"
