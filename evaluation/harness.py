@@ -107,9 +107,10 @@ def label_randomised(units: pd.DataFrame, sim: LoanBookSimulator, window_days: i
     if units.empty:
         return units.assign(label=pd.Series(dtype="int64"))
     units = units[units["day"] + window_days <= sim.day].reset_index(drop=True)
+    log = sim.log.payments()
     payments = pd.DataFrame(
-        {"loan_index": sim.log.payments()["loan_index"], "day": sim.log.payments()["day"]}
-    ).assign(amount=sim.log.payments()["amount_cents"] / 100.0)
+        {"loan_index": log["loan_index"], "day": log["day"], "amount": log["amount_cents"] / 100.0}
+    )
     index = pd.Index(loan_ids(sim.population.n_loans))
     keyed = units.assign(loan_index=index.get_indexer(units["loan_id"]), unit=np.arange(len(units)))
     joined = keyed[["unit", "loan_index", "day"]].merge(payments, on="loan_index", suffixes=("", "_paid"))
