@@ -2,7 +2,7 @@
 
 Runs `recover evaluate-policy` end to end (simulate history, train both models, run every
 policy forward with the same luck and capacity) and prints the table and the timings.
-Usage: .venv/bin/python bench/policy_evaluation.py [--loans N] [--days D] [--out DIR]
+Usage: .venv/bin/python bench/policy_evaluation.py [--loans N] [--days D] [--futures F] [--out DIR]
 """
 
 from __future__ import annotations
@@ -22,15 +22,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--loans", type=int, default=None)
     parser.add_argument("--days", type=int, default=None)
+    parser.add_argument("--futures", type=int, default=None)
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="policy-eval-")))
     args = parser.parse_args()
     os.environ.setdefault("RECOVER_STATE_DIR", str(args.out / "state"))
+    # A private Prefect home: a shared ~/.prefect database of older runs slowed the temporary
+    # server's start past its timeout.
+    prefect_home = args.out / "state" / "prefect"
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PREFECT_HOME", str(prefect_home))
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "60")
 
     from pipelines.evaluate_policy_flow import evaluate_policy_flow
 
     overrides = {"n_loans": args.loans} if args.loans else None
     started = time.perf_counter()
-    result = evaluate_policy_flow(str(args.out), None, args.days, None, True, overrides)
+    result = evaluate_policy_flow(str(args.out), None, args.days, None, True, overrides, args.futures)
     seconds = time.perf_counter() - started
     table = result["table"]
     print(
@@ -42,7 +49,9 @@ def main() -> None:
                 "contacts",
                 "cures",
                 "cease_requests",
+                "net_recovery_se",
                 "gain_over_random",
+                "gain_over_random_se",
                 "share_of_oracle_gain",
                 "seconds",
             ]

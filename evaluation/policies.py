@@ -100,7 +100,7 @@ class RankingPolicy:
 class RandomPolicy(RankingPolicy):
     name = "random"
 
-    def __init__(self, rules: EvaluationRules, seed: int):
+    def __init__(self, rules: EvaluationRules, seed: int | np.random.SeedSequence):
         super().__init__(rules)
         self.rng = np.random.default_rng(seed)
 
@@ -215,7 +215,9 @@ class EnginePolicy(DecisionPolicy):
         pairs = pairs.assign(loan_id=index[pairs["loan_index"].to_numpy()])
         date = pd.Timestamp(sim.date).date()
         rows = option_rows(
-            features, pairs[["loan_id", "channel"]], channel_history(tables["interactions"], date)
+            features,
+            pairs[["loan_id", "channel"]],
+            channel_history(tables["interactions"], tables["payments"], date),
         )
         if rows.empty:
             return rows

@@ -30,7 +30,10 @@ CHANNEL_FEATURES: tuple[str, ...] = (
     "channel_attempts_180d",
     "channel_reached_share_180d",
     "channel_days_since_last_attempt",
+    "channel_paid_after_share_180d",
 )
+# How long after an attempt a payment counts as following it (the default response window).
+PAID_AFTER_DAYS = 7
 # A message counts as reaching the borrower when delivered; a call or visit when they answered.
 _REACHED_OUTCOMES = (*RIGHT_PARTY_OUTCOMES, "delivered", "opted_out")
 
@@ -47,11 +50,22 @@ class ResponsePlan:
 
 
 def channel_history(
-    interactions: pd.DataFrame, as_of: dt.date, *, days: int = CHANNEL_HISTORY_DAYS
+    interactions: pd.DataFrame,
+    payments: pd.DataFrame,
+    as_of: dt.date,
+    *,
+    days: int = CHANNEL_HISTORY_DAYS,
+    paid_after_days: int = PAID_AFTER_DAYS,
 ) -> pd.DataFrame:
     """Per (loan, channel): outbound attempts in the ``days`` before ``as_of``, the share that
-    reached the borrower (delivered, or answered by the right party) and the days since the last
-    attempt. Absent pairs were not tried."""
+    reached the borrower (delivered, or answered by the right party), the days since the last
+    attempt, and the share of attempts followed by a payment within ``paid_after_days`` (payments
+    before ``as_of`` only). Absent pairs were not tried.
+
+    The paid-after share is the borrower's own record of answering that channel with money:
+    how strongly a contact moves a borrower is personal and channel-specific, and past
+    responses are the only trace of it in the data.
+    """
     instant = as_of_instant(as_of)
     recent = interactions[
         (interactions["direction"] == "outbound")
@@ -59,18 +73,53 @@ def channel_history(
         & (interactions["occurred_at"] >= instant - pd.Timedelta(days=days))
     ]
     age_days = (instant - recent["occurred_at"]).dt.total_seconds() / 86_400
-    grouped = recent.assign(reached=recent["outcome"].isin(_REACHED_OUTCOMES), age=age_days).groupby(
-        ["loan_id", "channel"], observed=True
+    recent = recent.assign(
+        reached=recent["outcome"].isin(_REACHED_OUTCOMES),
+        age=age_days,
+        paid_after=_followed_by_payment(recent, payments, instant, paid_after_days),
     )
+    grouped = recent.groupby(["loan_id", "channel"], observed=True)
     # Recent attempts through a channel are why another one adds less: the effect saturates.
     history = pd.DataFrame(
         {
             "channel_attempts_180d": grouped.size().astype("float64"),
             "channel_reached_share_180d": grouped["reached"].mean().astype("float64"),
             "channel_days_since_last_attempt": np.floor(grouped["age"].min()).astype("float64"),
+            "channel_paid_after_share_180d": grouped["paid_after"].mean().astype("float64"),
         }
     )
     return history.reset_index().astype({"loan_id": "str", "channel": "str"})
+
+
+def _followed_by_payment(
+    attempts: pd.DataFrame, payments: pd.DataFrame, instant: pd.Timestamp, within_days: int
+) -> np.ndarray:
+    """Per attempt: was the loan's next payment (at or after the attempt, before ``instant``)
+    made within ``within_days``?"""
+    paid = payments.loc[payments["paid_at"] < instant, ["loan_id", "paid_at"]]
+    if attempts.empty or paid.empty:
+        return np.zeros(len(attempts), dtype=bool)
+    left = pd.DataFrame(
+        {
+            "position": np.arange(len(attempts)),
+            "loan_id": attempts["loan_id"].astype("str").to_numpy(),
+            "at": attempts["occurred_at"].astype("datetime64[us, UTC]").array,
+        }
+    ).sort_values("at", kind="stable")
+    right = pd.DataFrame(
+        {
+            "loan_id": paid["loan_id"].astype("str").to_numpy(),
+            "at": paid["paid_at"].astype("datetime64[us, UTC]").array,
+        }
+    ).sort_values("at", kind="stable")
+    right["next_payment_at"] = right["at"]
+    joined = pd.merge_asof(left, right, on="at", by="loan_id", direction="forward")
+    followed = joined["next_payment_at"].notna() & (
+        joined["next_payment_at"] < joined["at"] + pd.Timedelta(days=within_days)
+    )
+    out = np.zeros(len(attempts), dtype=bool)
+    out[joined["position"].to_numpy()] = followed.to_numpy()
+    return out
 
 
 def with_channel_features(options: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
@@ -127,7 +176,7 @@ def response_rows(
         channel=NO_CONTACT, reached=False
     )
     rows = pd.concat([treated, untreated], ignore_index=True)
-    rows = with_channel_features(rows, channel_history(interactions, day))
+    rows = with_channel_features(rows, channel_history(interactions, payments, day))
     rows["label"] = label_pays(
         rows, payments, window_days=window_days, rule=qualifying_rule, tolerance=tolerance
     ).to_numpy()

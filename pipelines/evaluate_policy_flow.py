@@ -10,8 +10,10 @@ the randomised (exploration / control) units, all logged to MLflow.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
@@ -19,11 +21,14 @@ from prefect.cache_policies import NO_CACHE
 from data_contracts.validation import validate_tables
 from evaluation.harness import (
     daily_frame,
+    future_starts,
     label_randomised,
+    paired_comparison,
     plot_recovered_per_day,
     randomised_uplift_report,
     results_table,
     run_policy,
+    runs_table,
 )
 from evaluation.policies import (
     EnginePolicy,
@@ -74,13 +79,19 @@ def train_models(tables, config: Config):
 
 
 @task(name="run-policy", cache_policy=NO_CACHE)
-def forward(start, policy, horizon_days: int, channel_cost: dict):
+def forward(start, policy, horizon_days: int, channel_cost: dict, future: int = 0):
     outcome = run_policy(
-        start, policy, horizon_days, channel_cost, keep_final=isinstance(policy, EnginePolicy)
+        start,
+        policy,
+        horizon_days,
+        channel_cost,
+        keep_final=isinstance(policy, EnginePolicy),
+        future=future,
     )
     totals = outcome.totals
     logger.info(
-        "  %-22s net %12s  contacts %7s  (%.0f s)",
+        "  future %d  %-22s net %12s  contacts %7s  (%.0f s)",
+        future,
         outcome.name,
         f"{totals['net_recovery']:,.0f}",
         f"{totals['contacts']:,.0f}",
@@ -100,13 +111,14 @@ def evaluation_rules(config: Config) -> EvaluationRules:
     )
 
 
-def build_policies(names, rules: EvaluationRules, config: Config, propensity, channel_model):
+def build_policies(names, rules: EvaluationRules, config: Config, propensity, channel_model, future: int = 0):
+    """Fresh policies for one future (the random policy draws anew in every future)."""
     settings = allocation_settings(config)
     exploit = type(settings)(**{**settings.__dict__, "exploration_share": 0.0, "control_share": 0.0})
     seed = config.evaluation.random_seed
     makers = {
         "no_contact": lambda: NoContactPolicy(),
-        "random": lambda: RandomPolicy(rules, seed),
+        "random": lambda: RandomPolicy(rules, np.random.SeedSequence([seed, future])),
         "oldest_dpd_first": lambda: OldestDuePolicy(rules),
         "largest_balance_first": lambda: LargestBalancePolicy(rules),
         "p_pay_x_balance": lambda: ExpectedRecoveryPolicy(rules, propensity),
@@ -124,12 +136,11 @@ def build_policies(names, rules: EvaluationRules, config: Config, propensity, ch
     return policies
 
 
-def uplift_on_randomised(engine: EnginePolicy, final_sim, window_days: int, models: dict) -> dict:
-    """Qini / uplift at k of each model on the engine's randomised units (exploration contacts
-    and control loans), labelled from what the simulator then recorded."""
-    if not engine.randomised:
+def uplift_on_randomised(units: pd.DataFrame, models: dict) -> dict:
+    """Qini / uplift at k of each model on the engine's labelled randomised units (exploration
+    contacts and control loans of every future)."""
+    if units.empty:
         return {}
-    units = label_randomised(pd.concat(engine.randomised, ignore_index=True), final_sim, window_days)
     report = {}
     for name, model in models.items():
         scored = (
@@ -147,9 +158,11 @@ def evaluate_policy_flow(
     policies: list[str] | None = None,
     log_to_mlflow: bool = True,
     simulation: dict | None = None,
+    futures: int | None = None,
 ) -> dict:
     """Run every policy forward in the simulator and write the comparison to ``out``.
-    ``simulation`` overrides settings of the simulated book (e.g. n_loans, seed)."""
+    ``simulation`` overrides settings of the simulated book (e.g. n_loans, seed); ``futures``
+    how many independent futures every policy is run in (default: config)."""
     config = load_config(Path(config_path) if config_path else None)
     if simulation:
         config = config.model_copy(update={"simulation": config.simulation.model_copy(update=simulation)})
@@ -163,24 +176,27 @@ def evaluate_policy_flow(
     with stage("train models on history before as_of", timings):
         propensity, with_ipw, without_ipw = train_models(tables, config)
     rules = evaluation_rules(config)
-    built = build_policies(names, rules, config, propensity.model, with_ipw.model)
-    outcomes = []
-    with stage(f"run {len(built)} policies forward {horizon} days", timings):
-        for policy in built:
-            outcome = forward(history.simulator, policy, horizon, dict(config.decisions.channel_cost))
-            outcomes.append(outcome)
+    n_futures = futures or config.evaluation.futures
+    window = config.channel_model.response_window_days
+    outcomes, randomised = [], []
+    starts = future_starts(history.simulator, n_futures, config.evaluation.random_seed)
+    with stage(f"run {len(names)} policies forward {horizon} days in {n_futures} futures", timings):
+        for future, start in enumerate(starts):
+            built = build_policies(names, rules, config, propensity.model, with_ipw.model, future)
+            for policy in built:
+                outcome = forward(start, policy, horizon, dict(config.decisions.channel_cost), future)
+                if isinstance(policy, EnginePolicy) and policy.randomised:
+                    units = pd.concat(policy.randomised, ignore_index=True)
+                    randomised.append(label_randomised(units, outcome.final, window).assign(future=future))
+                outcomes.append(replace(outcome, final=None))
     table = results_table(outcomes)
     daily = daily_frame(outcomes)
-    uplift = {}
-    engine = next((p for p in built if isinstance(p, EnginePolicy)), None)
-    if engine is not None and engine.randomised:
-        engine_outcome = outcomes[built.index(engine)]
-        uplift = uplift_on_randomised(
-            engine,
-            engine_outcome.final,
-            config.channel_model.response_window_days,
-            {"with_ipw": with_ipw.model, "without_ipw": without_ipw.model},
-        )
+    runs = runs_table(outcomes)
+    uplift = uplift_on_randomised(
+        pd.concat(randomised, ignore_index=True) if randomised else pd.DataFrame(),
+        {"with_ipw": with_ipw.model, "without_ipw": without_ipw.model},
+    )
+    heuristics = [name for name in names if name not in ("engine", "oracle", "no_contact")]
     sim = config.simulation
     facts = {
         "seeds": {
@@ -190,6 +206,8 @@ def evaluate_policy_flow(
             "decisions_salt": config.decisions.salt,
         },
         "book": {"n_loans": sim.n_loans, "as_of": str(sim.as_of), "horizon_days": horizon},
+        "futures": n_futures,
+        "engine_vs": paired_comparison(outcomes, "engine", [*heuristics, "oracle"]),
         "capacity_per_day": rules.capacity,
         "channel_cost": dict(rules.channel_cost),
         "min_days_between": dict(rules.min_days_between),
@@ -209,11 +227,13 @@ def evaluate_policy_flow(
     files = {
         "results": out_dir / "policy_evaluation.csv",
         "daily": out_dir / "recovered_per_day.csv",
+        "runs": out_dir / "policy_evaluation_by_future.csv",
         "plot": out_dir / "recovered_per_day.png",
         "facts": out_dir / "policy_evaluation.json",
     }
     table.round(4).to_csv(files["results"])
     daily.to_csv(files["daily"], index=False)
+    runs.round(4).to_csv(files["runs"], index=False)
     plot_recovered_per_day(daily, files["plot"])
     files["facts"].write_text(json.dumps(facts, indent=2, default=str))
     run_id = None

@@ -91,7 +91,7 @@ def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date
     allocation, options = choose_contacts(
         decisions.candidates,
         verdict.windows,
-        channel_history(validated.tables["interactions"], as_of),
+        channel_history(validated.tables["interactions"], validated.tables["payments"], as_of),
         verdict.accounts,
         channel_champion.model,
         settings,

@@ -378,6 +378,10 @@ def evaluate_policy(
     only: Annotated[
         Optional[str], typer.Option("--policies", help="Comma-separated subset, e.g. random,engine,oracle.")
     ] = None,
+    futures: Annotated[
+        Optional[int],
+        typer.Option("--futures", min=1, help="Independent futures per policy (default: config)."),
+    ] = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -399,12 +403,14 @@ def evaluate_policy(
         names,
         True,
         overrides,
+        futures,
     )
     facts = result["facts"]
     table = Table(
         title=(
             f"Policy evaluation: {facts['book']['n_loans']:,} loans from {facts['book']['as_of']}, "
-            f"{facts['book']['horizon_days']} days, seeds {facts['seeds']}"
+            f"{facts['book']['horizon_days']} days, mean of {facts['futures']} futures, "
+            f"seeds {facts['seeds']}"
         ),
         title_justify="left",
     )
@@ -415,6 +421,7 @@ def evaluate_policy(
         "contacts": "contacts",
         "cures": "cures",
         "gain_over_random": "net vs random",
+        "gain_over_random_se": "± s.e.",
         "share_of_oracle_gain": "% of oracle gain",
     }
     table.add_column("policy", no_wrap=True)
@@ -433,6 +440,12 @@ def evaluate_policy(
         table.add_row(policy, *cells)
     console.print(table)
     console.print(f"Capacity per day: {facts['capacity_per_day']}", highlight=False)
+    for other, paired in facts.get("engine_vs", {}).items():
+        console.print(
+            f"engine - {other}: {paired['mean_difference']:+,.0f} ± {paired['standard_error']:,.0f} "
+            f"(ahead in {paired['ahead_in_futures']} of {paired['futures']} futures)",
+            highlight=False,
+        )
     for model, report in facts.get("uplift_on_randomised_units", {}).items():
         shown = {k: round(v, 4) for k, v in report.items()}
         console.print(f"Best-channel model ({model}) on randomised units: {shown}", highlight=False)

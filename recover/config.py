@@ -154,6 +154,12 @@ class EvaluationConfig(_Section):
         16, ge=1, description="Monte-Carlo replicates of the oracle's truth per day."
     )
     random_seed: int = 11
+    futures: int = Field(
+        4,
+        ge=1,
+        description="Independent futures (draws of borrower luck) every policy is run in; results "
+        "are means with standard errors, gains are paired within each future.",
+    )
 
     @field_validator("capacity_per_1000_loans", "min_days_between")
     @classmethod

@@ -524,13 +524,17 @@ class LoanBookSimulator:
         self._start_date = np.datetime64(cfg.sim_start, "D")
 
     # ------------------------------------------------------------------ copies
-    def snapshot(self) -> LoanBookSimulator:
+    def snapshot(self, future_luck: np.random.SeedSequence | None = None) -> LoanBookSimulator:
         """Independent copy at the current day: same state, same future borrower luck.
 
         The population is shared (it is never mutated); the event log is copied
-        shallowly, so the fork's history is the original's history.
+        shallowly, so the fork's history is the original's history. With ``future_luck`` the
+        copy keeps the state and history but draws a different future (another replicate of
+        the days ahead: every borrower decision from today on reads a new luck stream).
         """
         clone = copy.copy(self)
+        if future_luck is not None:
+            clone._luck_stream = int(future_luck.generate_state(1, np.uint64)[0])
         clone.loan_state = self.loan_state.copy()
         clone.borrower_state = self.borrower_state.copy()
         clone.log = self.log.copy() if self.log is not None else None

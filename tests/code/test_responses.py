@@ -42,11 +42,40 @@ def test_channel_history_ignores_the_as_of_day_and_later():
             ("L1", "2025-03-05 00:00", "sms", "outbound", "delivered"),
         ]
     )
-    history = channel_history(interactions, DAY).set_index(["loan_id", "channel"])
+    history = channel_history(interactions, _payments([]), DAY).set_index(["loan_id", "channel"])
     assert list(history.index) == [("L1", "call")]
     assert history.loc[("L1", "call"), "channel_attempts_180d"] == 2
     assert history.loc[("L1", "call"), "channel_reached_share_180d"] == 0.5
     assert history.loc[("L1", "call"), "channel_days_since_last_attempt"] == 1
+    assert history.loc[("L1", "call"), "channel_paid_after_share_180d"] == 0.0
+
+
+def _payments(rows):
+    frame = pd.DataFrame(rows, columns=["loan_id", "paid_at", "amount"])
+    frame["paid_at"] = pd.to_datetime(frame["paid_at"], utc=True)
+    return frame
+
+
+def test_paid_after_share_counts_payments_within_the_window_and_before_as_of():
+    interactions = _interactions(
+        [
+            ("L1", "2025-01-10 09:00", "sms", "outbound", "delivered"),  # paid 3 days later
+            ("L1", "2025-01-20 09:00", "sms", "outbound", "delivered"),  # next payment 10 days later
+            ("L1", "2025-02-26 09:00", "sms", "outbound", "delivered"),  # paid on as_of: not seen
+            ("L2", "2025-02-01 09:00", "sms", "outbound", "delivered"),  # another loan's payment
+        ]
+    )
+    payments = _payments(
+        [
+            ("L1", "2025-01-13 12:00", 50.0),
+            ("L1", "2025-01-30 12:00", 50.0),
+            ("L1", "2025-03-01 00:00", 50.0),
+            ("L3", "2025-02-02 12:00", 50.0),
+        ]
+    )
+    history = channel_history(interactions, payments, DAY).set_index(["loan_id", "channel"])
+    assert history.loc[("L1", "sms"), "channel_paid_after_share_180d"] == 1 / 3
+    assert history.loc[("L2", "sms"), "channel_paid_after_share_180d"] == 0.0
 
 
 def test_response_rows_features_do_not_see_the_day_and_labels_do(small_tables):

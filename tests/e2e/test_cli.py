@@ -322,22 +322,31 @@ def test_evaluate_policy_prints_saves_and_logs_the_comparison(prefect_harness, t
         "10",
         "--policies",
         "random,engine,oracle",
+        "--futures",
+        "2",
         "--out",
         out,
     )
     assert result.exit_code == 0, result.output
-    assert "oracle" in result.output and "engine" in result.output
+    assert "oracle" in result.output and "engine - oracle" in result.output
     table = pd.read_csv(out / "policy_evaluation.csv", index_col="policy")
     assert list(table.index) == ["random", "engine", "oracle"]
-    assert table.loc["oracle", "share_of_oracle_gain"] == pytest.approx(1.0)
-    assert (table["contacts"] > 0).all()
+    assert (table["contacts"] > 0).all() and (table["futures"] == 2).all()
     assert np.allclose(table["net_recovery"], table["recovered"] - table["contact_cost"], atol=0.01)
+    runs = pd.read_csv(out / "policy_evaluation_by_future.csv")
+    assert sorted(runs["future"].unique()) == [0, 1] and len(runs) == 3 * 2
+    net = runs.pivot(index="future", columns="policy", values="net_recovery")
+    assert net.mean()["engine"] == pytest.approx(table.loc["engine", "net_recovery"], abs=0.01)
+    paired_gain = (net["engine"] - net["random"]).mean()
+    assert table.loc["engine", "gain_over_random"] == pytest.approx(paired_gain, abs=0.02)
+    assert "share_of_oracle_gain" in table.columns  # NaN when the oracle gained nothing over random
     daily = pd.read_csv(out / "recovered_per_day.csv")
     assert len(daily) == 3 * 10
     assert (out / "recovered_per_day.png").stat().st_size > 1000
     facts = json.loads((out / "policy_evaluation.json").read_text())
     assert facts["seeds"]["simulation"] == 42 and facts["book"]["n_loans"] == 1500
     assert "with_ipw" in facts["uplift_on_randomised_units"]
+    assert facts["futures"] == 2 and facts["engine_vs"]["random"]["futures"] == 2
 
 
 def test_evaluate_policy_refuses_an_unknown_policy(tmp_path):

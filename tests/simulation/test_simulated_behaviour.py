@@ -195,3 +195,24 @@ def test_luck_is_counter_based_and_uniform() -> None:
     other_row = luck_uniforms(12345, 17, 4, units)
     other_day = luck_uniforms(12345, 18, 3, units)
     assert abs(np.corrcoef(draws, other_row)[0, 1]) < 0.01 and abs(np.corrcoef(draws, other_day)[0, 1]) < 0.01
+
+
+def test_a_fork_with_future_luck_keeps_the_past_and_draws_another_future() -> None:
+    config = SimulationConfig(n_loans=800, seed=3, truth_mc_replicates=0)
+    history = run_history(config)
+    horizon = config.as_of_day + 20
+
+    def collected(fork: LoanBookSimulator) -> int:
+        fork.run(NoContactPolicy(), until_day=horizon)
+        return fork.log.collected_cents(config.as_of_day, horizon)
+
+    def future(seed: int) -> LoanBookSimulator:
+        return history.simulator.snapshot(np.random.SeedSequence([7, seed]))
+
+    same = future(0)
+    assert np.array_equal(same.loan_state.paid_cents, history.simulator.loan_state.paid_cents)
+    assert same.log.collected_cents(0, config.as_of_day) == history.simulator.log.collected_cents(
+        0, config.as_of_day
+    )
+    assert collected(future(0)) == collected(future(0))  # a future is reproducible from its seed
+    assert len({collected(future(0)), collected(future(1)), collected(history.simulator.snapshot())}) == 3
