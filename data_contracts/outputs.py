@@ -224,6 +224,11 @@ class Queue(AccountKeys):
     channel_cost: Series[float] = pa.Field(ge=0, nullable=True)
     p_reach: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     exploration: Series[bool]
+    # Why this channel rather than the runner-up (the next best channel, or no contact).
+    runner_up_channel: Series[str] = pa.Field(isin=[*CHANNELS, "none"], nullable=True)
+    channel_reason_1: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
+    channel_reason_2: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
+    channel_reason_3: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
 
     class Config:
         unique = ["loan_id"]
@@ -278,7 +283,13 @@ QUEUE_COLUMNS: list[str] = [
     "channel_cost",
     "p_reach",
     "exploration",
+    # Added with the fair-practice review: why this channel rather than the runner-up.
+    "runner_up_channel",
+    "channel_reason_1",
+    "channel_reason_2",
+    "channel_reason_3",
 ]
+CHANNEL_REASON_COLUMNS: list[str] = QUEUE_COLUMNS[-4:]
 SUPPRESSED_COLUMNS: list[str] = [
     "as_of",
     "run_id",

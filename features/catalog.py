@@ -39,7 +39,7 @@ class FeatureSpec:
         """The phrase for this feature filled with one account's values."""
         value = values.get(self.name)
         if value is None or (isinstance(value, float) and math.isnan(value)):
-            return self.missing_phrase or f"{self.description}: unknown"
+            return (self.missing_phrase or f"{self.description}: unknown").format(**values)
         if self.kind == "boolean" and not value:
             return self.false_phrase or f"Not: {self.description.lower()}"
         return self.phrase.format(value=value, **values)
@@ -242,9 +242,49 @@ FEATURES: tuple[FeatureSpec, ...] = (
     ),
 )
 
+# The best-channel model's own inputs besides the account features: the treatment and that
+# channel's history with the borrower (features.responses.channel_history).
+CHANNEL_INPUTS: tuple[FeatureSpec, ...] = (
+    FeatureSpec(
+        "channel",
+        "The contact channel (or none) the response is predicted for",
+        "category",
+        "Contact by {value}",
+        kind="categorical",
+    ),
+    FeatureSpec(
+        "channel_attempts_180d",
+        "Outbound attempts through this channel in the last 180 days",
+        "count",
+        "{value:.0f} attempts through {channel} in the last 180 days",
+    ),
+    FeatureSpec(
+        "channel_reached_share_180d",
+        "Share of this channel's attempts in the last 180 days that reached the borrower",
+        "share",
+        "Reached through {channel} in {value:.0%} of recent attempts",
+        missing_phrase="Not tried through this channel in the last 180 days",
+    ),
+    FeatureSpec(
+        "channel_days_since_last_attempt",
+        "Days since the last attempt through this channel",
+        "days",
+        "Last tried through {channel} {value:.0f} days ago",
+        missing_phrase="Not tried through this channel in the last 180 days",
+    ),
+    FeatureSpec(
+        "channel_paid_after_share_180d",
+        "Share of this channel's attempts in the last 180 days followed by a payment within 7 days",
+        "share",
+        "Paid within a week after {value:.0%} of recent {channel} attempts",
+        missing_phrase="No {channel} attempts in the last 180 days to learn from",
+    ),
+)
+
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
+CHANNEL_INPUT_NAMES: tuple[str, ...] = tuple(spec.name for spec in CHANNEL_INPUTS)
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURES if s.kind == "categorical")
-BY_NAME: dict[str, FeatureSpec] = {spec.name: spec for spec in FEATURES}
+BY_NAME: dict[str, FeatureSpec] = {spec.name: spec for spec in (*FEATURES, *CHANNEL_INPUTS)}
 
 
 def spec(name: str) -> FeatureSpec:

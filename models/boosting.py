@@ -3,11 +3,13 @@ binary booster (early-stopped and Platt-calibrated on the out-of-time validation
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+import shap
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
@@ -94,6 +96,27 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
         cal_weight = eval_weight if eval_set is not None else sample_weight
         margin = self._margin(self._matrix(X_cal)).reshape(-1, 1)
         self.calibrator_ = LogisticRegression(C=1e6).fit(margin, np.asarray(y_cal), sample_weight=cal_weight)
+
+    def shap_values(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
+        """Exact TreeSHAP contributions to the margin, one column per feature, and the base value.
+
+        Contributions plus the base value add up to :meth:`decision_function`.
+        """
+        check_is_fitted(self, "classifier_")
+        explainer = shap.TreeExplainer(self.classifier_.booster_)
+        if len(X) == 0:
+            base = explainer.expected_value
+            return pd.DataFrame(columns=list(self.feature_names_in_), dtype="float64"), float(
+                np.ravel(base)[-1]
+            )
+        with warnings.catch_warnings():
+            # shap announces a change of output type for LightGBM; both types are handled below.
+            warnings.filterwarnings("ignore", message=".*shap values output has changed.*")
+            values = explainer.shap_values(self._matrix(X))
+        values = values[1] if isinstance(values, list) else values
+        base = explainer.expected_value
+        base = float(base[1] if np.ndim(base) else base)
+        return pd.DataFrame(values, index=X.index, columns=list(self.feature_names_in_)), base
 
     def decision_function(self, X: pd.DataFrame) -> np.ndarray:
         """The booster's margin (log-odds before calibration)."""

@@ -180,7 +180,8 @@ class ChannelResponseModel(CalibratedBooster):
         self.categories_ = {name: sorted(X[name].dropna().astype(str).unique()) for name in categorical}
         self.categories_["channel"] = list(TREATMENTS)
         self.feature_names_in_ = np.asarray([*numeric, *self.categories_], dtype=object)
-        monotone = [spec(name).monotone if name in FEATURE_NAMES else 0 for name in self.feature_names_in_]
+        # Every input needs a catalog entry (KeyError otherwise): reasons speak of all of them.
+        monotone = [spec(name).monotone for name in self.feature_names_in_]
         if self.ipw:
             self.policy_model_ = ContactPolicyModel(
                 features=self.features, random_state=self.random_state

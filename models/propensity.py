@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import shap
-from sklearn.utils.validation import check_is_fitted
 
 from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES, spec
 from models.boosting import CalibratedBooster
@@ -73,24 +70,3 @@ class PropensityModel(CalibratedBooster):
             eval_metric="auc",
         )
         return self
-
-    def shap_values(self, X: pd.DataFrame) -> tuple[pd.DataFrame, float]:
-        """Exact TreeSHAP contributions to the margin, one column per feature, and the base value.
-
-        Contributions plus the base value add up to :meth:`decision_function`.
-        """
-        check_is_fitted(self, "classifier_")
-        explainer = shap.TreeExplainer(self.classifier_.booster_)
-        if len(X) == 0:
-            base = explainer.expected_value
-            return pd.DataFrame(columns=list(self.feature_names_in_), dtype="float64"), float(
-                np.ravel(base)[-1]
-            )
-        with warnings.catch_warnings():
-            # shap announces a change of output type for LightGBM; both types are handled below.
-            warnings.filterwarnings("ignore", message=".*shap values output has changed.*")
-            values = explainer.shap_values(self._matrix(X))
-        values = values[1] if isinstance(values, list) else values
-        base = explainer.expected_value
-        base = float(base[1] if np.ndim(base) else base)
-        return pd.DataFrame(values, index=X.index, columns=list(self.feature_names_in_)), base

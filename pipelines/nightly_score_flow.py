@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -38,7 +39,13 @@ from recover.io import publish_outputs, write_quarantine
 from recover.progress import stage
 from recover.publish import publish_queue
 from scoring.allocation import AllocationSettings
-from scoring.choice import choose_contacts, options_for_windows, settle
+from scoring.choice import (
+    choose_contacts,
+    explain_channels,
+    options_for_windows,
+    runner_up_channels,
+    settle,
+)
 from scoring.dispositions import check_partition, decide
 from scoring.policy.engine import apply_contact_policy, unreadable_hold_loans
 from scoring.policy.packs import resolve_packs
@@ -88,10 +95,11 @@ def allocation_settings(config: Config) -> AllocationSettings:
 def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date, config: Config):
     """Best channel and incremental value of every candidate; capacity allocation; left alone."""
     settings = allocation_settings(config)
+    history = channel_history(validated.tables["interactions"], validated.tables["payments"], as_of)
     allocation, options = choose_contacts(
         decisions.candidates,
         verdict.windows,
-        channel_history(validated.tables["interactions"], validated.tables["payments"], as_of),
+        history,
         verdict.accounts,
         channel_champion.model,
         settings,
@@ -102,6 +110,10 @@ def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date
         capacity_by_team=config.teams.capacity_by_team,
     )
     settled, left_alone = settle(decisions, allocation, verdict.windows, settings)
+    runner_up = runner_up_channels(allocation.assignments, options, settings.channel_cost)
+    queued = settled.candidates
+    reasons = explain_channels(queued, runner_up, history, channel_champion.model, config.scoring.n_reasons)
+    settled = replace(settled, candidates=queued.join(reasons))
     windows = options_for_windows(verdict.windows, options, settings.channel_cost)
     return settled, left_alone, windows
 

@@ -12,10 +12,11 @@ from dataclasses import replace
 
 import pandas as pd
 
-from features.responses import option_rows
-from scoring.allocation import Allocation, AllocationSettings, allocate
+from features.responses import NO_CONTACT, option_rows
+from scoring.allocation import Allocation, AllocationSettings, allocate, incremental_values
 from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
 from scoring.frames import member_of
+from scoring.reasons import channel_reasons
 from scoring.teams import team_capacity, team_names
 
 
@@ -94,6 +95,44 @@ def choose_contacts(
     return allocate(options, capacity, settings, as_of=as_of), options
 
 
+def runner_up_channels(assignments: pd.DataFrame, options: pd.DataFrame, channel_cost) -> pd.Series:
+    """Per assigned loan, the option it was chosen over: its next best scored channel by
+    incremental value, or ``none`` (no contact) when it had no other lawful channel or none
+    worth anything."""
+    scored = options[["loan_id", "channel", "p_contact", "p_self_cure", "amount_overdue"]].copy()
+    scored["value"] = incremental_values(scored, channel_cost)
+    chosen = assignments.set_index("loan_id")["channel"]
+    others = scored[scored["channel"].to_numpy() != scored["loan_id"].map(chosen).to_numpy()]
+    others = others[others["value"] > 0].sort_values(["loan_id", "value"], ascending=[True, False])
+    best_other = others.drop_duplicates("loan_id").set_index("loan_id")["channel"]
+    return pd.Series(
+        chosen.index.map(best_other).fillna(NO_CONTACT).astype("str"), index=chosen.index, name="runner_up"
+    )
+
+
+def explain_channels(
+    queued: pd.DataFrame,
+    runner_up: pd.Series,
+    history: pd.DataFrame,
+    model,
+    n: int = 3,
+) -> pd.DataFrame:
+    """``runner_up_channel`` and channel_reason_1..n of each queued loan (``queued`` carries the
+    account features and ``recommended_channel``), from the best-channel model's SHAP values."""
+    columns = ["runner_up_channel", *[f"channel_reason_{k}" for k in range(1, n + 1)]]
+    if queued.empty:
+        return pd.DataFrame(columns=columns, index=queued.index, dtype="str")
+    pairs = pd.DataFrame({"loan_id": queued["loan_id"].to_numpy()})
+    chosen = option_rows(queued, pairs.assign(channel=queued["recommended_channel"].to_numpy()), history)
+    rival = option_rows(queued, pairs.assign(channel=pairs["loan_id"].map(runner_up).to_numpy()), history)
+    chosen_contributions, _ = model.shap_values(chosen)
+    rival_contributions, _ = model.shap_values(rival)
+    reasons = channel_reasons(chosen, rival, chosen_contributions, rival_contributions, n=n)
+    reasons.insert(0, "runner_up_channel", rival["channel"].astype("str").to_numpy())
+    reasons.index = queued.index
+    return reasons
+
+
 def settle(decisions: Decisions, allocation: Allocation, windows: pd.DataFrame, settings: AllocationSettings):
     """Decisions after the allocation: queued candidates carry their allocated channel and its
     window; the others become ``left_alone`` with the reason. Returns (decisions, left_alone)."""
@@ -160,4 +199,12 @@ def options_for_windows(
     return out.astype({"p_response": "float64", "p_self_cure": "float64", "incremental_value": "float64"})
 
 
-__all__ = ["choose_contacts", "lawful_options", "options_for_windows", "score_options", "settle"]
+__all__ = [
+    "choose_contacts",
+    "explain_channels",
+    "lawful_options",
+    "options_for_windows",
+    "runner_up_channels",
+    "score_options",
+    "settle",
+]

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from data_contracts.outputs import (
+    CHANNEL_REASON_COLUMNS,
     CONTACT_WINDOW_COLUMNS,
     DISPOSITION_COLUMNS,
     FORBEARANCE_COLUMNS,
@@ -58,11 +59,16 @@ def rank_queue(
         queue["exploration"] = candidates["exploration"].astype(bool)
         queue["within_capacity"] = candidates["within_capacity"].astype(bool)
         queue["team"] = candidates["resource"].astype("str")
+        for column in CHANNEL_REASON_COLUMNS:
+            source = candidates.get(column)
+            queue[column] = pd.Series(source, index=queue.index, dtype="str")
     else:
         queue["priority_score"] = queue["expected_recovery"]
         for column in ["p_response", "p_self_cure", "incremental_value", "channel_cost", "p_reach"]:
             queue[column] = float("nan")
         queue["exploration"] = False
+        for column in CHANNEL_REASON_COLUMNS:
+            queue[column] = pd.Series(None, index=queue.index, dtype="str")
     for column in [
         "recommended_channel",
         "timezone",

@@ -162,4 +162,8 @@ def contact_policy_columns(n: int) -> dict:
         "channel_cost": 2.0,
         "p_reach": 0.3,
         "exploration": False,
+        "runner_up_channel": "sms",
+        "channel_reason_1": "Paid within a week after 50% of recent call attempts (favours call over sms)",
+        "channel_reason_2": "Reached through call in 40% of recent attempts (favours call over sms)",
+        "channel_reason_3": "Days past due: 12 (favours sms)",
     }

@@ -72,6 +72,11 @@ def test_score_writes_a_ranked_explained_queue(trained, small_book, tmp_path):
     assert queue["p_pay_30d"].between(0, 1).all()
     for column in ("reason_1", "reason_2", "reason_3"):
         assert queue[column].str.contains(r"\((?:raises|lowers) likelihood\)$").all()
+    # Every queued row says why its channel beat the runner-up (another channel or no contact).
+    assert queue["runner_up_channel"].notna().all()
+    assert (queue["runner_up_channel"] != queue["recommended_channel"]).all()
+    for column in ("channel_reason_1", "channel_reason_2", "channel_reason_3"):
+        assert queue[column].str.contains(r"\(favours [a-z_ ]+\)$").all()
     assert queue["model_version"].str.match(r"^recover-propensity/\d+$").all()
 
     manifest = json.loads((out / "manifest.json").read_text())

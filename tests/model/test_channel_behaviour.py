@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from data_contracts.enums import CHANNELS, PROTECTED_ATTRIBUTES
+from features.catalog import spec
 from features.responses import NO_CONTACT
 from models.channel import standardized_differences
 
@@ -41,6 +42,16 @@ def test_more_broken_promises_never_raise_the_response(channel_outcome, test_row
     base = model.predict_proba(rows)[:, 1]
     worse = model.predict_proba(rows.assign(n_promises_broken_180d=rows["n_promises_broken_180d"] + 2))[:, 1]
     assert (worse <= base + 1e-12).all()
+
+
+def test_every_input_has_a_catalog_entry_and_shap_adds_up_to_the_margin(channel_outcome, test_rows):
+    model = channel_outcome[0].model
+    for name in model.feature_names_in_:
+        assert spec(name).description  # KeyError for an uncatalogued input
+    contributions, base = model.shap_values(test_rows.head(50))
+    np.testing.assert_allclose(
+        contributions.sum(axis=1) + base, model.decision_function(test_rows.head(50)), atol=1e-6
+    )
 
 
 def test_protected_attributes_are_not_inputs_and_cannot_change_a_score(channel_outcome, test_rows):
