@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+import json
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 from prefect import flow, task
+from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from data_contracts.enums import DISPOSITIONS
@@ -32,12 +35,24 @@ from pipelines.common import (
     new_run_id,
     validation_summary,
 )
+from pipelines.train_flow import FAIRNESS_ARTIFACT
 from recover import tracking
 from recover.config import Config, load_config
 from recover.excel import write_team_workbook
 from recover.io import publish_outputs, write_quarantine
 from recover.progress import stage
 from recover.publish import publish_queue
+from review.disparity import disparity_table, loan_outcomes
+from review.figures import review_figures
+from review.groups import protected_groups
+from review.report import (
+    compliance_summary,
+    global_importance,
+    reason_codes,
+    reason_coverage,
+    render_html,
+    review_document,
+)
 from scoring.allocation import AllocationSettings
 from scoring.choice import (
     choose_contacts,
@@ -62,6 +77,9 @@ COMPANION_CONTRACTS = {
     "contact_windows": ContactWindows,
     "left_alone": LeftAlone,
 }
+
+REVIEW_JSON = "review.json"
+REVIEW_HTML = "review.html"
 
 
 @task(name="build-features", cache_policy=NO_CACHE)
@@ -112,10 +130,12 @@ def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date
     settled, left_alone = settle(decisions, allocation, verdict.windows, settings)
     runner_up = runner_up_channels(allocation.assignments, options, settings.channel_cost)
     queued = settled.candidates
+    began = time.perf_counter()
     reasons = explain_channels(queued, runner_up, history, channel_champion.model, config.scoring.n_reasons)
+    explain_seconds = time.perf_counter() - began
     settled = replace(settled, candidates=queued.join(reasons))
     windows = options_for_windows(verdict.windows, options, settings.channel_cost)
-    return settled, left_alone, windows
+    return settled, left_alone, windows, explain_seconds
 
 
 @task(name="apply-contact-policy", cache_policy=NO_CACHE)
@@ -152,8 +172,10 @@ def score_and_explain(
     """Score every overdue loan; explain and rank the ones queued for contact today."""
     p_pay = pd.Series(champion.model.predict_proba(features)[:, 1], index=features.index)
     to_work = decisions.candidates
+    began = time.perf_counter()
     contributions, _ = champion.model.shap_values(to_work[features.columns])
     reasons = top_reasons(to_work, contributions, n=config.scoring.n_reasons)
+    explain_seconds = time.perf_counter() - began
     queue = rank_queue(
         to_work,
         p_pay.loc[to_work.index],
@@ -170,15 +192,93 @@ def score_and_explain(
     companions = finalize_decisions(decisions, windows, run_id)
     companions["left_alone"] = left_alone.assign(run_id=run_id)[LEFT_ALONE_COLUMNS].reset_index(drop=True)
     check_partition(features, companions["dispositions"], queue, companions)
+    scores = Scores(p_pay=p_pay, contributions=contributions, explain_seconds=explain_seconds)
     return (
         Queue.validate(queue, lazy=True),
         {name: COMPANION_CONTRACTS[name].validate(frame, lazy=True) for name, frame in companions.items()},
-        int(p_pay.notna().sum()),
+        scores,
+    )
+
+
+@dataclass(frozen=True)
+class Scores:
+    """What scoring leaves for the review: p_pay of every overdue loan, the SHAP contributions of
+    the queued ones, and the seconds spent explaining them."""
+
+    p_pay: pd.Series
+    contributions: pd.DataFrame
+    explain_seconds: float
+
+
+@task(name="fair-practice-review", cache_policy=NO_CACHE)
+def fair_practice_review(
+    features, scores: Scores, queue, companions, validated, verdict, run: dict, training, config: Config
+):
+    """The run's review document and its plots (review.json / review.html)."""
+    review = config.review
+    groups = protected_groups(
+        features[["loan_id", "borrower_id"]],
+        validated.tables["borrowers"],
+        run["as_of_date"],
+        review.age_band_edges,
+    )
+    outcomes = loan_outcomes(features, companions["dispositions"], queue, scores.p_pay)
+    disparity = disparity_table(
+        outcomes,
+        groups,
+        review.attributes,
+        bounds=tuple(review.disparity_bounds),
+        min_group_size=review.min_group_size,
+    )
+    document = review_document(
+        run={k: v for k, v in run.items() if k != "as_of_date"},
+        coverage=reason_coverage(queue),
+        importance=global_importance(scores.contributions),
+        codes=reason_codes(scores.contributions, n=config.scoring.n_reasons),
+        p_pay=scores.p_pay,
+        priority=queue["priority_score"],
+        disparity=disparity,
+        training=training,
+        compliance=compliance_summary(companions["suppressed"], companions["dispositions"], verdict.packs),
+        settings=review.model_dump(),
+    )
+    figures = review_figures(features, scores.contributions, scores.p_pay, queue["priority_score"])
+    return document, figures
+
+
+def review_files(review: dict, figures: dict) -> dict:
+    """Writers of review.json and review.html for :func:`publish`."""
+    return {
+        REVIEW_JSON: lambda path: path.write_text(json.dumps(review, indent=2)),
+        REVIEW_HTML: lambda path: path.write_text(render_html(review, figures), encoding="utf-8"),
+    }
+
+
+@task(name="log-review", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def log_review(config: Config, review: dict, files: dict, run_id: str) -> None:
+    """The review to MLflow (run kind ``score``) and to the Prefect flow run (a markdown artifact)."""
+    tracking.log_scoring_review(config, review, [files[REVIEW_JSON], files[REVIEW_HTML]])
+    flagged = review["disparities"]["flagged"]
+    lines = [
+        f"# Fair-practice review {review['run']['as_of']}",
+        f"- run `{run_id}`, {review['run']['queued']:,} queued of {review['run']['overdue']:,} overdue",
+        f"- queued rows with three reasons: {review['explanations']['share_with_three_reasons']:.1%}; "
+        f"with three channel reasons: {review['explanations']['share_with_three_channel_reasons']:.1%}",
+        f"- disparities flagged: {len(flagged)}",
+        *[
+            f"  - {row['metric']} for {row['attribute']} = {row['group']}: ratio "
+            f"{row['ratio_to_reference']:.2f} to {row['reference_group']}"
+            for row in flagged
+        ],
+        f"- full report: `{files[REVIEW_HTML]}`",
+    ]
+    create_markdown_artifact(
+        key="fair-practice-review", markdown="\n".join(lines), description="Fair-practice review of the run"
     )
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def publish(out: str, queue, companions, quarantine, manifest: dict, run_id: str):
+def publish(out: str, queue, companions, quarantine, manifest: dict, run_id: str, extra_files: dict):
     teams = {f"teams/{team}": rows.reset_index(drop=True) for team, rows in queue.groupby("team", sort=True)}
     frames = {"queue": queue, **companions, **teams, "quarantine/quarantine": quarantine}
 
@@ -204,7 +304,7 @@ def publish(out: str, queue, companions, quarantine, manifest: dict, run_id: str
         manifest,
         run_id,
         parquet_only={"contact_windows"},
-        files={TEAM_WORKBOOK: workbook},
+        files={TEAM_WORKBOOK: workbook, **extra_files},
         replace_folders={"teams"},
     )
 
@@ -260,12 +360,34 @@ def nightly_score_flow(
     with stage("apply contact policy", timings):
         verdict, decisions = contact_policy_for(features, validated, as_of, config, policy)
     with stage("choose channels and allocate capacity", timings):
-        decisions, left_alone, windows = contacts_for(
+        decisions, left_alone, windows, channel_explain_seconds = contacts_for(
             decisions, verdict, validated, channel_champion, as_of, config
         )
     with stage("score, explain and rank", timings):
-        queue, companions, n_scored = score_and_explain(
+        queue, companions, scores = score_and_explain(
             features, verdict, decisions, left_alone, windows, champion, config, run_id
+        )
+        n_scored = int(scores.p_pay.notna().sum())
+    with stage("fair-practice review", timings):
+        run_facts = {
+            "run_id": run_id,
+            "as_of": str(as_of),
+            "as_of_date": as_of,
+            "model": champion.label,
+            "channel_model": channel_champion.label,
+            "overdue": int(len(features)),
+            "queued": int(len(queue)),
+        }
+        review, figures = fair_practice_review(
+            features,
+            scores,
+            queue,
+            companions,
+            validated,
+            verdict,
+            run_facts,
+            tracking.load_run_document(config, champion.run_id, FAIRNESS_ARTIFACT),
+            config,
         )
     unmatched = sorted(set(config.policy.by_region) - set(verdict.accounts["region"]))
     if unmatched:
@@ -322,6 +444,15 @@ def nightly_score_flow(
         # Loans held back per reason (a loan held for two reasons counts under both).
         "suppressed_by_reason": suppressed["reason"].value_counts().sort_index().to_dict(),
         "teams": team_summary(queue).to_dict("records"),
+        "review": {
+            "share_with_three_reasons": review["explanations"]["share_with_three_reasons"],
+            "share_with_three_channel_reasons": review["explanations"]["share_with_three_channel_reasons"],
+            "disparities_flagged": len(review["disparities"]["flagged"]),
+            "explain_seconds": {
+                "propensity_reasons": round(scores.explain_seconds, 3),
+                "channel_reasons": round(channel_explain_seconds, 3),
+            },
+        },
         "timings_seconds": timings,
     }
     if publish_url:
@@ -329,5 +460,20 @@ def nightly_score_flow(
             manifest["database"] = publish_to_database(publish_url, queue, suppressed, as_of, run_id, config)
     with stage("publish outputs", timings):
         manifest["timings_seconds"] = timings
-        files = publish(out, queue, companions, validated.quarantine(run_id), manifest, run_id)
-    return {"manifest": manifest, "files": {k: str(v) for k, v in files.items()}, "queue": queue}
+        files = publish(
+            out,
+            queue,
+            companions,
+            validated.quarantine(run_id),
+            manifest,
+            run_id,
+            review_files(review, figures),
+        )
+    with stage("log the review", timings):
+        log_review(config, review, files, run_id)
+    return {
+        "manifest": manifest,
+        "files": {k: str(v) for k, v in files.items()},
+        "queue": queue,
+        "review": review,
+    }

@@ -17,6 +17,9 @@ from pipelines.common import load_and_validate, table_sizes, validation_summary
 from recover import tracking
 from recover.config import Config, load_config
 from recover.progress import logger, stage
+from review.groups import protected_groups
+from review.performance import group_performance
+from review.proxies import proxy_check
 
 
 def snapshot_plan(config: Config) -> SnapshotPlan:
@@ -38,6 +41,10 @@ def progress(label: str, every: int):
             logger.info("  %s %d/%d (%s)", label, i, n, date)
 
     return report
+
+
+# The training run's fairness document (MLflow artifact), read back by the nightly review.
+FAIRNESS_ARTIFACT = "fairness_at_training.json"
 
 
 def response_plan(config: Config) -> ResponsePlan:
@@ -139,8 +146,42 @@ def fit_and_evaluate(snapshots, config: Config):
     return fit_propensity(snapshots, config)
 
 
+def training_fairness(snapshots, borrowers, outcome, as_of: dt.date, config: Config) -> dict:
+    """Out-of-time AUC and calibration error of the propensity model per group, and the proxy
+    check of its inputs against the protected attributes (logged with the model)."""
+    review = config.review
+    split = out_of_time_split(snapshots, snapshot_plan(config))
+    test, train = split["test"], split["train"]
+    performance = group_performance(
+        test["label"],
+        outcome.model.predict_proba(test)[:, 1],
+        protected_groups(test, borrowers, as_of, review.age_band_edges),
+        review.attributes,
+        review.min_group_size,
+    )
+    # One row per borrower: repeated snapshots of one account would let the proxy model and
+    # the nearest-neighbour information estimate recognise the person instead of the group.
+    people = train.sort_values("as_of", kind="stable").drop_duplicates("borrower_id", keep="last")
+    proxies = proxy_check(
+        people[list(FEATURE_NAMES)],
+        protected_groups(people, borrowers, as_of, review.age_band_edges),
+        review.protected,
+        mi_threshold=review.proxy_mutual_information,
+        auc_threshold=review.proxy_auc,
+        seed=config.training.seed,
+    )
+    return {"performance_by_group": performance.to_dict("records"), "proxy_check": proxies}
+
+
+@task(name="fairness-at-training", cache_policy=NO_CACHE)
+def fairness_at_training(snapshots, borrowers, outcome, as_of: dt.date, config: Config) -> dict:
+    return training_fairness(snapshots, borrowers, outcome, as_of, config)
+
+
 @task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def log_and_register(outcome, as_of: dt.date, data: str, config: Config, example, validation: dict):
+def log_and_register(
+    outcome, as_of: dt.date, data: str, config: Config, example, validation: dict, fairness: dict
+):
     return tracking.log_training_run(
         config,
         outcome,
@@ -149,6 +190,7 @@ def log_and_register(outcome, as_of: dt.date, data: str, config: Config, example
         params=config.training.lightgbm.model_dump(),
         input_example=example,
         validation=validation,
+        artifacts={FAIRNESS_ARTIFACT: fairness},
     )
 
 
@@ -165,9 +207,11 @@ def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dic
         snapshots = build_snapshots(validated.tables, as_of, config)
     with stage("fit and evaluate out of time", timings):
         outcome = fit_and_evaluate(snapshots, config)
+    with stage("fairness by group and proxy check", timings):
+        fairness = fairness_at_training(snapshots, validated.tables["borrowers"], outcome, as_of, config)
     with stage("log to MLflow and register", timings):
         example = snapshots[list(FEATURE_NAMES)].head(5)
-        champion = log_and_register(outcome, as_of, str(data), config, example, validation)
+        champion = log_and_register(outcome, as_of, str(data), config, example, validation, fairness)
     with stage("build response rows (contacts and their outcomes)", timings):
         responses = build_responses(validated.tables, as_of, config)
     with stage("fit best-channel model out of time", timings):
@@ -189,5 +233,6 @@ def train_flow(data: str, as_of: dt.date, config_path: str | None = None) -> dic
         "data": outcome.data_summary,
         "input_rows": table_sizes(validated.tables),
         "validation": validation,
+        "fairness": fairness,
         "timings": timings,
     }

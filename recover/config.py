@@ -250,6 +250,49 @@ class PublishConfig(_Section):
     db_schema: str | None = Field(None, description="Database schema; None = the connection's default.")
 
 
+class ReviewConfig(_Section):
+    """The fair-practice review of every run (review.html / review.json)."""
+
+    attributes: list[str] = Field(
+        default_factory=lambda: ["gender", "age_band", "region"],
+        description="Groupings of the disparity table (gender, age_band, region).",
+    )
+    protected: list[str] = Field(
+        default_factory=lambda: ["gender", "age_band"],
+        description="Protected attributes of the proxy check at training time.",
+    )
+    age_band_edges: list[int] = Field(default_factory=lambda: [18, 25, 35, 45, 55, 65])
+    disparity_bounds: tuple[float, float] = Field(
+        (0.8, 1.25), description="A group's ratio to the reference group outside these bounds is flagged."
+    )
+    min_group_size: int = Field(30, ge=1, description="Smaller groups are reported, never flagged.")
+    proxy_mutual_information: float = Field(
+        0.05, ge=0, description="A feature sharing this much information (nats) with an attribute is a proxy."
+    )
+    proxy_auc: float = Field(
+        0.7,
+        ge=0.5,
+        le=1,
+        description="Features predicting an attribute this well (AUC) together are flagged.",
+    )
+
+    @field_validator("attributes")
+    @classmethod
+    def _known_attributes(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"gender", "age_band", "region"})
+        if unknown:
+            raise ValueError(f"unknown review attributes {unknown}; known: gender, age_band, region")
+        return value
+
+    @field_validator("protected")
+    @classmethod
+    def _known_protected(cls, value: list[str]) -> list[str]:
+        unknown = sorted(set(value) - {"gender", "age_band"})
+        if unknown:
+            raise ValueError(f"unknown protected attributes {unknown}; known: gender, age_band")
+        return value
+
+
 class Config(_Section):
     """The whole engine configuration."""
 
@@ -260,6 +303,7 @@ class Config(_Section):
     validation: ValidationConfig = ValidationConfig()
     label: LabelConfig = LabelConfig()
     training: TrainingConfig = TrainingConfig()
+    review: ReviewConfig = ReviewConfig()
     scoring: ScoringConfig = ScoringConfig()
     channel_model: ChannelModelConfig = ChannelModelConfig()
     decisions: DecisionsConfig = DecisionsConfig()

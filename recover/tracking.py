@@ -109,10 +109,12 @@ def log_training_run(
     model_name: str | None = None,
     kind: str = "train",
     extra_params: dict | None = None,
+    artifacts: dict[str, dict] | None = None,
 ) -> ChampionModel:
     """Log a training run (params, metrics, data window, input validation counts, catalog,
-    model), register the model (``model_name``, default the propensity model) and point the
-    champion alias at the new version."""
+    model, and ``artifacts``: JSON documents by file name, e.g. the fairness check), register
+    the model (``model_name``, default the propensity model) and point the champion alias at
+    the new version."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -140,6 +142,8 @@ def log_training_run(
         mlflow.log_dict(outcome.data_summary, "data_window.json")
         if validation is not None:
             mlflow.log_dict(validation, "input_validation.json")
+        for file_name, document in (artifacts or {}).items():
+            mlflow.log_dict(document, file_name)
         mlflow.log_dict(
             {
                 f.name: {"description": f.description, "unit": f.unit, "monotone": f.monotone}
@@ -199,3 +203,45 @@ def log_policy_evaluation(config: Config, table, facts: dict, files: dict) -> st
         for key in ("results", "daily", "plot"):
             mlflow.log_artifact(str(files[key]))
         return run.info.run_id
+
+
+def load_run_document(config: Config, run_id: str | None, file_name: str) -> dict | None:
+    """A JSON artifact of an MLflow run (e.g. the champion's fairness check); None when the run
+    has no such file (a model trained before it was logged)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    if not run_id:
+        return None
+    configure(config)
+    try:
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{file_name}")
+    except (MlflowException, OSError):
+        return None
+
+
+def log_scoring_review(config: Config, review: dict, files: list) -> str:
+    """Log a nightly run's fair-practice review (run kind ``score``): coverage, flagged
+    disparities and the report files."""
+    import mlflow
+
+    experiment_id = configure(config)
+    run = review["run"]
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"score-{run['as_of']}") as active:
+        mlflow.set_tags(
+            {"recover.kind": "score", "recover.as_of": run["as_of"], "recover.run_id": run["run_id"]}
+        )
+        mlflow.log_params({"model": run["model"], "channel_model": run["channel_model"]})
+        explanations = review["explanations"]
+        mlflow.log_metrics(
+            {
+                "overdue": run["overdue"],
+                "queued": run["queued"],
+                "share_with_three_reasons": explanations["share_with_three_reasons"],
+                "share_with_three_channel_reasons": explanations["share_with_three_channel_reasons"],
+                "disparities_flagged": len(review["disparities"]["flagged"]),
+            }
+        )
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="review")
+        return active.info.run_id

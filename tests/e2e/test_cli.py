@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -12,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from data_contracts.outputs import QUEUE_COLUMNS
+from features.catalog import FEATURE_NAMES
 from recover.cli import app
 from tests.conftest import SMALL_BOOK_AS_OF
 
@@ -51,12 +53,91 @@ def test_train_registers_a_champion_that_beats_the_heuristic(trained):
     assert validation["tables"]["loans"]["quarantined"] == 0
 
 
-@pytest.mark.e2e
-def test_score_writes_a_ranked_explained_queue(trained, small_book, tmp_path):
+@pytest.fixture(scope="module")
+def scored(trained, small_book, tmp_path_factory):
+    """One nightly run on the small book: its output folder."""
     data_dir, _ = small_book
-    out = tmp_path / "queue"
+    out = tmp_path_factory.mktemp("scored") / "queue"
     result = invoke("score", "--data", data_dir, "--as-of", AS_OF, "--out", out)
     assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.mark.e2e
+def test_every_run_writes_its_fair_practice_review(scored):
+    review = json.loads((scored / "review.json").read_text())
+    queue = pd.read_parquet(scored / "queue.parquet")
+    explanations = review["explanations"]
+    assert explanations["queued_rows"] == len(queue) > 0
+    assert explanations["share_with_three_reasons"] == 1.0
+    assert explanations["share_with_three_channel_reasons"] == 1.0
+    assert {row["feature"] for row in explanations["global_importance"]} <= set(FEATURE_NAMES)
+    table = pd.DataFrame(review["disparities"]["table"])
+    assert set(table["attribute"]) == {"gender", "age_band", "region"}
+    assert set(table["metric"]) == {"queued", "field_visit", "contacts_30d", "suppressed", "p_pay"}
+    reference = table[table["group"] == table["reference_group"]]
+    assert np.allclose(reference["ratio_to_reference"].dropna(), 1.0)
+    flagged = table[table["flagged"]]
+    assert ((flagged["ratio_to_reference"] < 0.8) | (flagged["ratio_to_reference"] > 1.25)).all()
+    assert (flagged["loans"] >= 30).all()
+    training = review["at_training"]
+    assert {row["attribute"] for row in training["performance_by_group"]} == {"gender", "age_band", "region"}
+    assert set(training["proxy_check"]) == {"gender", "age_band"}
+    assert review["compliance"]["suppressions"] == len(pd.read_parquet(scored / "suppressed.parquet"))
+    manifest = json.loads((scored / "manifest.json").read_text())
+    assert manifest["review"]["share_with_three_reasons"] == 1.0
+    assert manifest["review"]["disparities_flagged"] == len(review["disparities"]["flagged"])
+    page = (scored / "review.html").read_text()
+    assert "Group disparities" in page and "data:image/png;base64," in page
+    assert "http://" not in page and "https://" not in page  # nothing to fetch from anywhere
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
+)
+def test_the_review_renders_offline_in_a_headless_browser(scored):
+    from playwright.sync_api import sync_playwright
+
+    requests, blocked = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            page.on("request", lambda request: requests.append(request.url))
+
+            def only_local(route):
+                if route.request.url.startswith(("file:", "data:")):
+                    return route.continue_()
+                blocked.append(route.request.url)
+                return route.abort()
+
+            page.route("**/*", only_local)
+            page.goto((scored / "review.html").as_uri())
+            page.wait_for_load_state("networkidle")
+            title = page.title()
+            headings = page.locator("h2").all_inner_texts()
+            images = page.evaluate(
+                "Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])"
+            )
+            flagged_rows = page.locator("tr.flag").count()
+        finally:
+            browser.close()
+    assert title.startswith("Fair-practice review")
+    assert {"Group disparities", "Compliance summary", "Scores and priorities"} <= set(headings)
+    assert len(images) >= 4 and all(loaded for _, loaded in images), images
+    assert (
+        flagged_rows == json.loads((scored / "review.json").read_text())["disparities"]["flagged"].__len__()
+    )
+    assert not blocked and all(url.startswith(("file:", "data:")) for url in requests), requests
+
+
+@pytest.mark.e2e
+def test_score_writes_a_ranked_explained_queue(scored):
+    out = scored
 
     queue = pd.read_parquet(out / "queue.parquet")
     assert list(queue.columns) == QUEUE_COLUMNS

@@ -1,0 +1,1 @@
+"""Fair-practice review: protected groups, disparities, proxies, group performance, the report."""

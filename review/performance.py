@@ -1,0 +1,60 @@
+"""Model performance by protected group (training time): AUC and calibration error."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import roc_auc_score
+
+
+def expected_calibration_error(y_true, p, bins: int = 10) -> float:
+    """Mean |observed rate - mean prediction| over equal-width probability bins, weighted by
+    the bin's share of rows."""
+    y_true, p = np.asarray(y_true, dtype="float64"), np.asarray(p, dtype="float64")
+    if not len(p):
+        return float("nan")
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    error = 0.0
+    for b in np.unique(which):
+        in_bin = which == b
+        error += in_bin.mean() * abs(y_true[in_bin].mean() - p[in_bin].mean())
+    return float(error)
+
+
+def group_performance(
+    y_true, p, groups: pd.DataFrame, attributes: Sequence[str], min_group_size: int = 30
+) -> pd.DataFrame:
+    """AUC, expected calibration error, mean prediction and observed rate per group of each
+    attribute (AUC is NaN for a group with one class or fewer than ``min_group_size`` rows)."""
+    y_true = pd.Series(np.asarray(y_true), index=groups.index)
+    p = pd.Series(np.asarray(p, dtype="float64"), index=groups.index)
+    rows = []
+    for attribute in attributes:
+        for group, index in groups.groupby(attribute, observed=True).groups.items():
+            y, q = y_true.loc[index], p.loc[index]
+            enough = len(y) >= min_group_size and y.nunique() == 2
+            rows.append(
+                {
+                    "attribute": attribute,
+                    "group": str(group),
+                    "rows": int(len(y)),
+                    "auc": float(roc_auc_score(y, q)) if enough else float("nan"),
+                    "calibration_error": expected_calibration_error(y, q),
+                    "mean_prediction": float(q.mean()),
+                    "observed_rate": float(y.mean()),
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "attribute",
+            "group",
+            "rows",
+            "auc",
+            "calibration_error",
+            "mean_prediction",
+            "observed_rate",
+        ],
+    )
