@@ -72,6 +72,9 @@ def _setup(config_path: Path | None, verbose: bool = False):
     state.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(state / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # The temporary Prefect server's first start (database migrations) took 13-26 s here,
+    # beyond Prefect's 20 s default: a slow start must not fail the night.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "recover")
     # Idle OpenMP threads sleep instead of spinning: with any other busy process on two cores,
     # spinning LightGBM threads ran 10-20x slower (measured). Must precede importing lightgbm.
