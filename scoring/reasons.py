@@ -66,10 +66,11 @@ def channel_reasons(
     reasons = []
     for i, row in enumerate(records):
         other = "no contact" if theirs[i] == "none" else theirs[i]
+        context = _context(row)
         sentences = []
         for j in order[i]:
             favoured = f"favours {ours[i]} over {other}" if difference[i, j] >= 0 else f"favours {other}"
-            sentences.append(f"{spec(names[j]).describe_value(row)} ({favoured})")
+            sentences.append(f"{spec(names[j]).describe_value(context)} ({favoured})")
         reasons.append(sentences)
     columns = [f"channel_reason_{k}" for k in range(1, n + 1)]
     return pd.DataFrame(reasons, index=chosen.index, columns=columns).astype("str")

@@ -43,6 +43,30 @@ def test_reasons_rank_features_by_the_difference_between_the_two_options():
     )
 
 
+def test_every_catalogued_input_can_be_a_channel_reason(small_tables):
+    from features.build import build_features
+    from features.catalog import CHANNEL_INPUT_NAMES, FEATURE_NAMES
+    from tests.conftest import SMALL_BOOK_AS_OF
+
+    names = [*FEATURE_NAMES, *CHANNEL_INPUT_NAMES]
+    rows = (
+        build_features(small_tables, SMALL_BOOK_AS_OF)
+        .head(1)
+        .assign(
+            channel="sms",
+            channel_attempts_180d=2.0,
+            channel_reached_share_180d=0.5,
+            channel_days_since_last_attempt=3.0,
+            channel_paid_after_share_180d=0.5,
+        )
+    )
+    for name in names:  # each feature in turn as the only difference between the options
+        chosen_shap = pd.DataFrame([[1.0 if n == name else 0.0 for n in names]], columns=names)
+        rival_shap = pd.DataFrame([[0.0] * len(names)], columns=names)
+        reasons = channel_reasons(rows, rows.assign(channel="none"), chosen_shap, rival_shap, n=1)
+        assert reasons.iloc[0, 0].endswith("(favours sms over no contact)")
+
+
 def test_missing_channel_history_is_phrased_not_crashed():
     phrase = spec("channel_paid_after_share_180d").describe_value(
         {"channel": "letter", "channel_paid_after_share_180d": float("nan")}
