@@ -229,6 +229,7 @@ def fair_practice_review(
         review.attributes,
         bounds=tuple(review.disparity_bounds),
         min_group_size=review.min_group_size,
+        alpha=review.significance,
     )
     document = review_document(
         run={k: v for k, v in run.items() if k != "as_of_date"},

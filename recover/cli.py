@@ -456,6 +456,85 @@ def evaluate_policy(
 
 
 @app.command()
+def explain(
+    loan_id: Annotated[str, typer.Argument(help="The loan to explain.")],
+    data: DataOption,
+    as_of: AsOfOption,
+    out: Annotated[Path, typer.Option("--out", help="Folder for the waterfall plot.")] = Path("."),
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """One account's full breakdown: every feature's value and SHAP contribution, the base value
+    and the final score, each channel's response and incremental value; writes a waterfall plot."""
+    config = _setup(config_path, verbose)
+    as_of_date = _parse_date(as_of)
+    explanation = _run_guarded(_explain, config, data, as_of_date, loan_id)
+    table = Table(
+        title=f"{loan_id} on {as_of_date}: why p_pay = {explanation.p_pay:.3f}", title_justify="left"
+    )
+    for header, justify in (
+        ("feature", "left"),
+        ("value", "right"),
+        ("SHAP (log-odds)", "right"),
+        ("meaning", "left"),
+    ):
+        table.add_column(header, justify=justify, overflow="fold")
+    for row in explanation.contributions.itertuples():
+        value = row.value
+        shown = "missing" if value is None or (isinstance(value, float) and value != value) else str(value)
+        table.add_row(row.feature, shown, f"{row.shap:+.4f}", row.description)
+    console.print(table)
+    console.print(
+        f"base value {explanation.base_value:+.4f} + contributions "
+        f"{explanation.margin - explanation.base_value:+.4f} = margin {explanation.margin:+.4f} "
+        f"-> calibrated p_pay {explanation.p_pay:.3f}",
+        highlight=False,
+    )
+    if not explanation.channels.empty:
+        channels = Table(
+            title="Channels (lawfulness is decided by the nightly run's rule pack)", title_justify="left"
+        )
+        for header in ("channel", "p_response", "p_self_cure", "uplift", "incremental value"):
+            channels.add_column(header, justify="right")
+        for row in explanation.channels.itertuples():
+            channels.add_row(
+                row.channel,
+                f"{row.p_response:.3f}",
+                f"{row.p_self_cure:.3f}",
+                f"{row.uplift:+.3f}",
+                f"{row.incremental_value:+,.2f}",
+            )
+        console.print(channels)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"explain-{loan_id}-{as_of_date}.png"
+    from review.explain import waterfall_png
+
+    waterfall_png(explanation, path)
+    console.print(f"Waterfall plot: {path}")
+
+
+def _explain(config, data, as_of: dt.date, loan_id: str):
+    from features.responses import channel_history
+    from pipelines.common import load_and_validate
+    from pipelines.nightly_score_flow import features_for
+    from recover import tracking
+    from review.explain import explain_account
+
+    validated = load_and_validate(data, as_of, config)
+    features = features_for.fn(validated.tables, as_of, config)
+    if not (features["loan_id"] == loan_id).any():
+        known = (validated.tables["loans"]["loan_id"] == loan_id).any()
+        why = "is not overdue on that date: nothing to explain" if known else "is not in the loan book"
+        _fail(f"loan {loan_id} {why}", EXIT_INVALID_INPUT)
+    propensity = tracking.load_champion(config)
+    channel = tracking.load_champion(config, config.mlflow.channel_model_name)
+    history = channel_history(validated.tables["interactions"], validated.tables["payments"], as_of)
+    return explain_account(
+        features, loan_id, propensity.model, channel.model, history, config.decisions.channel_cost
+    )
+
+
+@app.command()
 def policies(config_path: ConfigOption = None) -> None:
     """List the contact-policy rule packs and their rules."""
     from scoring.policy.engine import rule_table
@@ -540,6 +619,12 @@ def _print_summary(config, scored: dict, trained: dict, queue_dir: Path, seconds
         )
         for reason in (row.reason_1, row.reason_2, row.reason_3):
             console.print(f"       - {reason}", highlight=False)
+        console.print(
+            f"       {row.recommended_channel} rather than {row.runner_up_channel}:", highlight=False
+        )
+        for reason in (row.channel_reason_1, row.channel_reason_2, row.channel_reason_3):
+            console.print(f"       - {reason}", highlight=False)
+    _print_review(scored["review"], queue_dir)
     console.print(f"Files in {queue_dir}:")
     team_files = [name for name in scored["files"] if name.startswith("teams/")]
     for name in scored["files"]:
@@ -555,6 +640,25 @@ def _print_summary(config, scored: dict, trained: dict, queue_dir: Path, seconds
         f"MLflow UI: [bold].venv/bin/mlflow ui --backend-store-uri {uri}[/] then open http://127.0.0.1:5000"
     )
     console.print(f"Done in {seconds:.0f} s.")
+
+
+def _print_review(review: dict, folder: Path) -> None:
+    """The fair-practice review in a few lines: coverage and flagged disparities."""
+    explanations = review["explanations"]
+    flagged = review["disparities"]["flagged"]
+    console.print(
+        f"[bold]Fair-practice review[/] ({folder / 'review.html'}): "
+        f"{explanations['share_with_three_reasons']:.0%} of queued rows with three reasons, "
+        f"{explanations['share_with_three_channel_reasons']:.0%} with three channel reasons; "
+        f"{len(flagged)} group disparities flagged",
+        highlight=False,
+    )
+    for row in flagged[:8]:
+        console.print(
+            f"  - {row['metric']} for {row['attribute']} {row['group']} ({row['loans']:,} loans): "
+            f"{row['value']:.3f}, {row['ratio_to_reference']:.2f}x {row['reference_group']} (p={row['p_value']:.3f})",
+            highlight=False,
+        )
 
 
 def main() -> None:  # pragma: no cover - console-script entry

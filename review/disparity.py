@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
+from scipy.stats import ttest_ind
 
 # What the review compares between groups, per overdue loan.
 DECISION_METRICS: dict[str, str] = {
@@ -49,12 +50,16 @@ def disparity_table(
     *,
     bounds: tuple[float, float] = (0.8, 1.25),
     min_group_size: int = 30,
+    alpha: float = 0.05,
 ) -> pd.DataFrame:
     """Each metric by group of each attribute, with its ratio to the reference group (the
-    largest one) and a flag when the ratio falls outside ``bounds`` (four-fifths rule).
+    largest one), whether that ratio falls outside ``bounds`` (four-fifths rule), and the
+    p-value of the difference.
 
-    Groups smaller than ``min_group_size`` are reported but never flagged (too few loans to
-    tell a disparity from chance); a ratio to a reference value of 0 is undefined (NaN).
+    A disparity is flagged when it is both material (outside the bounds) and unlikely to be
+    chance (p < ``alpha``) in a group of at least ``min_group_size`` loans: with rare events
+    (a few field visits a day) ratios swing widely on a handful of loans. A ratio to a
+    reference value of 0 is undefined (NaN).
     """
     rows = []
     low, high = bounds
@@ -63,18 +68,23 @@ def disparity_table(
         sizes = sensitive.value_counts()
         reference = str(sizes.index[0]) if len(sizes) else None
         for metric in DECISION_METRICS:
+            values = outcomes[metric].astype("float64")
             frame = MetricFrame(
                 metrics=_mean_of_truth,
-                y_true=outcomes[metric].astype("float64").to_numpy(),
+                y_true=values.to_numpy(),
                 y_pred=np.zeros(len(outcomes)),
                 sensitive_features=sensitive.to_numpy(),
             )
             by_group = frame.by_group
             base = by_group.get(reference, np.nan)
+            reference_values = values[(sensitive == reference).to_numpy()].dropna()
             for group, value in by_group.items():
                 ratio = value / base if base and base == base and base != 0 else np.nan
                 size = int(sizes.get(group, 0))
-                flagged = bool(size >= min_group_size and ratio == ratio and not (low <= ratio <= high))
+                p_value = _difference_p_value(
+                    values[(sensitive == group).to_numpy()].dropna(), reference_values
+                )
+                outside = bool(ratio == ratio and not (low <= ratio <= high))
                 rows.append(
                     {
                         "attribute": attribute,
@@ -84,17 +94,35 @@ def disparity_table(
                         "value": float(value),
                         "reference_group": reference,
                         "ratio_to_reference": float(ratio),
-                        "flagged": flagged,
+                        "p_value": p_value,
+                        "outside_bounds": outside,
+                        "flagged": bool(
+                            outside and size >= min_group_size and p_value == p_value and p_value < alpha
+                        ),
                     }
                 )
-    columns = [
-        "attribute",
-        "group",
-        "loans",
-        "metric",
-        "value",
-        "reference_group",
-        "ratio_to_reference",
-        "flagged",
-    ]
-    return pd.DataFrame(rows, columns=columns)
+    return pd.DataFrame(rows, columns=DISPARITY_COLUMNS)
+
+
+DISPARITY_COLUMNS = [
+    "attribute",
+    "group",
+    "loans",
+    "metric",
+    "value",
+    "reference_group",
+    "ratio_to_reference",
+    "p_value",
+    "outside_bounds",
+    "flagged",
+]
+
+
+def _difference_p_value(group: pd.Series, reference: pd.Series) -> float:
+    """Two-sided Welch t-test of the difference in means (for shares, the same test on 0/1
+    values): small groups and rare events give large p-values, so chance is not flagged."""
+    if len(group) < 2 or len(reference) < 2:
+        return float("nan")
+    if group.var() == 0 and reference.var() == 0:
+        return 1.0 if group.mean() == reference.mean() else 0.0
+    return float(ttest_ind(group, reference, equal_var=False).pvalue)

@@ -79,7 +79,7 @@ def test_every_run_writes_its_fair_practice_review(scored):
     assert np.allclose(reference["ratio_to_reference"].dropna(), 1.0)
     flagged = table[table["flagged"]]
     assert ((flagged["ratio_to_reference"] < 0.8) | (flagged["ratio_to_reference"] > 1.25)).all()
-    assert (flagged["loans"] >= 30).all()
+    assert (flagged["loans"] >= 30).all() and (flagged["p_value"] < 0.05).all()
     training = review["at_training"]
     assert {row["attribute"] for row in training["performance_by_group"]} == {"gender", "age_band", "region"}
     assert set(training["proxy_check"]) == {"gender", "age_band"}
@@ -90,6 +90,21 @@ def test_every_run_writes_its_fair_practice_review(scored):
     page = (scored / "review.html").read_text()
     assert "Group disparities" in page and "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page  # nothing to fetch from anywhere
+
+
+@pytest.mark.e2e
+def test_explain_breaks_one_account_down_and_draws_its_waterfall(scored, small_book, tmp_path):
+    data_dir, _ = small_book
+    row = pd.read_parquet(scored / "queue.parquet").iloc[0]
+    result = invoke("explain", row["loan_id"], "--data", data_dir, "--as-of", AS_OF, "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    flat = " ".join(result.output.split())
+    assert f"calibrated p_pay {row['p_pay_30d']:.3f}" in flat
+    assert "base value" in flat and "margin" in flat and "incremental value" in flat
+    assert (tmp_path / f"explain-{row['loan_id']}-{AS_OF}.png").stat().st_size > 5000
+
+    missing = invoke("explain", "NO-SUCH-LOAN", "--data", data_dir, "--as-of", AS_OF, "--out", tmp_path)
+    assert missing.exit_code == 2 and "not in the loan book" in missing.output
 
 
 CHROMIUM = Path("/usr/bin/chromium")

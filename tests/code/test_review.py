@@ -1,0 +1,152 @@
+"""The fair-practice review's pure parts: groups, disparities, proxies, group performance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from review.disparity import disparity_table
+from review.groups import age_band, protected_groups
+from review.performance import expected_calibration_error, group_performance
+from review.proxies import proxy_check
+from review.report import json_safe, reason_codes, reason_coverage
+
+AS_OF = dt.date(2026, 6, 1)
+EDGES = [18, 25, 35, 45, 55, 65]
+
+
+@pytest.mark.parametrize(
+    ("birth_year", "band"),
+    [
+        (2008, "18-24"),
+        (2002, "18-24"),
+        (2001, "25-34"),
+        (1961, "65+"),
+        (1962, "55-64"),
+        (2010, "unknown"),
+        (None, "unknown"),
+    ],
+)
+def test_age_band_on_the_as_of_date(birth_year, band):
+    years = pd.Series([birth_year], dtype="Int64")
+    assert age_band(years, AS_OF, EDGES).tolist() == [band]
+
+
+def test_protected_groups_fill_unknowns_and_keep_the_index():
+    borrowers = pd.DataFrame(
+        {
+            "borrower_id": ["B1", "B2"],
+            "gender": ["female", None],
+            "birth_year": [1980, None],
+            "region": ["west", "east"],
+        }
+    )
+    loans = pd.DataFrame({"loan_id": ["L1", "L2"], "borrower_id": ["B1", "B2"]}, index=[10, 11])
+    groups = protected_groups(loans, borrowers.astype({"birth_year": "Int64"}), AS_OF, EDGES)
+    assert groups.loc[10].tolist() == ["L1", "female", "45-54", "west"]
+    assert groups.loc[11].tolist() == ["L2", "unknown", "unknown", "east"]
+
+
+def _outcomes(queued_a: list[int], queued_b: list[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    n_a, n_b = len(queued_a), len(queued_b)
+    queued = np.array(queued_a + queued_b, dtype=bool)
+    outcomes = pd.DataFrame(
+        {
+            "queued": queued,
+            "field_visit": np.zeros(n_a + n_b, dtype=bool),
+            "contacts_30d": np.ones(n_a + n_b),
+            "suppressed": ~queued,
+            "p_pay": np.full(n_a + n_b, 0.4),
+        }
+    )
+    groups = pd.DataFrame({"gender": ["a"] * n_a + ["b"] * n_b})
+    return outcomes, groups
+
+
+def _row(table: pd.DataFrame, metric: str, group: str) -> pd.Series:
+    return table[(table["metric"] == metric) & (table["group"] == group)].iloc[0]
+
+
+def test_a_material_and_significant_disparity_is_flagged():
+    outcomes, groups = _outcomes([1] * 80 + [0] * 20, [1] * 40 + [0] * 60)  # 80% vs 40% queued
+    table = disparity_table(outcomes, groups, ["gender"])
+    row = _row(table, "queued", "b")
+    assert row["reference_group"] == "a" and row["ratio_to_reference"] == pytest.approx(0.5)
+    assert row["outside_bounds"] and row["p_value"] < 0.001 and row["flagged"]
+    assert not _row(table, "queued", "a")["flagged"]  # the reference itself
+    assert not _row(table, "p_pay", "b")["flagged"]  # equal means: ratio 1
+    assert np.isnan(_row(table, "field_visit", "b")["ratio_to_reference"])  # reference rate 0
+
+
+def test_a_ratio_outside_the_bounds_that_chance_explains_is_not_flagged():
+    # 2 of 200 vs 1 of 150 field visits: ratio 0.67, but a handful of events.
+    outcomes, groups = _outcomes([0] * 200, [0] * 150)
+    outcomes.loc[[0, 1, 200], "field_visit"] = True
+    row = _row(disparity_table(outcomes, groups, ["gender"]), "field_visit", "b")
+    assert row["outside_bounds"] and row["p_value"] > 0.05 and not row["flagged"]
+
+
+def test_a_small_group_is_reported_but_never_flagged():
+    outcomes, groups = _outcomes([1] * 100, [0] * 10)
+    row = _row(disparity_table(outcomes, groups, ["gender"], min_group_size=30), "queued", "b")
+    assert row["loans"] == 10 and row["outside_bounds"] and not row["flagged"]
+
+
+def test_proxy_check_finds_a_feature_that_encodes_the_attribute():
+    rng = np.random.default_rng(0)
+    n = 600
+    attribute = np.where(rng.random(n) < 0.5, "x", "y")
+    features = pd.DataFrame(
+        {
+            "noise": rng.normal(size=n),
+            "leaky": (attribute == "x") * 1.0 + rng.normal(scale=0.1, size=n),
+            "category": pd.Series(rng.choice(["p", "q"], size=n), dtype="str"),
+        }
+    )
+    report = proxy_check(features, pd.DataFrame({"gender": attribute}), ["gender"], mi_threshold=0.05)
+    assert report["gender"]["strong_proxies"] == ["leaky"]
+    assert report["gender"]["predictability_auc"] > 0.95 and report["gender"]["predictable"]
+    blind = proxy_check(features[["noise", "category"]], pd.DataFrame({"gender": attribute}), ["gender"])
+    assert blind["gender"]["strong_proxies"] == [] and blind["gender"]["predictability_auc"] < 0.6
+
+
+def test_group_performance_and_calibration_error():
+    y = np.array([0, 0, 1, 1] * 25)
+    perfect = y.astype(float)
+    groups = pd.DataFrame({"gender": ["a"] * 50 + ["b"] * 50})
+    table = group_performance(y, perfect, groups, ["gender"], min_group_size=10)
+    assert table["auc"].tolist() == [1.0, 1.0] and table["calibration_error"].tolist() == [0.0, 0.0]
+    assert expected_calibration_error([0, 1, 0, 1], [0.5, 0.5, 0.5, 0.5]) == 0.0
+    assert expected_calibration_error([1, 1], [0.2, 0.2]) == pytest.approx(0.8)
+
+
+def test_reason_codes_count_top_features_with_direction():
+    contributions = pd.DataFrame({"a": [2.0, -3.0], "b": [1.0, 0.1], "c": [-0.5, 0.2]})
+    codes = reason_codes(contributions, n=1).set_index("reason_code")
+    assert codes.loc["a:raises", "loans"] == 1 and codes.loc["a:lowers", "loans"] == 1
+    assert codes["share"].sum() == 1.0
+
+
+def test_reason_coverage_counts_only_complete_rows():
+    queue = pd.DataFrame(
+        {
+            **{f"reason_{k}": ["x", "y"] for k in (1, 2, 3)},
+            "channel_reason_1": ["x", None],
+            "channel_reason_2": ["x", "y"],
+            "channel_reason_3": ["x", ""],
+        }
+    )
+    assert reason_coverage(queue) == {
+        "queued_rows": 2,
+        "share_with_three_reasons": 1.0,
+        "share_with_three_channel_reasons": 0.5,
+    }
+
+
+def test_json_safe_makes_strict_json():
+    document = json_safe({"a": float("nan"), "b": [np.float64(1.5), np.int64(2)], "c": (np.inf,)})
+    assert json.loads(json.dumps(document, allow_nan=False)) == {"a": None, "b": [1.5, 2], "c": [None]}
