@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 UV_VERSION := 0.13.8
 
-.PHONY: env demo test lint format lock bench clean
+.PHONY: env demo test lint format lock bench clean browser
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; sys.exit(0 if v == (3, 11) else "recover needs Python 3.11; found %d.%d (set PYTHON=...)" % v)'
@@ -42,3 +42,7 @@ lock: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .recover demo-output .pytest_cache .ruff_cache
+
+# Optional: Debian's Chromium for the headless-browser test of review.html (skipped without it).
+browser:
+	apt-get install -y --no-install-recommends chromium

@@ -87,6 +87,14 @@ def test_every_run_writes_its_fair_practice_review(scored):
     manifest = json.loads((scored / "manifest.json").read_text())
     assert manifest["review"]["share_with_three_reasons"] == 1.0
     assert manifest["review"]["disparities_flagged"] == len(review["disparities"]["flagged"])
+    from prefect import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        artifacts = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["fair-practice-review"]))
+        )
+    assert any(review["run"]["run_id"] in (artifact.data or "") for artifact in artifacts)
     page = (scored / "review.html").read_text()
     assert "Group disparities" in page and "data:image/png;base64," in page
     assert "http://" not in page and "https://" not in page  # nothing to fetch from anywhere

