@@ -458,8 +458,8 @@ def evaluate_policy(
 @app.command()
 def explain(
     loan_id: Annotated[str, typer.Argument(help="The loan to explain.")],
-    data: DataOption,
     as_of: AsOfOption,
+    data: DataOption = "store",
     out: Annotated[Path, typer.Option("--out", help="Folder for the waterfall plot.")] = Path("."),
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
