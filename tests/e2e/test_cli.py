@@ -88,11 +88,18 @@ def test_every_run_writes_its_fair_practice_review(scored):
     assert manifest["review"]["share_with_three_reasons"] == 1.0
     assert manifest["review"]["disparities_flagged"] == len(review["disparities"]["flagged"])
     from prefect import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey, FlowRunFilter, TaskRunFilter
+    from prefect.client.schemas.sorting import ArtifactSort
 
     with get_client(sync_client=True) as client:
+        # Every filter spelled out: this client sends unset ones as null, which the server refuses.
         artifacts = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["fair-practice-review"]))
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["fair-practice-review"])),
+            flow_run_filter=FlowRunFilter(),
+            task_run_filter=TaskRunFilter(),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=50,
+            offset=0,
         )
     assert any(review["run"]["run_id"] in (artifact.data or "") for artifact in artifacts)
     page = (scored / "review.html").read_text()
