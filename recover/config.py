@@ -267,7 +267,10 @@ class ReviewConfig(_Section):
     )
     min_group_size: int = Field(30, ge=1, description="Smaller groups are reported, never flagged.")
     significance: float = Field(
-        0.05, gt=0, lt=1, description="A disparity is flagged only when its p-value is below this."
+        0.05,
+        gt=0,
+        lt=1,
+        description="A disparity is flagged only when its Benjamini-Hochberg adjusted p-value is below this.",
     )
     proxy_mutual_information: float = Field(
         0.05, ge=0, description="A feature sharing this much information (nats) with an attribute is a proxy."

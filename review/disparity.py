@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from fairlearn.metrics import MetricFrame
-from scipy.stats import ttest_ind
+from scipy.stats import false_discovery_control, ttest_ind
 
 # What the review compares between groups, per overdue loan.
 DECISION_METRICS: dict[str, str] = {
@@ -57,9 +57,9 @@ def disparity_table(
     p-value of the difference.
 
     A disparity is flagged when it is both material (outside the bounds) and unlikely to be
-    chance (p < ``alpha``) in a group of at least ``min_group_size`` loans: with rare events
-    (a few field visits a day) ratios swing widely on a handful of loans. A ratio to a
-    reference value of 0 is undefined (NaN).
+    chance (Benjamini-Hochberg adjusted p < ``alpha`` over the whole table) in a group of at
+    least ``min_group_size`` loans: with rare events (a few field visits a day) ratios swing
+    widely on a handful of loans. A ratio to a reference value of 0 is undefined (NaN).
     """
     rows = []
     low, high = bounds
@@ -96,12 +96,18 @@ def disparity_table(
                         "ratio_to_reference": float(ratio),
                         "p_value": p_value,
                         "outside_bounds": outside,
-                        "flagged": bool(
-                            outside and size >= min_group_size and p_value == p_value and p_value < alpha
-                        ),
+                        "eligible": size >= min_group_size,
                     }
                 )
-    return pd.DataFrame(rows, columns=DISPARITY_COLUMNS)
+    table = pd.DataFrame(rows, columns=[*DISPARITY_COLUMNS[:-3], "outside_bounds", "eligible"])
+    # Dozens of groups x metrics are tested each night: the Benjamini-Hochberg adjustment keeps
+    # the expected share of false alarms among the flags at ``alpha``.
+    tested = table["p_value"].notna()
+    table["p_adjusted"] = np.nan
+    if tested.any():
+        table.loc[tested, "p_adjusted"] = false_discovery_control(table.loc[tested, "p_value"].to_numpy())
+    table["flagged"] = table["outside_bounds"] & table["eligible"] & (table["p_adjusted"] < alpha)
+    return table[DISPARITY_COLUMNS]
 
 
 DISPARITY_COLUMNS = [
@@ -113,6 +119,7 @@ DISPARITY_COLUMNS = [
     "reference_group",
     "ratio_to_reference",
     "p_value",
+    "p_adjusted",
     "outside_bounds",
     "flagged",
 ]

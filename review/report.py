@@ -232,7 +232,7 @@ def render_html(document: Mapping, figures: Mapping[str, bytes]) -> str:
         "<h2>Group disparities</h2>",
         "<p class='note'>Per overdue loan, by group; the reference group is the largest one; flagged "
         "rows (red) have a ratio outside the bounds, at least the minimum group size, and a difference "
-        "chance does not explain (p below the significance level).</p>",
+        "chance does not explain (Benjamini-Hochberg adjusted p below the significance level).</p>",
     ]
     for metric, label in document["disparities"]["metrics"].items():
         rows = disparities[disparities["metric"] == metric] if len(disparities) else disparities

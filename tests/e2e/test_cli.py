@@ -79,7 +79,7 @@ def test_every_run_writes_its_fair_practice_review(scored):
     assert np.allclose(reference["ratio_to_reference"].dropna(), 1.0)
     flagged = table[table["flagged"]]
     assert ((flagged["ratio_to_reference"] < 0.8) | (flagged["ratio_to_reference"] > 1.25)).all()
-    assert (flagged["loans"] >= 30).all() and (flagged["p_value"] < 0.05).all()
+    assert (flagged["loans"] >= 30).all() and (flagged["p_adjusted"] < 0.05).all()
     training = review["at_training"]
     assert {row["attribute"] for row in training["performance_by_group"]} == {"gender", "age_band", "region"}
     assert set(training["proxy_check"]) == {"gender", "age_band"}
