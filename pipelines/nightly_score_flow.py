@@ -212,14 +212,24 @@ class Scores:
 
 @task(name="fair-practice-review", cache_policy=NO_CACHE)
 def fair_practice_review(
-    features, scores: Scores, queue, companions, validated, verdict, run: dict, training, config: Config
+    features,
+    scores: Scores,
+    queue,
+    companions,
+    validated,
+    verdict,
+    run: dict,
+    as_of: dt.date,
+    training,
+    config: Config,
 ):
-    """The run's review document and its plots (review.json / review.html)."""
+    """The run's review document and its plots (review.json / review.html); ``run`` holds the
+    facts the review quotes, ``training`` the champion's fairness check (None if it has none)."""
     review = config.review
     groups = protected_groups(
         features[["loan_id", "borrower_id"]],
         validated.tables["borrowers"],
-        run["as_of_date"],
+        as_of,
         review.age_band_edges,
     )
     outcomes = loan_outcomes(features, companions["dispositions"], queue, scores.p_pay)
@@ -232,7 +242,7 @@ def fair_practice_review(
         alpha=review.significance,
     )
     document = review_document(
-        run={k: v for k, v in run.items() if k != "as_of_date"},
+        run=run,
         coverage=reason_coverage(queue),
         importance=global_importance(scores.contributions),
         codes=reason_codes(scores.contributions, n=config.scoring.n_reasons),
@@ -373,7 +383,6 @@ def nightly_score_flow(
         run_facts = {
             "run_id": run_id,
             "as_of": str(as_of),
-            "as_of_date": as_of,
             "model": champion.label,
             "channel_model": channel_champion.label,
             "overdue": int(len(features)),
@@ -387,6 +396,7 @@ def nightly_score_flow(
             validated,
             verdict,
             run_facts,
+            as_of,
             tracking.load_run_document(config, champion.run_id, FAIRNESS_ARTIFACT),
             config,
         )
