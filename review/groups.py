@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 UNKNOWN = "unknown"
-REVIEW_ATTRIBUTES: tuple[str, ...] = ("gender", "age_band", "region")
 
 
 def age_band(birth_year: pd.Series, as_of: dt.date, edges: Sequence[int]) -> pd.Series:

@@ -123,11 +123,21 @@ def explain_channels(
     if queued.empty:
         return pd.DataFrame(columns=columns, index=queued.index, dtype="str")
     pairs = pd.DataFrame({"loan_id": queued["loan_id"].to_numpy()})
-    chosen = option_rows(queued, pairs.assign(channel=queued["recommended_channel"].to_numpy()), history)
-    rival = option_rows(queued, pairs.assign(channel=pairs["loan_id"].map(runner_up).to_numpy()), history)
-    chosen_contributions, _ = model.shap_values(chosen)
-    rival_contributions, _ = model.shap_values(rival)
-    reasons = channel_reasons(chosen, rival, chosen_contributions, rival_contributions, n=n)
+    both = pd.concat(
+        [
+            pairs.assign(channel=queued["recommended_channel"].to_numpy()),
+            pairs.assign(channel=pairs["loan_id"].map(runner_up).to_numpy()),
+        ],
+        ignore_index=True,
+    )
+    # One feature join and one TreeSHAP pass for both options: rows [0, n) chosen, [n, 2n) rivals.
+    rows = option_rows(queued, both, history).reset_index(drop=True)
+    contributions, _ = model.shap_values(rows)
+    n_loans = len(pairs)
+    chosen, rival = rows.iloc[:n_loans], rows.iloc[n_loans:].reset_index(drop=True)
+    reasons = channel_reasons(
+        chosen, rival, contributions.iloc[:n_loans], contributions.iloc[n_loans:].reset_index(drop=True), n=n
+    )
     reasons.insert(0, "runner_up_channel", rival["channel"].astype("str").to_numpy())
     reasons.index = queued.index
     return reasons
