@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-CATALOG_VERSION = "1"
+CATALOG_VERSION = "2"  # 2: the best-channel model reads reach history and the reached arm
 
 Kind = Literal["numeric", "categorical", "boolean"]
 
@@ -279,12 +279,38 @@ CHANNEL_INPUTS: tuple[FeatureSpec, ...] = (
         "Paid within a week after {value:.0%} of recent {channel} attempts",
         missing_phrase="No {channel} attempts in the last 180 days to learn from",
     ),
+    FeatureSpec(
+        "channel_reached_attempts_180d",
+        "Attempts through this channel in the last 180 days that reached the borrower",
+        "count",
+        "Reached through {channel} {value:.0f} times in the last 180 days",
+    ),
+    FeatureSpec(
+        "channel_paid_after_reached_share_180d",
+        "Share of this channel's attempts in the last 180 days that reached the borrower and were "
+        "followed by a payment within 7 days, among those that reached them",
+        "share",
+        "Paid within a week after {value:.0%} of recent {channel} contacts that reached them",
+        missing_phrase="Never reached through {channel} in the last 180 days",
+    ),
+)
+
+# The arm of the response-when-reached model (models.channel): whether the attempt gets through.
+# It is the treatment, not an account feature, so it never stands as a reason on its own.
+REACHED_INPUT = FeatureSpec(
+    "reached",
+    "The attempt gets through to the borrower (answered, or delivered)",
+    "flag",
+    "The attempt gets through",
+    kind="boolean",
+    monotone=1,
+    false_phrase="The attempt does not get through",
 )
 
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 CHANNEL_INPUT_NAMES: tuple[str, ...] = tuple(spec.name for spec in CHANNEL_INPUTS)
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURES if s.kind == "categorical")
-BY_NAME: dict[str, FeatureSpec] = {spec.name: spec for spec in (*FEATURES, *CHANNEL_INPUTS)}
+BY_NAME: dict[str, FeatureSpec] = {spec.name: spec for spec in (*FEATURES, *CHANNEL_INPUTS, REACHED_INPUT)}
 
 
 def spec(name: str) -> FeatureSpec:

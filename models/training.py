@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
+from sklearn.metrics import roc_auc_score
 
 from models.evaluation import classification_metrics, heuristic_auc
 from models.propensity import PropensityModel
@@ -58,8 +59,11 @@ def train_channel(
 ) -> TrainingOutcome:
     """Fit the contact-response model on ``train`` (early-stopped and calibrated on ``valid``).
 
-    Metrics: out-of-time AUC / calibration of the response on valid and test; the mean predicted
-    uplift per channel on test; and, with ``ipw``, the effect of the weights: effective sample
+    Metrics: out-of-time AUC / calibration of the self-cure S-learner on valid and test; AUC of
+    the reach model and of the response-when-reached model on the test block's attempts; per
+    channel on test the mean predicted uplift, the mean predicted difference reaching makes and
+    the observed difference in pay rate between attempts that got through and those that did
+    not; and, with ``ipw``, the effect of the weights: effective sample
     size and the mean |standardised difference| between contacted and uncontacted rows before
     and after weighting (the old policy's selection that the weights undo).
     """
@@ -76,9 +80,23 @@ def train_channel(
             metrics[f"{name}_{key}"] = value
     treated = test[test["channel"] != "none"]
     if len(treated):
+        reached = treated["reached"].astype(bool)
+        if 0 < reached.mean() < 1:
+            metrics["test_reach_auc"] = float(roc_auc_score(reached, model.predict_reach(treated)))
+        response = model.response_model_.predict_proba(treated)[:, 1]
+        metrics["test_response_when_reached_auc"] = float(roc_auc_score(treated["label"], response))
         uplift = model.uplift(treated)
         for channel, rows in uplift.groupby(treated["channel"].to_numpy()):
             metrics[f"test_mean_uplift_{channel}"] = float(rows["uplift"].mean())
+            metrics[f"test_mean_reach_effect_{channel}"] = float(
+                (rows["p_if_reached"] - rows["p_if_not_reached"]).mean()
+            )
+            attempts = treated.loc[rows.index]
+            got_through = attempts["reached"].astype(bool)
+            if got_through.any() and (~got_through).any():
+                metrics[f"test_observed_reach_effect_{channel}"] = float(
+                    attempts.loc[got_through, "label"].mean() - attempts.loc[~got_through, "label"].mean()
+                )
     if ipw:
         columns = [
             "days_past_due",

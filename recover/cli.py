@@ -496,6 +496,11 @@ def explain(
         )
         for header in ("channel", "p_response", "p_self_cure", "uplift", "incremental value"):
             channels.add_column(header, justify="right")
+        funnel = Table(
+            title="Funnel: uplift = p_reach x (p_pay if reached - p_pay if not)", title_justify="left"
+        )
+        for header in ("channel", "p_reach", "p_pay if reached", "p_pay if not"):
+            funnel.add_column(header, justify="right")
         for row in explanation.channels.itertuples():
             channels.add_row(
                 row.channel,
@@ -504,7 +509,11 @@ def explain(
                 f"{row.uplift:+.3f}",
                 f"{row.incremental_value:+,.2f}",
             )
+            funnel.add_row(
+                row.channel, f"{row.p_reach:.3f}", f"{row.p_if_reached:.3f}", f"{row.p_if_not_reached:.3f}"
+            )
         console.print(channels)
+        console.print(funnel)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"explain-{loan_id}-{as_of_date}.png"
     from review.explain import waterfall_png

@@ -19,7 +19,8 @@ from scoring.allocation import incremental_values
 class AccountExplanation:
     """``contributions``: feature, description, value, shap (log-odds), sorted by |shap|;
     ``base_value`` + the sum of shap = ``margin``; ``p_pay`` the calibrated probability;
-    ``channels``: per channel p_response, p_self_cure, uplift and incremental value."""
+    ``channels``: per channel the funnel (p_reach, p_if_reached, p_if_not_reached), p_response,
+    p_self_cure, uplift = p_reach x (p_if_reached - p_if_not_reached) and incremental value."""
 
     loan_id: str
     contributions: pd.DataFrame
@@ -61,6 +62,9 @@ def explain_account(
         channels = pd.DataFrame(
             {
                 "channel": rows["channel"].to_numpy(),
+                "p_reach": uplift["p_reach"].to_numpy(),
+                "p_if_reached": uplift["p_if_reached"].to_numpy(),
+                "p_if_not_reached": uplift["p_if_not_reached"].to_numpy(),
                 "p_response": uplift["p_contact"].to_numpy(),
                 "p_self_cure": uplift["p_self_cure"].to_numpy(),
                 "uplift": uplift["uplift"].to_numpy(),

@@ -10,8 +10,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+import numpy as np
 import pandas as pd
 
+from features.catalog import REACHED_INPUT
 from features.responses import NO_CONTACT, option_rows
 from scoring.allocation import Allocation, AllocationSettings, allocate, incremental_values
 from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
@@ -41,7 +43,7 @@ def score_options(
             "channel": rows["channel"].to_numpy(),
             "p_contact": uplift["p_contact"].to_numpy(),
             "p_self_cure": uplift["p_self_cure"].to_numpy(),
-            "p_reach": model.predict_reach(rows),
+            "p_reach": uplift["p_reach"].to_numpy(),
             "amount_overdue": rows["amount_overdue"].to_numpy(),
         }
     )
@@ -106,7 +108,7 @@ def runner_up_channels(assignments: pd.DataFrame, options: pd.DataFrame, channel
     others = others[others["value"] > 0].sort_values(["loan_id", "value"], ascending=[True, False])
     best_other = others.drop_duplicates("loan_id").set_index("loan_id")["channel"]
     return pd.Series(
-        chosen.index.map(best_other).fillna(NO_CONTACT).astype("str"), index=chosen.index, name="runner_up"
+        chosen.index.map(best_other).astype("object").fillna(NO_CONTACT).astype("str"), index=chosen.index, name="runner_up"
     )
 
 
@@ -118,27 +120,40 @@ def explain_channels(
     n: int = 3,
 ) -> pd.DataFrame:
     """``runner_up_channel`` and channel_reason_1..n of each queued loan (``queued`` carries the
-    account features and ``recommended_channel``), from the best-channel model's SHAP values."""
+    account features and ``recommended_channel``).
+
+    The reasons come from the SHAP values of the model that values the channels, the response
+    when the attempt gets through (:class:`models.channel.ResponseWhenReachedModel`): against a
+    rival channel, the chosen and the rival channel's rows, both reached; against no contact, the
+    chosen channel reached and not reached (what getting through changes for this account; the
+    ``reached`` arm itself differs by construction and is never a reason)."""
     columns = ["runner_up_channel", *[f"channel_reason_{k}" for k in range(1, n + 1)]]
     if queued.empty:
         return pd.DataFrame(columns=columns, index=queued.index, dtype="str")
+    chosen_channel = queued["recommended_channel"].astype("str").to_numpy()
+    rival_channel = queued["loan_id"].map(runner_up).astype("str").to_numpy()
+    against_none = rival_channel == NO_CONTACT
     pairs = pd.DataFrame({"loan_id": queued["loan_id"].to_numpy()})
     both = pd.concat(
         [
-            pairs.assign(channel=queued["recommended_channel"].to_numpy()),
-            pairs.assign(channel=pairs["loan_id"].map(runner_up).to_numpy()),
+            pairs.assign(channel=chosen_channel, reached=True),
+            pairs.assign(
+                channel=np.where(against_none, chosen_channel, rival_channel), reached=~against_none
+            ),
         ],
         ignore_index=True,
     )
     # One feature join and one TreeSHAP pass for both options: rows [0, n) chosen, [n, 2n) rivals.
     rows = option_rows(queued, both, history).reset_index(drop=True)
-    contributions, _ = model.shap_values(rows)
+    contributions, _ = model.response_model_.shap_values(rows)
+    contributions = contributions.drop(columns=REACHED_INPUT.name)
     n_loans = len(pairs)
-    chosen, rival = rows.iloc[:n_loans], rows.iloc[n_loans:].reset_index(drop=True)
+    chosen = rows.iloc[:n_loans]
+    rival = rows.iloc[n_loans:].reset_index(drop=True).assign(channel=rival_channel)
     reasons = channel_reasons(
         chosen, rival, contributions.iloc[:n_loans], contributions.iloc[n_loans:].reset_index(drop=True), n=n
     )
-    reasons.insert(0, "runner_up_channel", rival["channel"].astype("str").to_numpy())
+    reasons.insert(0, "runner_up_channel", rival_channel)
     reasons.index = queued.index
     return reasons
 

@@ -116,6 +116,7 @@ def test_explain_breaks_one_account_down_and_draws_its_waterfall(scored, small_b
     flat = " ".join(result.output.split())
     assert f"calibrated p_pay {row['p_pay_30d']:.3f}" in flat
     assert "base value" in flat and "margin" in flat and "incremental value" in flat
+    assert "p_pay if reached" in flat
     assert (tmp_path / f"explain-{row['loan_id']}-{AS_OF}.png").stat().st_size > 5000
 
     missing = invoke("explain", "NO-SUCH-LOAN", "--data", data_dir, "--as-of", AS_OF, "--out", tmp_path)

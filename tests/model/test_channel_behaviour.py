@@ -60,17 +60,77 @@ def test_protected_attributes_are_not_inputs_and_cannot_change_a_score(channel_o
     rows = test_rows.assign(gender="female", birth_year=1950)
     other = test_rows.assign(gender="male", birth_year=1990)
     np.testing.assert_array_equal(model.predict_proba(rows), model.predict_proba(other))
+    for channel in CHANNELS:
+        np.testing.assert_array_equal(
+            model.uplift(rows.assign(channel=channel)).to_numpy(),
+            model.uplift(other.assign(channel=channel)).to_numpy(),
+        )
 
 
-def test_uplift_is_the_contact_response_minus_the_self_cure_of_the_same_account(channel_outcome, test_rows):
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_uplift_is_the_funnel_reach_times_what_getting_through_adds(channel_outcome, test_rows, channel):
     model = channel_outcome[0].model
-    rows = test_rows.assign(channel="call")
+    rows = test_rows.assign(channel=channel)
     uplift = model.uplift(rows)
     np.testing.assert_allclose(uplift["uplift"], uplift["p_contact"] - uplift["p_self_cure"])
     np.testing.assert_allclose(
         uplift["p_self_cure"], model.predict_proba(rows.assign(channel=NO_CONTACT))[:, 1]
     )
-    assert model.uplift(test_rows.assign(channel=NO_CONTACT))["uplift"].abs().max() == 0
+    np.testing.assert_allclose(uplift["p_reach"], model.predict_reach(rows))
+    reached, unreached = model.response_model_.contrast(rows)
+    np.testing.assert_allclose(uplift["p_if_reached"], reached)
+    np.testing.assert_allclose(uplift["p_if_not_reached"], unreached)
+    unclipped = uplift["p_self_cure"] + uplift["p_reach"] * (reached - unreached) <= 1.0
+    np.testing.assert_allclose(
+        uplift.loc[unclipped, "uplift"], (uplift["p_reach"] * (reached - unreached))[unclipped], atol=1e-12
+    )
+    # Getting through never lowers the chance of payment (monotone arm), so no contact is harmful.
+    assert (reached >= unreached - 1e-12).all()
+    assert (uplift["uplift"] >= -1e-12).all()
+
+
+def test_no_contact_has_no_uplift_and_no_funnel(channel_outcome, test_rows):
+    uplift = channel_outcome[0].model.uplift(test_rows.assign(channel=NO_CONTACT))
+    assert uplift["uplift"].abs().max() == 0
+    assert uplift[["p_reach", "p_if_reached", "p_if_not_reached"]].isna().all(axis=None)
+
+
+def test_a_borrower_usually_reached_is_predicted_easier_to_reach(channel_outcome, test_rows):
+    """Directional: the reach history is the measure of reachability the funnel rests on."""
+    model = channel_outcome[0].model
+    rows = test_rows.assign(channel="call", channel_attempts_180d=4.0, channel_reached_attempts_180d=3.0)
+    often = model.predict_reach(rows.assign(channel_reached_share_180d=0.75))
+    rarely = model.predict_reach(
+        rows.assign(channel_reached_share_180d=0.0, channel_reached_attempts_180d=0.0)
+    )
+    assert often.mean() > rarely.mean() + 0.05
+
+
+def test_the_response_when_reached_model_learns_from_attempts_only(channel_outcome, test_rows):
+    from models.channel import ResponseWhenReachedModel
+
+    with pytest.raises(ValueError, match="attempts only"):
+        ResponseWhenReachedModel().fit(
+            test_rows.assign(channel=NO_CONTACT, reached=False), test_rows["label"]
+        )
+
+
+def test_paying_after_past_contacts_that_got_through_raises_the_response_when_reached(channel_outcome):
+    """Directional: the borrower's own record of paying after reached attempts is the trace of
+    how much a contact moves them; on average over the test attempts it must raise the predicted
+    response when the next attempt gets through."""
+    model, split = channel_outcome[0].model, channel_outcome[1]
+    attempts = split["test"][split["test"]["channel"] != NO_CONTACT]
+    low = attempts.assign(channel_paid_after_reached_share_180d=0.0, channel_reached_attempts_180d=3.0)
+    high = attempts.assign(channel_paid_after_reached_share_180d=1.0, channel_reached_attempts_180d=3.0)
+    p_low = model.response_model_.predict_proba(low.assign(reached=True))[:, 1]
+    p_high = model.response_model_.predict_proba(high.assign(reached=True))[:, 1]
+    assert p_high.mean() > p_low.mean()
+
+
+def test_every_response_model_input_has_a_catalog_entry(channel_outcome):
+    for name in channel_outcome[0].model.response_model_.feature_names_in_:
+        assert spec(name).description
 
 
 def test_reach_is_a_probability_for_contacts_and_undefined_without_one(channel_outcome, test_rows):
