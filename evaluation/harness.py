@@ -178,10 +178,27 @@ def label_randomised(units: pd.DataFrame, sim: LoanBookSimulator, window_days: i
 
 
 def randomised_uplift_report(units: pd.DataFrame) -> dict[str, float]:
-    """Qini coefficient and uplift at k of the predicted uplift on labelled randomised units."""
+    """Qini coefficient and uplift at k of the predicted uplift on labelled randomised units,
+    pooled and per channel (``<channel>.qini_coefficient``, ``<channel>.average_uplift``, ...).
+
+    Only channels with both arms enter the pooled figures: a channel no exploration contact used
+    has control units only (field visits: 5% of 8 daily slots rounds to no exploration visit), and
+    its controls would sit in the pooled ranking with no treated unit to compare them with.
+    ``rows_without_both_arms`` counts the units left out for that reason.
+    """
     if units.empty or units["treated"].all() or not units["treated"].any():
         return {"rows": float(len(units))}
-    return uplift_report(units["label"], units["treated"], units["predicted_uplift"])
+    arms = units.groupby("channel")["treated"].agg(["any", "all"])
+    comparable = arms.index[arms["any"] & ~arms["all"]]
+    both = units[units["channel"].isin(comparable)]
+    report = uplift_report(both["label"], both["treated"], both["predicted_uplift"])
+    report["rows_without_both_arms"] = float(len(units) - len(both))
+    for channel, rows in both.groupby("channel"):
+        per_channel = uplift_report(rows["label"], rows["treated"], rows["predicted_uplift"], ks=(0.3,))
+        for key in ("rows", "qini_coefficient", "average_uplift", "uplift_at_30pct"):
+            report[f"{channel}.{key}"] = per_channel[key]
+        report[f"{channel}.mean_predicted_uplift"] = float(rows["predicted_uplift"].mean())
+    return report
 
 
 def daily_frame(outcomes: Sequence[PolicyOutcome]) -> pd.DataFrame:

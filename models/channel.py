@@ -23,8 +23,9 @@ by the same old rule book for the same accounts: their difference is the contact
 without the old policy's selection, and it is learnt where the channel was actually used, not
 extrapolated from the uncontacted rows. Measured on the default simulated book, the contrast of
 contacted with uncontacted rows (the S-learner's own uplift) ranked true call uplift with a rank
-correlation of -0.08; the funnel ranks it at +0.18, and in the 60-day policy evaluation the
-engine's gain over random rose from 38% to about 65% of the oracle's (``bench/results``).
+correlation of -0.08; the funnel ranks it at about +0.1 to +0.18, and in the 60-day policy
+evaluation over 8 futures the engine's gain over random rose from 54% to 94% of the
+16-replicate oracle's (58% of a 64-replicate oracle's; README, known limits).
 
 History was not randomised: the old rule book called the worst accounts and texted the early
 ones, so "called -> paid less" is selection, not effect. :class:`ContactPolicyModel` learns that

@@ -64,3 +64,27 @@ def test_daily_frame_averages_each_policy_day_over_futures():
     engine = daily[daily["policy"] == "engine"].set_index("day")
     assert engine.loc[0, "recovered"] == pytest.approx((70.0 + 80.0) / 2)
     assert (daily["futures"] == 2).all()
+
+
+def test_randomised_report_pools_only_channels_with_both_arms_and_reports_each():
+    from evaluation.harness import randomised_uplift_report
+
+    rng = np.random.default_rng(0)
+    n = 400
+    sms = pd.DataFrame(
+        {
+            "channel": "sms",
+            "treated": np.arange(n) % 2 == 0,
+            "predicted_uplift": rng.random(n),
+        }
+    )
+    # Treated sms units with a high predicted uplift pay; controls never do.
+    sms["label"] = (sms["treated"] & (sms["predicted_uplift"] > 0.5)).astype(int)
+    visits = pd.DataFrame(  # control units only: no exploration visit to compare them with
+        {"channel": "field_visit", "treated": False, "predicted_uplift": 1.0, "label": 1}, index=range(50)
+    )
+    report = randomised_uplift_report(pd.concat([sms, visits], ignore_index=True))
+    assert report["rows"] == n and report["rows_without_both_arms"] == 50
+    assert report["sms.rows"] == n and report["sms.qini_coefficient"] > 0
+    assert not any(key.startswith("field_visit.") for key in report)
+    assert report["qini_coefficient"] == report["sms.qini_coefficient"]
