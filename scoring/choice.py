@@ -108,7 +108,9 @@ def runner_up_channels(assignments: pd.DataFrame, options: pd.DataFrame, channel
     others = others[others["value"] > 0].sort_values(["loan_id", "value"], ascending=[True, False])
     best_other = others.drop_duplicates("loan_id").set_index("loan_id")["channel"]
     return pd.Series(
-        chosen.index.map(best_other).astype("object").fillna(NO_CONTACT).astype("str"), index=chosen.index, name="runner_up"
+        chosen.index.map(best_other).astype("object").fillna(NO_CONTACT).astype("str"),
+        index=chosen.index,
+        name="runner_up",
     )
 
 
