@@ -243,8 +243,8 @@ class ChannelResponseModel(CalibratedBooster):
 
     def fit(self, X: pd.DataFrame, y, *, reached=None, eval_set: tuple[pd.DataFrame, object] | None = None):
         """Fit the old-policy model (when ``ipw``), the weighted self-cure S-learner, the reach
-        model and the response-when-reached model; the boosters early-stop and are calibrated on
-        ``eval_set``. ``reached`` (default: the ``reached`` column of ``X``, as is that of the
+        model and the response-when-reached model; the S-learner and the response-when-reached
+        booster early-stop and are Platt-calibrated on ``eval_set`` (its attempts, for the latter). ``reached`` (default: the ``reached`` column of ``X``, as is that of the
         evaluation rows) says whether each attempt got through."""
         reached = np.asarray(X["reached"] if reached is None else reached, dtype=bool)
         y = np.asarray(y)
