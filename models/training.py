@@ -80,12 +80,12 @@ def train_channel(
             metrics[f"{name}_{key}"] = value
     treated = test[test["channel"] != "none"]
     if len(treated):
+        uplift = model.uplift(treated)
         reached = treated["reached"].astype(bool)
         if 0 < reached.mean() < 1:
-            metrics["test_reach_auc"] = float(roc_auc_score(reached, model.predict_reach(treated)))
+            metrics["test_reach_auc"] = float(roc_auc_score(reached, uplift["p_reach"]))
         response = model.response_model_.predict_proba(treated)[:, 1]
         metrics["test_response_when_reached_auc"] = float(roc_auc_score(treated["label"], response))
-        uplift = model.uplift(treated)
         for channel, rows in uplift.groupby(treated["channel"].to_numpy()):
             metrics[f"test_mean_uplift_{channel}"] = float(rows["uplift"].mean())
             metrics[f"test_mean_reach_effect_{channel}"] = float(
