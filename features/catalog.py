@@ -313,6 +313,7 @@ FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 CHANNEL_INPUT_NAMES: tuple[str, ...] = tuple(spec.name for spec in CHANNEL_INPUTS)
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURES if s.kind == "categorical")
 
+
 def reached_arm(channel: str) -> str:
     """The name of the response model's input "an attempt through ``channel`` got through"."""
     return f"reached_via_{channel}"

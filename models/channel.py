@@ -199,7 +199,8 @@ class ResponseWhenReachedModel(CalibratedBooster):
         self.categories_ = {name: sorted(X[name].dropna().astype(str).unique()) for name in categorical}
         self.categories_["channel"] = list(CHANNELS)
         self.feature_names_in_ = np.asarray(
-            [*numeric, *CHANNEL_FEATURES, REACHED_INPUT.name, *REACHED_ARM_NAMES, *self.categories_], dtype=object
+            [*numeric, *CHANNEL_FEATURES, REACHED_INPUT.name, *REACHED_ARM_NAMES, *self.categories_],
+            dtype=object,
         )
         self._fit_booster(
             X,
