@@ -29,6 +29,7 @@ class MlflowConfig(_Section):
     propensity_model_name: str = "recover-propensity"
     channel_model_name: str = "recover-channel"
     champion_alias: str = "champion"
+    challenger_alias: str = "challenger"
 
 
 class LabelConfig(_Section):

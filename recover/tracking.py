@@ -76,25 +76,33 @@ def point_alias(config: Config, name: str, alias: str, version: str) -> None:
     MlflowClient(tracking_uri(config)).set_registered_model_alias(name, alias, version)
 
 
-def load_champion(config: Config, name: str | None = None) -> ChampionModel:
-    """Load the model version the champion alias points at; a clear error when there is none."""
+def load_version(config: Config, name: str, alias: str) -> ChampionModel | None:
+    """The model version ``alias`` of registered model ``name`` points at, loaded; None when
+    the model or the alias does not exist."""
     import mlflow
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
     configure(config)
-    name = name or config.mlflow.propensity_model_name
-    alias = config.mlflow.champion_alias
     client = MlflowClient(tracking_uri(config))
     try:
         version = client.get_model_version_by_alias(name, alias)
-    except MlflowException as error:
-        raise LookupError(
-            f"no model '{name}' with alias '{alias}' in {tracking_uri(config)}: "
-            f"run `recover train` first ({error.message})"
-        ) from None
-    model = mlflow.sklearn.load_model(f"models:/{name}@{alias}")
+    except MlflowException:
+        return None
+    model = mlflow.sklearn.load_model(f"models:/{name}/{version.version}")
     return ChampionModel(model=model, name=name, version=str(version.version), run_id=version.run_id)
+
+
+def load_champion(config: Config, name: str | None = None) -> ChampionModel:
+    """Load the model version the champion alias points at; a clear error when there is none."""
+    name = name or config.mlflow.propensity_model_name
+    alias = config.mlflow.champion_alias
+    champion = load_version(config, name, alias)
+    if champion is None:
+        raise LookupError(
+            f"no model '{name}' with alias '{alias}' in {tracking_uri(config)}: run `recover train` first"
+        )
+    return champion
 
 
 def log_training_run(
