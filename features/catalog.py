@@ -11,8 +11,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
-from data_contracts.enums import CHANNELS
-
 CATALOG_VERSION = "2"  # 2: the best-channel model reads reach history and the reached arm
 
 Kind = Literal["numeric", "categorical", "boolean"]
@@ -312,34 +310,7 @@ REACHED_INPUT = FeatureSpec(
 FEATURE_NAMES: tuple[str, ...] = tuple(spec.name for spec in FEATURES)
 CHANNEL_INPUT_NAMES: tuple[str, ...] = tuple(spec.name for spec in CHANNEL_INPUTS)
 CATEGORICAL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURES if s.kind == "categorical")
-
-
-def reached_arm(channel: str) -> str:
-    """The name of the response model's input "an attempt through ``channel`` got through"."""
-    return f"reached_via_{channel}"
-
-
-# The response-when-reached model (models.channel) sees the arm once per channel: one shared
-# `reached` input let the trees learn one pooled effect of getting through (measured: field
-# visits at 0.016 against a true 0.070, letters at 0.024 against 0.007); a channel's own arm is a
-# single split away, so each channel's effect is learnt from its own attempts.
-REACHED_ARMS: tuple[FeatureSpec, ...] = tuple(
-    FeatureSpec(
-        reached_arm(channel),
-        f"The {channel.replace('_', ' ')} attempt gets through to the borrower",
-        "flag",
-        "The attempt gets through",
-        kind="boolean",
-        monotone=1,
-        false_phrase="The attempt does not get through",
-    )
-    for channel in CHANNELS
-)
-REACHED_ARM_NAMES: tuple[str, ...] = tuple(arm.name for arm in REACHED_ARMS)
-
-BY_NAME: dict[str, FeatureSpec] = {
-    spec.name: spec for spec in (*FEATURES, *CHANNEL_INPUTS, REACHED_INPUT, *REACHED_ARMS)
-}
+BY_NAME: dict[str, FeatureSpec] = {spec.name: spec for spec in (*FEATURES, *CHANNEL_INPUTS, REACHED_INPUT)}
 
 
 def spec(name: str) -> FeatureSpec:

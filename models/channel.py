@@ -43,14 +43,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from data_contracts.enums import CHANNELS
-from features.catalog import (
-    CATEGORICAL_FEATURES,
-    FEATURE_NAMES,
-    REACHED_ARM_NAMES,
-    REACHED_INPUT,
-    reached_arm,
-    spec,
-)
+from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES, REACHED_INPUT, spec
 from features.responses import CHANNEL_FEATURES, NO_CONTACT, TREATMENTS
 from models.boosting import CalibratedBooster, lgbm_classifier, model_matrix
 
@@ -177,12 +170,9 @@ class ResponseWhenReachedModel(CalibratedBooster):
     """P(qualifying payment within the window | account, channel, the attempt got through or not).
 
     Fitted on historical attempts only (never on ``none`` rows): rows carry the account features,
-    ``channel``, the channel-history features and ``reached``. The booster sees ``reached`` as one
-    arm per channel (``reached_via_<channel>``, true only on that channel's rows that got through;
-    catalog ``REACHED_ARMS``), so each channel's effect of getting through is learnt from its own
-    attempts instead of pooled across channels. Every arm is constrained monotone increasing:
-    getting through to a borrower never lowers the chance that they pay, so the contrast below is
-    never negative.
+    ``channel``, the channel-history features and ``reached``. The ``reached`` input is
+    constrained monotone increasing (catalog): getting through to a borrower never lowers the
+    chance that they pay, so the contrast below is never negative.
     """
 
     def __init__(
@@ -199,8 +189,7 @@ class ResponseWhenReachedModel(CalibratedBooster):
         self.categories_ = {name: sorted(X[name].dropna().astype(str).unique()) for name in categorical}
         self.categories_["channel"] = list(CHANNELS)
         self.feature_names_in_ = np.asarray(
-            [*numeric, *CHANNEL_FEATURES, REACHED_INPUT.name, *REACHED_ARM_NAMES, *self.categories_],
-            dtype=object,
+            [*numeric, *CHANNEL_FEATURES, REACHED_INPUT.name, *self.categories_], dtype=object
         )
         self._fit_booster(
             X,
@@ -217,12 +206,6 @@ class ResponseWhenReachedModel(CalibratedBooster):
         reached = self.predict_proba(X.assign(reached=True))[:, 1]
         unreached = self.predict_proba(X.assign(reached=False))[:, 1]
         return reached, unreached
-
-    def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
-        got_through = X[REACHED_INPUT.name].astype(bool).to_numpy()
-        channel = X["channel"].astype("str").to_numpy()
-        arms = {reached_arm(c): (got_through & (channel == c)).astype("float64") for c in CHANNELS}
-        return super()._matrix(X.assign(**arms))
 
 
 class ChannelResponseModel(CalibratedBooster):

@@ -13,7 +13,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
-from features.catalog import REACHED_ARM_NAMES, REACHED_INPUT
+from features.catalog import REACHED_INPUT
 from features.responses import NO_CONTACT, option_rows
 from scoring.allocation import Allocation, AllocationSettings, allocate, incremental_values
 from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
@@ -128,7 +128,7 @@ def explain_channels(
     when the attempt gets through (:class:`models.channel.ResponseWhenReachedModel`): against a
     rival channel, the chosen and the rival channel's rows, both reached; against no contact, the
     chosen channel reached and not reached (what getting through changes for this account; the
-    ``reached_via_<channel>`` arms themselves differ by construction and is never a reason)."""
+    ``reached`` arm itself differs by construction and is never a reason)."""
     columns = ["runner_up_channel", *[f"channel_reason_{k}" for k in range(1, n + 1)]]
     if queued.empty:
         return pd.DataFrame(columns=columns, index=queued.index, dtype="str")
@@ -148,7 +148,7 @@ def explain_channels(
     # One feature join and one TreeSHAP pass for both options: rows [0, n) chosen, [n, 2n) rivals.
     rows = option_rows(queued, both, history).reset_index(drop=True)
     contributions, _ = model.response_model_.shap_values(rows)
-    contributions = contributions.drop(columns=[REACHED_INPUT.name, *REACHED_ARM_NAMES])
+    contributions = contributions.drop(columns=REACHED_INPUT.name)
     n_loans = len(pairs)
     chosen = rows.iloc[:n_loans]
     rival = rows.iloc[n_loans:].reset_index(drop=True).assign(channel=rival_channel)

@@ -141,33 +141,3 @@ def test_reach_is_a_probability_for_contacts_and_undefined_without_one(channel_o
     n = len(test_rows)
     assert ((reach[:n] >= 0) & (reach[:n] <= 1)).all()
     assert np.isnan(reach[n:]).all()
-
-
-def test_each_channel_learns_its_own_effect_of_getting_through(test_rows):
-    """Getting through by call doubles the pay rate here, getting through by e-mail changes
-    nothing: the per-channel arms keep the two effects apart instead of pooling them."""
-    from features.catalog import REACHED_ARM_NAMES
-    from models.channel import ResponseWhenReachedModel
-
-    rng = np.random.default_rng(5)
-    attempts = pd.concat(
-        [test_rows.assign(channel="call"), test_rows.assign(channel="email")], ignore_index=True
-    )
-    reached = rng.random(len(attempts)) < 0.5
-    calls = (attempts["channel"] == "call").to_numpy()
-    label = rng.random(len(attempts)) < np.where(reached & calls, 0.5, 0.2)
-    model = ResponseWhenReachedModel(
-        params={"n_estimators": 60, "min_child_samples": 20}, random_state=1
-    ).fit(attempts.assign(reached=reached), label.astype(int))
-
-    matrix = model._matrix(attempts.assign(reached=reached))
-    for name in REACHED_ARM_NAMES:
-        channel = name.removeprefix("reached_via_")
-        expected = reached & (attempts["channel"] == channel).to_numpy()
-        np.testing.assert_array_equal(matrix[name].to_numpy(), expected.astype(float))
-    effect = {}
-    for channel in ("call", "email"):
-        if_reached, if_not = model.contrast(test_rows.assign(channel=channel))
-        effect[channel] = float(np.mean(if_reached - if_not))
-    assert effect["call"] > 0.2
-    assert effect["email"] < 0.05
