@@ -67,6 +67,7 @@ class TrainingSnapshot(AccountFeatures):
     """Features at a snapshot date plus the label of the window after it."""
 
     label: Series[int] = pa.Field(isin=[0, 1])
+    amount_paid_in_window: Series[float] = pa.Field(ge=0)
 
 
 class PolicyStamp(AccountKeys):

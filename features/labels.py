@@ -21,6 +21,37 @@ def qualifying_amount(features: pd.DataFrame, rule: str) -> pd.Series:
     raise ValueError(f"unknown qualifying rule {rule!r}; known: {QUALIFYING_RULES}")
 
 
+def amount_paid_in_window(
+    features: pd.DataFrame, payments: pd.DataFrame, *, window_days: int = 30
+) -> pd.Series:
+    """What each row's loan paid in [as_of, as_of + window_days): the money a queue built on
+    that date could have recovered (the promotion gate's recovery captured at capacity)."""
+    start = features["as_of"].dt.tz_localize("UTC").reset_index(drop=True)
+    windows = pd.DataFrame(
+        {
+            "loan_id": features["loan_id"].reset_index(drop=True),
+            "start": start,
+            "end": start + pd.Timedelta(days=window_days),
+        }
+    )
+    paid = paid_between(payments, windows, "start", "end")
+    return pd.Series(paid, index=features.index, name="amount_paid_in_window", dtype="float64")
+
+
+def pays_qualifying_amount(
+    features: pd.DataFrame,
+    paid: pd.Series,
+    *,
+    rule: str = "min_overdue_or_installment",
+    tolerance: float = 0.01,
+) -> pd.Series:
+    """1 where ``paid`` (in the label window) reaches the row's qualifying amount, else 0."""
+    needed = qualifying_amount(features, rule).to_numpy()
+    return pd.Series(
+        (paid.to_numpy() >= needed - tolerance).astype("int64"), index=features.index, name="label"
+    )
+
+
 def label_pays(
     features: pd.DataFrame,
     payments: pd.DataFrame,
@@ -34,14 +65,5 @@ def label_pays(
     ``features`` rows carry their own snapshot date in ``as_of``; only payments inside each
     row's window count, so the label never overlaps the feature window (strictly before as_of).
     """
-    start = features["as_of"].dt.tz_localize("UTC").reset_index(drop=True)
-    windows = pd.DataFrame(
-        {
-            "loan_id": features["loan_id"].reset_index(drop=True),
-            "start": start,
-            "end": start + pd.Timedelta(days=window_days),
-        }
-    )
-    paid = paid_between(payments, windows, "start", "end")
-    needed = qualifying_amount(features, rule).to_numpy()
-    return pd.Series((paid >= needed - tolerance).astype("int64"), index=features.index, name="label")
+    paid = amount_paid_in_window(features, payments, window_days=window_days)
+    return pays_qualifying_amount(features, paid, rule=rule, tolerance=tolerance)

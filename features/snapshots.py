@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from features.build import build_features
-from features.labels import label_pays
+from features.labels import amount_paid_in_window, pays_qualifying_amount
 
 
 @dataclass(frozen=True)
@@ -77,20 +77,17 @@ def build_training_set(
     tolerance: float = 0.01,
     on_snapshot=None,
 ) -> pd.DataFrame:
-    """Features at every snapshot date plus the label of the window that follows it.
+    """Features at every snapshot date plus the label of the window that follows it (and what
+    the loan paid in that window, ``amount_paid_in_window``: evidence, never a model input).
 
     Every label window ends on or before ``as_of``, so all training labels are fully observed.
     ``on_snapshot(i, n, date)`` is called after each snapshot (progress reporting).
     """
 
     def labelled(features: pd.DataFrame) -> pd.DataFrame:
-        features["label"] = label_pays(
-            features,
-            tables["payments"],
-            window_days=plan.window_days,
-            rule=qualifying_rule,
-            tolerance=tolerance,
-        )
+        paid = amount_paid_in_window(features, tables["payments"], window_days=plan.window_days)
+        features["label"] = pays_qualifying_amount(features, paid, rule=qualifying_rule, tolerance=tolerance)
+        features["amount_paid_in_window"] = paid
         return features
 
     return rows_by_date(

@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
-from prefect import flow, task
-from prefect.artifacts import create_markdown_artifact
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
 from data_contracts.enums import DISPOSITIONS
@@ -26,6 +26,7 @@ from data_contracts.outputs import (
     Suppressed,
 )
 from features.build import build_features
+from features.catalog import FEATURE_NAMES
 from features.point_in_time import as_of_instant
 from features.promises import promise_ledger
 from features.responses import channel_history
@@ -37,14 +38,25 @@ from pipelines.common import (
 )
 from pipelines.train_flow import FAIRNESS_ARTIFACT
 from recover import tracking
+from recover.archive import QueueArchive
 from recover.config import Config, load_config
 from recover.excel import write_team_workbook
-from recover.io import publish_outputs, write_quarantine
+from recover.io import publish_outputs, write_drift_failure, write_quarantine
 from recover.progress import stage
 from recover.publish import publish_queue
 from review.disparity import disparity_table, loan_outcomes
+from review.drift import (
+    DRIFT_COLUMNS,
+    DRIFT_REFERENCE_ARTIFACT,
+    DriftError,
+    drift_block,
+    drift_warning,
+    population_stability,
+    summarise_drift,
+)
 from review.figures import review_figures
 from review.groups import protected_groups
+from review.outcomes import ShadowScore, queue_history
 from review.report import (
     compliance_summary,
     global_importance,
@@ -104,6 +116,7 @@ def allocation_settings(config: Config) -> AllocationSettings:
         channel_cost=decisions.channel_cost,
         exploration_share=decisions.exploration_share,
         control_share=decisions.control_share,
+        control_days=decisions.control_days,
         self_cure_threshold=decisions.self_cure_threshold,
         salt=decisions.salt,
     )
@@ -210,6 +223,40 @@ class Scores:
     explain_seconds: float
 
 
+DRIFT_TABLE = "drift"
+
+
+@task(name="check-drift", cache_policy=NO_CACHE)
+def drift_for(reference: dict | None, features, p_pay, config: Config, run_id: str, as_of: dt.date):
+    """Tonight's population stability against the champion's training ``reference``: the table
+    (empty when the champion has no reference), its summary (None then) and the manifest block.
+    Crossing the warn threshold is logged as a warning on the flow run; the table is attached to
+    the flow run as an artifact."""
+    monitoring = config.monitoring
+    warn, fail = monitoring.drift_warn_psi, monitoring.drift_fail_psi
+    if reference is None:
+        table, summary = pd.DataFrame(columns=DRIFT_COLUMNS), None
+    else:
+        table = population_stability(reference, features[list(FEATURE_NAMES)], p_pay, warn=warn, fail=fail)
+        summary = summarise_drift(table, monitoring.drift_fail_on)
+    block = drift_block(summary, warn=warn, fail=fail, fail_on=monitoring.drift_fail_on)
+    logger = get_run_logger()
+    message = block["detail"] if summary is None else drift_warning(summary, warn, fail)
+    if message:
+        logger.warning(message)
+    table = table.assign(run_id=run_id, as_of=str(as_of))[["run_id", "as_of", *DRIFT_COLUMNS]]
+    try:
+        create_table_artifact(
+            key="drift",
+            # NaN is not JSON: the API refuses it.
+            table=json.loads(table.to_json(orient="records")),
+            description=f"Drift (PSI) from the champion's reference (out-of-time test block): {block['status']}",
+        )
+    except Exception as error:  # the table is in the run's files; a missing artifact must not stop the night
+        logger.warning("could not attach the drift table to the flow run: %s", error)
+    return table, summary, block
+
+
 @task(name="fair-practice-review", cache_policy=NO_CACHE)
 def fair_practice_review(
     features,
@@ -286,6 +333,45 @@ def log_review(config: Config, review: dict, files: dict, run_id: str) -> None:
     create_markdown_artifact(
         key="fair-practice-review", markdown="\n".join(lines), description="Fair-practice review of the run"
     )
+
+
+def shadow_score(features, config: Config) -> ShadowScore | None:
+    """The propensity challenger's p_pay of every overdue loan, when a challenger alias exists.
+    Best effort: a challenger that cannot be loaded or scored is left out with a warning."""
+    try:
+        challenger = tracking.load_version(
+            config, config.mlflow.propensity_model_name, config.mlflow.challenger_alias
+        )
+        if challenger is None:
+            return None
+        p_pay = pd.Series(challenger.model.predict_proba(features)[:, 1], index=features.index)
+        return ShadowScore(label=challenger.label, p_pay=p_pay)
+    except Exception as error:
+        get_run_logger().warning("challenger shadow score left out: %s", error)
+        return None
+
+
+@task(name="archive-queue-history", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def archive_queue_history(
+    features, scores: Scores, queue, companions, champion, as_of: dt.date, run_id: str, config: Config
+) -> dict:
+    """After the publish: every overdue loan scored tonight into the queue history of the state
+    folder (recover/archive.py), which `recover backfill` joins to later payments. The
+    challenger is scored here, after the queue is out, so its shadow score never changes it."""
+    rows = queue_history(
+        features,
+        scores.p_pay,
+        queue,
+        companions["dispositions"],
+        companions["left_alone"],
+        run_id=run_id,
+        as_of=as_of,
+        model_version=champion.label,
+        archived_at=pd.Timestamp.now(tz="UTC"),
+        qualifying_rule=config.label.qualifying_amount,
+        challenger=shadow_score(features, config),
+    )
+    return QueueArchive.in_state(config.resolved_state_dir()).write(rows).as_dict()
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -379,6 +465,21 @@ def nightly_score_flow(
             features, verdict, decisions, left_alone, windows, champion, config, run_id
         )
         n_scored = int(scores.p_pay.notna().sum())
+    with stage("check drift from the champion's reference", timings):
+        drift_table, drift_summary, drift = drift_for(
+            tracking.load_run_document(config, champion.run_id, DRIFT_REFERENCE_ARTIFACT),
+            features,
+            scores.p_pay,
+            config,
+            run_id,
+            as_of,
+        )
+    if drift_summary is not None and drift_summary.stops_run:
+        # Nothing is published (files or database); the operator gets the table that says why.
+        evidence = write_drift_failure(
+            Path(out), drift_table, {"run_id": run_id, "as_of": str(as_of), **drift}
+        )
+        raise DriftError(drift_summary, config.monitoring.drift_fail_psi, str(evidence))
     with stage("fair-practice review", timings):
         run_facts = {
             "run_id": run_id,
@@ -464,6 +565,8 @@ def nightly_score_flow(
                 "channel_reasons": round(channel_explain_seconds, 3),
             },
         },
+        # PSI of p_pay and of every feature against the champion's reference (its out-of-time test block) (drift.csv).
+        "drift": drift,
         "timings_seconds": timings,
     }
     if publish_url:
@@ -474,12 +577,14 @@ def nightly_score_flow(
         files = publish(
             out,
             queue,
-            companions,
+            {**companions, DRIFT_TABLE: drift_table},
             validated.quarantine(run_id),
             manifest,
             run_id,
             review_files(review, figures),
         )
+    with stage("archive the queue history", timings):
+        history = archive_queue_history(features, scores, queue, companions, champion, as_of, run_id, config)
     with stage("log the review", timings):
         log_review(config, review, files, run_id)
     return {
@@ -487,4 +592,5 @@ def nightly_score_flow(
         "files": {k: str(v) for k, v in files.items()},
         "queue": queue,
         "review": review,
+        "history": history,
     }

@@ -46,6 +46,10 @@ PolicyOption = Annotated[
 
 EXIT_INVALID_INPUT = 2
 EXIT_NO_MODEL = 3
+# Tables of model versions and gate results stay readable when output is not a terminal (80).
+WIDE = 120
+EXIT_REFUSED = 5  # `recover promote`: the gate judged a challenger and refused it
+EXIT_DRIFT = 4  # tonight's book drifted beyond monitoring.drift_fail_psi: nothing published
 
 
 def _parse_date(value: str) -> dt.date:
@@ -99,9 +103,10 @@ def _fail(message: str, code: int) -> None:
 
 
 def _run_guarded(function, *args, **kwargs):
-    """Run a flow; turn contract and model-lookup failures into clear messages and exit codes."""
+    """Run a flow; turn contract, model-lookup and drift failures into clear messages and exit codes."""
     from data_contracts.validation import ContractError
     from pipelines.common import InvalidInputError
+    from review.drift import DriftError
 
     try:
         return function(*args, **kwargs)
@@ -109,6 +114,8 @@ def _run_guarded(function, *args, **kwargs):
         _fail(str(error), EXIT_INVALID_INPUT)
     except LookupError as error:
         _fail(str(error), EXIT_NO_MODEL)
+    except DriftError as error:
+        _fail(str(error), EXIT_DRIFT)
 
 
 @app.command()
@@ -277,30 +284,193 @@ def ingest(
         raise typer.Exit(1)
 
 
+PromoteOption = Annotated[
+    bool,
+    typer.Option(
+        "--promote/--no-promote",
+        help="Move alias champion to the new versions when the promotion gate passes.",
+    ),
+]
+
+
 @app.command()
 def train(
     data: DataOption,
     as_of: AsOfOption,
+    promote: PromoteOption = False,
+    search_trials: Annotated[
+        Optional[int],
+        typer.Option(
+            "--search-trials", min=0, help="Optuna trials before training (default: training.search.trials)."
+        ),
+    ] = None,
+    search_timeout: Annotated[
+        Optional[float],
+        typer.Option(
+            "--search-timeout",
+            min=1,
+            help="Seconds the search may take (default: training.search.timeout_seconds).",
+        ),
+    ] = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Train on snapshots whose label windows end before AS_OF; register the champion."""
+    """Train on snapshots whose label windows end before AS_OF; register both models as
+    challengers and show the promotion gate (--promote: and promote what passes)."""
     config = _setup(config_path, verbose)
-    _train(config, data, _parse_date(as_of), config_path)
+    _train(
+        config,
+        data,
+        _parse_date(as_of),
+        config_path,
+        promote=promote,
+        search_trials=search_trials,
+        search_timeout=search_timeout,
+    )
 
 
-def _train(config, data: Path, as_of: dt.date, config_path):
+def _train(
+    config,
+    data: Path,
+    as_of: dt.date,
+    config_path,
+    promote: bool = False,
+    search_trials: int | None = None,
+    search_timeout: float | None = None,
+):
     from pipelines.train_flow import train_flow
 
-    result = _run_guarded(train_flow, str(data), as_of, str(config_path) if config_path else None)
+    result = _run_guarded(
+        train_flow,
+        str(data),
+        as_of,
+        str(config_path) if config_path else None,
+        promote=promote,
+        search_trials=search_trials,
+        search_timeout_seconds=search_timeout,
+    )
+    if result.get("search_run_id"):
+        console.print(
+            f"Hyperparameter search run {result['search_run_id']}: trained with "
+            + ", ".join(
+                f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in result["lightgbm"].items()
+            )
+        )
     m = result["metrics"]
     console.print(
-        f"Registered [bold]{result['model']}[/] as '{config.mlflow.champion_alias}'. Out-of-time test AUC "
+        f"Registered [bold]{result['model']}[/] and [bold]{result['channel_model']}[/] as "
+        f"'{config.mlflow.challenger_alias}'. Out-of-time test AUC "
         f"[bold]{m['test_auc']:.3f}[/] vs days-past-due heuristic {m['test_heuristic_dpd_auc']:.3f} "
         f"(validation {m['valid_auc']:.3f} vs {m['valid_heuristic_dpd_auc']:.3f}); "
         f"Brier {m['test_brier']:.3f}, calibration error {m['test_ece']:.3f}."
     )
+    _print_promotion(result["promotion"], config)
     return result
+
+
+def _wide_console() -> Console:
+    """A console at least WIDE columns wide, made at call time so captured output is honoured."""
+    return Console(width=max(console.width, WIDE))
+
+
+def _print_promotion(decisions: list[dict], config) -> None:
+    """The gate's table per model and what happened to the champion alias."""
+    for decision in decisions:
+        gate = decision["gate"]
+        title = f"{decision['model']}: challenger v{decision['challenger']} vs champion v{decision['champion_before']}"
+        if gate is not None:
+            table = Table(title=title, title_justify="left")
+            for column in ("metric", "champion", "challenger", "difference", "rule", "passed"):
+                table.add_column(
+                    column, justify="right" if column in {"champion", "challenger", "difference"} else "left"
+                )
+            for row in gate["table"]:
+                table.add_row(
+                    row["metric"],
+                    *(
+                        f"{row[k]:.4f}" if row[k] is not None else "-"
+                        for k in ("champion", "challenger", "difference")
+                    ),
+                    row["rule"],
+                    "[green]yes[/]" if row["passed"] else "[bold red]NO[/]",
+                )
+            _wide_console().print(table)
+        alias = config.mlflow.champion_alias
+        if decision["promoted"]:
+            outcome = f"[bold green]promoted[/]: '{alias}' -> v{decision['champion_after']}"
+        elif gate is not None and not gate["passed"]:
+            outcome = f"[bold red]not promoted[/]: '{alias}' stays v{decision['champion_after']}"
+        else:
+            outcome = f"'{alias}' is v{decision['champion_after']}"
+        console.print(f"{decision['model']}: {outcome}. {decision['note']}", highlight=False)
+
+
+@app.command()
+def promote(
+    model: Annotated[
+        Optional[str],
+        typer.Option(
+            "--model", help="Registered model name (default: both the propensity and channel models)."
+        ),
+    ] = None,
+    version: Annotated[
+        Optional[str], typer.Option("--version", help="Version to judge (default: the challenger alias).")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Judge and log the gate, move nothing.")] = False,
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Run the promotion gate: the challenger becomes champion only if, on its own out-of-time
+    test block, it is no worse than the champion under the config's tolerances and limits.
+    Exit code 5 when a challenger was judged and refused."""
+    config = _setup(config_path, verbose)
+    from pipelines.promotion import model_kinds, promote_models, run_gate
+
+    names = [model] if model else list(model_kinds(config))
+    unknown = [name for name in names if name not in model_kinds(config)]
+    if unknown:
+        raise typer.BadParameter(f"unknown model {unknown}; known: {list(model_kinds(config))}")
+    if version is not None:
+        if len(names) != 1:
+            raise typer.BadParameter("--version needs --model")
+        decisions = [_run_guarded(run_gate, config, names[0], version, promote=not dry_run)]
+    else:
+        decisions = _run_guarded(promote_models, config, names, promote=not dry_run)
+    as_dicts = [decision.to_dict() for decision in decisions]
+    _print_promotion(as_dicts, config)
+    if any(d["gate"] is not None and not d["gate"]["passed"] for d in as_dicts):
+        raise typer.Exit(EXIT_REFUSED)
+
+
+@app.command()
+def models(config_path: ConfigOption = None) -> None:
+    """List the registered versions of both models: aliases, test metrics and gate results."""
+    config = _setup(config_path)
+    from recover import tracking
+
+    names = [config.mlflow.propensity_model_name, config.mlflow.channel_model_name]
+    frame = tracking.model_versions(config, names)
+    if frame.empty:
+        console.print(f"No registered models in {tracking.tracking_uri(config)}: run `recover train` first.")
+        return
+    table = Table(title=f"Registered models in {tracking.tracking_uri(config)}", title_justify="left")
+    for column in ("model", "v", "aliases", "as of", "test AUC", "Brier", "ECE", "gate"):
+        table.add_column(column, no_wrap=True)
+    for row in frame.itertuples(index=False):
+        table.add_row(
+            row.model,
+            str(row.version),
+            row.aliases,
+            row.as_of,
+            *(
+                "-" if value is None or value != value else f"{value:.3f}"
+                for value in (row.test_auc, row.test_brier, row.test_ece)
+            ),
+            row.gate or "-",
+        )
+    _wide_console().print(table)
+    for row in frame[frame["gate_verdict"] != ""].itertuples(index=False):
+        console.print(f"  {row.model} v{row.version}: {row.gate_verdict}", highlight=False)
 
 
 @app.command()
@@ -355,7 +525,24 @@ def _score(
         f"(of which {counts['forbearance']:,} to forbearance), {counts['promise_follow_up']:,} awaiting a "
         f"promise -> {out}"
     )
+    _print_drift(result["manifest"].get("drift"), out)
     return result
+
+
+def _print_drift(drift: dict | None, out: Path) -> None:
+    """One line when tonight's book drifted past the warn threshold, or cannot be checked."""
+    if not drift or drift["status"] == "ok":
+        return
+    if drift["status"] == "no reference":
+        console.print(f"[yellow]drift not checked[/]: {drift['detail']}", highlight=False)
+        return
+    over = {**drift["failed"], **drift["warned"]}
+    listed = ", ".join(f"{name} {psi:.3f}" for name, psi in over.items())
+    console.print(
+        f"[yellow]drift warning[/]: PSI >= {drift['thresholds']['warn_psi']:g} for {listed} "
+        f"(p_pay {drift['score_psi']:.3f}) -> {Path(out) / 'drift.csv'}",
+        highlight=False,
+    )
 
 
 def _check_policy(config, policy: str | None) -> None:
@@ -453,6 +640,231 @@ def evaluate_policy(
         shown = {k: round(v, 4) for k, v in report.items()}
         console.print(f"Best-channel model ({model}) on randomised units: {shown}", highlight=False)
     console.print(f"Files: {', '.join(result['files'].values())}; MLflow run {result['mlflow_run_id']}")
+
+
+@app.command()
+def backfill(
+    as_of: Annotated[
+        str,
+        typer.Option(
+            "--as-of",
+            help="Backfill date D (YYYY-MM-DD): payments strictly before D; queues whose outcome "
+            "window ends by D are reported.",
+        ),
+    ],
+    data: DataOption,
+    out: Annotated[
+        Optional[Path],
+        typer.Option("--out", help="Folder for the reports (default: <state>/backfill/as_of=D)."),
+    ] = None,
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Join the payments that followed past queues to them: realized recovery by rank decile,
+    exploration vs model picks, control vs contacted (realized uplift), calibration, and
+    champion vs challenger when a challenger was shadow-scored; logged to MLflow."""
+    from pipelines.backfill_flow import backfill_flow
+
+    _setup(config_path, verbose)
+    result = _run_guarded(
+        backfill_flow,
+        data,
+        _parse_date(as_of),
+        str(out) if out else None,
+        str(config_path) if config_path else None,
+    )
+    _print_backfill(result)
+
+
+def _rate_se(value: float, se: float, spec: str) -> str:
+    if value != value:
+        return ""
+    return f"{value:{spec}}" if se != se else f"{value:{spec}} ± {se:{spec.lstrip('+')}}"
+
+
+def _print_rows(title: str, headers: list[str], rows: list[list[str]]) -> None:
+    """A compact table (fits 80 columns): first column left and wrapping, numbers right."""
+    from rich import box
+
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column(headers[0], overflow="fold")
+    for header in headers[1:]:
+        table.add_column(header, justify="right", no_wrap=True)
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def _print_groups(title: str, frame) -> None:
+    _print_rows(
+        title,
+        ["group", "loan-nights", "p_pay", "paid ± s.e.", "per loan ± s.e.", "collected"],
+        [
+            [
+                row.group,
+                f"{row.loans:,}",
+                f"{row.p_pay_mean:{sign}.3f}",
+                _rate_se(row.pay_rate, row.pay_rate_se, f"{sign}.3f"),
+                _rate_se(row.collected_per_loan, row.collected_per_loan_se, f"{sign},.2f"),
+                "" if row.collected != row.collected else f"{row.collected:,.0f}",
+            ]
+            for row in frame.itertuples()
+            for sign in ["+" if " - " in row.group else ""]
+        ],
+    )
+
+
+def _print_backfill(result: dict) -> None:
+    facts, tables, metrics = result["facts"], result["tables"], result["metrics"]
+    console.print(
+        f"Backfill on {facts['backfill_as_of']}, outcome window {facts['window_days']} days "
+        f"({facts['window']}): {facts['queues_closed']} queue{'' if facts['queues_closed'] == 1 else 's'} closed "
+        f"({facts['first_closed_as_of']} to {facts['last_closed_as_of']}), {facts['queues_partial']} "
+        f"partial (window still open: left out), {facts['runs_superseded']} superseded runs; "
+        f"{facts['rows_closed']:,} loan-nights, {facts['queued_rows_closed']:,} of them queued. Archived rows "
+        f"{facts['archived_rows']:,} = {facts['rows_closed']:,} closed + {facts['rows_partial']:,} partial + "
+        f"{facts['rows_superseded']:,} superseded.",
+        highlight=False,
+    )
+    if facts.get("unknown_loans"):
+        console.print(
+            f"[yellow]warning[/]: {facts['unknown_loans']:,} archived rows name loans the data does not know"
+        )
+    if not facts["queues_closed"]:
+        console.print("No queue's outcome window has closed yet: nothing to report.")
+        console.print(f"Reports: {result['out']}; MLflow run {result['mlflow_run_id']}", highlight=False)
+        return
+    _print_rows(
+        "Realized recovery by rank decile of the queue (1 = top tenth of each night's queue; "
+        "paid = the model's label: the qualifying amount paid in the window)",
+        ["decile", "loans", "p_pay", "paid", "cured", "collected", "per loan", "share", "cum."],
+        [
+            [
+                str(row.decile),
+                f"{row.loans:,}",
+                f"{row.p_pay_mean:.3f}",
+                f"{row.pay_rate:.3f}",
+                f"{row.cure_rate:.3f}",
+                f"{row.collected:,.0f}",
+                f"{row.collected_per_loan:,.2f}",
+                f"{row.share_of_collected:.1%}",
+                f"{row.cumulative_share:.1%}",
+            ]
+            for row in tables["deciles"].itertuples()
+        ],
+    )
+    _print_groups("Exploration vs model picks (contacted: queued within capacity)", tables["exploration"])
+    _print_groups("Control vs contacted", tables["control"])
+    _print_rows(
+        "Realized uplift, treated - control (randomised; s.e. clustered by loan; 95% intervals in uplift.csv)",
+        ["comparison", "treated / control", "paid", "per loan"],
+        [
+            [
+                row.comparison,
+                f"{row.treated_loans:,} / {row.control_loans:,}",
+                _rate_se(row.uplift_pay_rate, row.uplift_pay_rate_se, "+.3f"),
+                _rate_se(row.uplift_per_loan, row.uplift_per_loan_se, "+,.2f"),
+            ]
+            for row in tables["uplift"].itertuples()
+        ],
+    )
+    _print_rows(
+        f"Calibration: predicted vs realized pay rate (expected calibration error "
+        f"{metrics.get('calibration_error', float('nan')):.3f})",
+        ["p_pay", "loan-nights", "predicted", "realized ± s.e.", "gap"],
+        [
+            [
+                row.bin,
+                f"{row.loans:,}",
+                f"{row.p_pay_mean:.3f}",
+                _rate_se(row.pay_rate, row.pay_rate_se, ".3f"),
+                f"{row.gap:+.3f}",
+            ]
+            for row in tables["calibration"].itertuples()
+        ],
+    )
+    if len(tables["challenger"]):
+        _print_rows(
+            f"Champion vs challenger (shadow score): each model's top k by p_pay x amount overdue, "
+            f"k = the night's queued count; the two top-k sets overlap {facts['challenger_top_k_overlap']:.1%}",
+            ["model", "top k", "paid", "collected", "share", "AUC", "Brier", "calib."],
+            [
+                [
+                    f"{row.model} v{str(row.version).rsplit('/', 1)[-1]}",
+                    f"{row.top_k:,}",
+                    f"{row.top_k_pay_rate:.3f}",
+                    f"{row.top_k_collected:,.0f}",
+                    f"{row.top_k_share_of_collected:.1%}",
+                    f"{row.auc:.3f}",
+                    f"{row.brier:.4f}",
+                    f"{row.calibration_error:.3f}",
+                ]
+                for row in tables["challenger"].itertuples()
+            ],
+        )
+    else:
+        console.print("Champion vs challenger: no challenger was shadow-scored on the closed nights.")
+    console.print(f"Reports: {result['out']}; MLflow run {result['mlflow_run_id']}", highlight=False)
+
+
+@app.command("simulate-month")
+def simulate_month(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the final tables (OUT/data) and the nights.")
+    ],
+    days: Annotated[int, typer.Option("--days", min=1, help="Days simulated from the book's as-of.")] = 30,
+    every: Annotated[int, typer.Option("--every", min=1, help="Score and work a queue every N nights.")] = 1,
+    queue_days: Annotated[
+        Optional[int],
+        typer.Option(
+            "--queue-days", min=1, help="Queues only in the first N days (default: all); no contact after."
+        ),
+    ] = None,
+    loans: Annotated[Optional[int], typer.Option("--loans", help="Loans in the simulated book.")] = None,
+    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the simulated book.")] = None,
+    policy: PolicyOption = None,
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Simulate the book forward with the engine's nightly queues actually worked (the old rule
+    book retired), archiving every queue; then `recover backfill` on OUT/data. The champions
+    must be trained on the same book (`recover simulate` + `recover train`, same --loans/--seed)."""
+    config = _setup(config_path, verbose)
+    from pipelines.simulated_month import simulate_month as run_month
+
+    overrides = {k: v for k, v in {"n_loans": loans, "seed": seed}.items() if v is not None}
+    sim_config = config.simulation.model_copy(update=overrides)
+    _check_policy(config, policy)
+
+    def progress(row: dict) -> None:
+        if row["scored"]:
+            console.print(
+                f"{row['date']}: {row['overdue']:,} overdue, {row['queued']:,} queued, {row['contacts']:,} "
+                f"contacted ({row['exploration']} exploration, {row['control']} control left alone), "
+                f"collected {row['collected']:,.0f} ({row['seconds']:.0f} s)",
+                highlight=False,
+            )
+        else:
+            why = f"run stopped ({row['stopped']}): nobody contacted" if row["stopped"] else "no queue"
+            console.print(f"{row['date']}: {why}, collected {row['collected']:,.0f}", highlight=False)
+
+    month = _run_guarded(
+        run_month,
+        out,
+        days=days,
+        every_days=every,
+        queue_days=queue_days,
+        config_path=str(config_path) if config_path else None,
+        simulation=sim_config,
+        policy=policy,
+        on_night=progress,
+    )
+    nights = month.nights
+    console.print(
+        f"Simulated {days} days from {month.start} ({int(nights['scored'].sum())} queues worked, "
+        f"{int(nights['contacts'].sum()):,} contacts, collected {nights['collected'].sum():,.0f}) -> {month.data_dir}"
+    )
+    console.print(f"Next: recover backfill --as-of {month.end} --data {month.data_dir}", highlight=False)
 
 
 @app.command()
@@ -588,7 +1000,7 @@ def demo(
     if not result.is_valid:
         _fail("the simulated book failed validation", EXIT_INVALID_INPUT)
     console.rule("3/4 train and register the champion")
-    trained = _train(config, data_dir, sim.as_of, config_path)
+    trained = _train(config, data_dir, sim.as_of, config_path, promote=True)
     console.rule("4/4 score tomorrow's queue")
     scored = _score(config, data_dir, sim.as_of, queue_dir, config_path, policy=policy)
     _print_summary(config, scored, trained, queue_dir, time.perf_counter() - started)

@@ -54,6 +54,16 @@ class LightGBMParams(_Section):
     n_jobs: int = Field(2, ge=1)
 
 
+class SearchConfig(_Section):
+    """`recover train --search-trials N`: a time-boxed optuna search of the propensity model's
+    LightGBM parameters, judged on the validation block (each trial a nested MLflow run)."""
+
+    trials: int = Field(0, ge=0, description="Trials of the search; 0 trains with the parameters above.")
+    timeout_seconds: float = Field(
+        600.0, gt=0, description="The search stops after this long (the trial under way finishes)."
+    )
+
+
 class TrainingConfig(_Section):
     snapshot_every_days: int = Field(14, gt=0)
     min_history_days: int = Field(60, ge=0)
@@ -61,6 +71,7 @@ class TrainingConfig(_Section):
     test_days: int = Field(56, gt=0)
     seed: int = 7
     lightgbm: LightGBMParams = LightGBMParams()
+    search: SearchConfig = SearchConfig()
 
 
 class ChannelModelConfig(_Section):
@@ -105,6 +116,12 @@ class DecisionsConfig(_Section):
     exploration_share: float = Field(0.05, ge=0, le=0.5, description="Share of queue slots given at random.")
     control_share: float = Field(
         0.02, ge=0, le=0.5, description="Share of contactable loans held out at random."
+    )
+    control_days: int = Field(
+        30,
+        ge=1,
+        description="A control loan is drawn once per period of this many days and held out for all of "
+        "it (set it to the outcome window, so control vs contacted compares contact with none).",
     )
     self_cure_threshold: float = Field(
         0.5,
@@ -290,6 +307,81 @@ class ReviewConfig(_Section):
     )
 
 
+class GateMetrics(_Section):
+    """One number per promotion-gate metric (null: not judged on that count)."""
+
+    auc: float | None = None
+    brier: float | None = None
+    ece: float | None = None
+    recovery_captured_at_capacity: float | None = None
+    group_auc_gap: float | None = None
+    worst_group_ece: float | None = None
+
+    def given(self) -> dict[str, float]:
+        """The metrics that have a number."""
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+class PromotionConfig(_Section):
+    """The promotion gate (`recover promote`, `recover train --promote`): on the challenger's
+    out-of-time test block, the challenger may be worse than the champion by at most
+    ``tolerance`` per metric and must meet the absolute ``limit`` (a floor for AUC and recovery
+    captured, a ceiling for the lower-is-better brier, ece, group_auc_gap, worst_group_ece)."""
+
+    tolerance: GateMetrics = GateMetrics(
+        auc=0.002,
+        brier=0.001,
+        ece=0.01,
+        recovery_captured_at_capacity=0.005,
+        group_auc_gap=0.02,
+        worst_group_ece=0.02,
+    )
+    limit: GateMetrics = GateMetrics(ece=0.05)
+    capacity_per_day: int | None = Field(
+        None,
+        ge=1,
+        description="Loans a day the recovery-captured metric takes from the top; null: the teams' "
+        "limited capacity (capacity_by_channel of every limited channel, per region when teams "
+        "split by region).",
+    )
+
+
+class MonitoringConfig(_Section):
+    """Drift of every nightly run from the champion's reference, its out-of-time test block (population stability index
+    per feature and for p_pay; see review/drift.py)."""
+
+    drift_bins: int = Field(10, ge=2, le=100, description="Quantile bins per numeric feature and for p_pay.")
+    drift_warn_psi: float = Field(
+        0.1, gt=0, description="A PSI at or above this is a warning (manifest, Prefect run log)."
+    )
+    drift_fail_psi: float = Field(
+        0.25, gt=0, description="A PSI at or above this stops the run before publishing (see drift_fail_on)."
+    )
+    drift_fail_on: Literal["score", "any"] = Field(
+        "score",
+        description="Whose PSI beyond drift_fail_psi stops the run: the score's alone, or any feature's too.",
+    )
+
+    @model_validator(mode="after")
+    def _fail_above_warn(self):
+        if self.drift_fail_psi < self.drift_warn_psi:
+            raise ValueError(
+                f"monitoring.drift_fail_psi ({self.drift_fail_psi}) is below drift_warn_psi ({self.drift_warn_psi})"
+            )
+        return self
+
+
+class OutcomesConfig(_Section):
+    """`recover backfill`: realized recovery of past queues (review/outcomes.py)."""
+
+    window_days: int | None = Field(
+        None,
+        gt=0,
+        description="Outcome window after each queue's as-of, in days; null = the label window "
+        "(label.window_days), so realized pay rates compare with p_pay.",
+    )
+
+
 class Config(_Section):
     """The whole engine configuration."""
 
@@ -301,6 +393,7 @@ class Config(_Section):
     label: LabelConfig = LabelConfig()
     training: TrainingConfig = TrainingConfig()
     review: ReviewConfig = ReviewConfig()
+    monitoring: MonitoringConfig = MonitoringConfig()
     scoring: ScoringConfig = ScoringConfig()
     channel_model: ChannelModelConfig = ChannelModelConfig()
     decisions: DecisionsConfig = DecisionsConfig()
@@ -308,7 +401,13 @@ class Config(_Section):
     policy: PolicyConfig = PolicyConfig()
     promises: PromiseConfig = PromiseConfig()
     teams: TeamsConfig = TeamsConfig()
+    outcomes: OutcomesConfig = OutcomesConfig()
+    promotion: PromotionConfig = PromotionConfig()
     simulation: SimulationConfig = SimulationConfig()
+
+    def outcome_window_days(self) -> int:
+        """Days after a queue's as-of in which its loans' payments count as its outcome."""
+        return self.outcomes.window_days or self.label.window_days
 
     def resolved_state_dir(self) -> Path:
         """The state folder: $RECOVER_STATE_DIR, else ``state_dir`` (relative to the cwd)."""

@@ -244,3 +244,25 @@ def write_quarantine(out_dir: Path, quarantine: pd.DataFrame) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder / "quarantine.parquet"
+
+
+DRIFT_FAILURE_FOLDER = "drift_failure"
+
+
+def write_drift_failure(out_dir: Path, table: pd.DataFrame, document: Mapping) -> Path:
+    """Write the evidence of a run that drift stopped to ``out_dir/drift_failure/``: the drift
+    table (``drift.parquet``, ``drift.csv``) and ``drift.json`` (the drift block, with the run
+    id), each file replaced atomically. The published outputs beside it are not touched: they
+    stay those of the last run that passed."""
+    folder = Path(out_dir) / DRIFT_FAILURE_FOLDER
+    staging = Path(out_dir) / ".staging-drift"
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        _write_frame(staging, "drift", table)
+        write_json(staging / "drift.json", document)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in ("drift.parquet", "drift.csv", "drift.json"):
+            os.replace(staging / name, folder / name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder / "drift.csv"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from importlib import metadata
@@ -93,6 +94,17 @@ def load_version(config: Config, name: str, alias: str) -> ChampionModel | None:
     return ChampionModel(model=model, name=name, version=str(version.version), run_id=version.run_id)
 
 
+def load_version_number(config: Config, name: str, version: str) -> ChampionModel:
+    """Registered model ``name`` at ``version``, loaded."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    configure(config)
+    found = MlflowClient(tracking_uri(config)).get_model_version(name, str(version))
+    model = mlflow.sklearn.load_model(f"models:/{name}/{found.version}")
+    return ChampionModel(model=model, name=name, version=str(found.version), run_id=found.run_id)
+
+
 def load_champion(config: Config, name: str | None = None) -> ChampionModel:
     """Load the model version the champion alias points at; a clear error when there is none."""
     name = name or config.mlflow.propensity_model_name
@@ -118,11 +130,16 @@ def log_training_run(
     kind: str = "train",
     extra_params: dict | None = None,
     artifacts: dict[str, dict] | None = None,
+    frames: dict[str, object] | None = None,
+    files: dict[str, bytes | str] | None = None,
 ) -> ChampionModel:
     """Log a training run (params, metrics, data window, input validation counts, catalog,
-    model, and ``artifacts``: JSON documents by file name, e.g. the fairness check), register
-    the model (``model_name``, default the propensity model) and point the champion alias at
-    the new version."""
+    model; ``artifacts``: JSON documents by file name, e.g. the fairness check; ``frames``:
+    DataFrames saved as Parquet or CSV by file name, e.g. the evaluation block the promotion
+    gate reuses; ``files``: bytes or text by file name, e.g. plots and the model card),
+    register the model (``model_name``, default the propensity model) and point the challenger
+    alias at the new version, and the champion alias too when the model has no champion yet
+    (the nightly run needs one; later versions reach it through the promotion gate)."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -152,6 +169,10 @@ def log_training_run(
             mlflow.log_dict(validation, "input_validation.json")
         for file_name, document in (artifacts or {}).items():
             mlflow.log_dict(document, file_name)
+        for file_name, frame in (frames or {}).items():
+            _log_frame(frame, file_name)
+        for file_name, content in (files or {}).items():
+            _log_file(content, file_name)
         mlflow.log_dict(
             {
                 f.name: {"description": f.description, "unit": f.unit, "monotone": f.monotone}
@@ -169,8 +190,219 @@ def log_training_run(
             serialization_format="cloudpickle",
         )
     version = str(info.registered_model_version)
-    point_alias(config, name, config.mlflow.champion_alias, version)
+    point_alias(config, name, config.mlflow.challenger_alias, version)
+    if alias_version(config, name, config.mlflow.champion_alias) is None:
+        point_alias(config, name, config.mlflow.champion_alias, version)
+        set_version_tags(
+            config, name, version, {"recover.gate": "bootstrap", "recover.gate_verdict": "first version"}
+        )
     return ChampionModel(model=outcome.model, name=name, version=version, run_id=run.info.run_id)
+
+
+def _log_frame(frame, file_name: str) -> None:
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / file_name
+        if path.suffix == ".csv":
+            frame.to_csv(path, index=False)
+        else:
+            frame.to_parquet(path, index=False)
+        mlflow.log_artifact(str(path))
+
+
+def _log_file(content: bytes | str, file_name: str) -> None:
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / Path(file_name).name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        parent = str(Path(file_name).parent)
+        mlflow.log_artifact(str(path), artifact_path=None if parent == "." else parent)
+
+
+def load_run_frame(config: Config, run_id: str, file_name: str):
+    """A Parquet artifact of an MLflow run as a DataFrame; None when the run has no such file."""
+    import tempfile
+
+    import mlflow
+    import pandas as pd
+    from mlflow.exceptions import MlflowException
+
+    configure(config)
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/{file_name}", dst_path=folder)
+        except (MlflowException, OSError):
+            return None
+        return pd.read_parquet(path)
+
+
+def alias_version(config: Config, name: str, alias: str) -> str | None:
+    """The version number ``alias`` points at, without loading the model; None if unset."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure(config)
+    try:
+        return str(MlflowClient(tracking_uri(config)).get_model_version_by_alias(name, alias).version)
+    except MlflowException:
+        return None
+
+
+def delete_alias(config: Config, name: str, alias: str) -> None:
+    """Remove ``alias`` from registered model ``name`` (nothing happens when it is unset)."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    with contextlib.suppress(MlflowException):
+        MlflowClient(tracking_uri(config)).delete_registered_model_alias(name, alias)
+
+
+def set_version_tags(config: Config, name: str, version: str, tags: dict[str, str]) -> None:
+    """Tag a registered model version (e.g. the promotion gate's verdict)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri(config))
+    for key, value in tags.items():
+        client.set_model_version_tag(name, version, key, str(value))
+
+
+def model_versions(config: Config, names: list[str]):
+    """Every registered version of ``names``: version, aliases, as-of, run, creation time, test
+    metrics and the promotion gate's verdict (a DataFrame, newest first per model)."""
+    import datetime as dt
+
+    import mlflow
+    import pandas as pd
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    configure(config)
+    client = MlflowClient(tracking_uri(config))
+    rows = []
+    for name in names:
+        try:
+            # Versions found by search carry no aliases in MLflow 3; the registered model does.
+            aliases = client.get_registered_model(name).aliases
+        except MlflowException:
+            continue
+        for version in client.search_model_versions(f"name = '{name}'"):
+            run = mlflow.get_run(version.run_id) if version.run_id else None
+            metrics = run.data.metrics if run else {}
+            rows.append(
+                {
+                    "model": name,
+                    "version": int(version.version),
+                    "aliases": ", ".join(
+                        sorted(a for a, v in aliases.items() if str(v) == str(version.version))
+                    ),
+                    "as_of": run.data.tags.get("recover.as_of", "") if run else "",
+                    "created": dt.datetime.fromtimestamp(version.creation_timestamp / 1000, dt.UTC).strftime(
+                        "%Y-%m-%d %H:%M"
+                    ),
+                    "test_auc": metrics.get("test_auc"),
+                    "test_brier": metrics.get("test_brier"),
+                    "test_ece": metrics.get("test_ece"),
+                    "gate": version.tags.get("recover.gate", ""),
+                    "gate_verdict": version.tags.get("recover.gate_verdict", ""),
+                    "gate_run_id": version.tags.get("recover.gate_run_id", ""),
+                    "run_id": version.run_id,
+                }
+            )
+    columns = [
+        "model",
+        "version",
+        "aliases",
+        "as_of",
+        "created",
+        "test_auc",
+        "test_brier",
+        "test_ece",
+        "gate",
+        "gate_verdict",
+        "gate_run_id",
+        "run_id",
+    ]
+    frame = pd.DataFrame(rows, columns=columns)
+    return frame.sort_values(["model", "version"], ascending=[True, False]).reset_index(drop=True)
+
+
+def log_gate(config: Config, name: str, version: str, result, facts: dict) -> str:
+    """Log one promotion-gate decision as a run of kind ``promotion-gate`` (its table as JSON and
+    CSV, each metric of both models, the verdict) and tag the challenger version with it."""
+    import mlflow
+
+    experiment_id = configure(config)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"gate-{name}-v{version}") as run:
+        mlflow.set_tags(
+            {
+                "recover.kind": "promotion-gate",
+                "recover.model": name,
+                "recover.version": version,
+                "recover.gate": "passed" if result.passed else "refused",
+            }
+        )
+        mlflow.log_params({k: v for k, v in facts.items() if not isinstance(v, dict | list)})
+        metrics = {"passed": float(result.passed)}
+        for row in result.table.itertuples(index=False):
+            for who in ("champion", "challenger"):
+                value = getattr(row, who)
+                if value == value:  # skip NaN
+                    metrics[f"{who}.{row.metric}"] = float(value)
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict({**result.to_dict(), **facts}, "promotion_gate.json")
+        _log_frame(result.table, "promotion_gate.csv")
+    set_version_tags(
+        config,
+        name,
+        version,
+        {
+            "recover.gate": "passed" if result.passed else "refused",
+            "recover.gate_verdict": result.verdict,
+            "recover.gate_run_id": run.info.run_id,
+        },
+    )
+    return run.info.run_id
+
+
+@contextlib.contextmanager
+def search_run(config: Config, as_of, settings: dict):
+    """An MLflow run of kind ``search`` for a hyperparameter search; yields (its run id, a
+    callback logging each trial as a nested run with its parameters and validation metrics)."""
+    import mlflow
+
+    experiment_id = configure(config)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"search-{as_of}") as parent:
+        mlflow.set_tags({"recover.kind": "search", "recover.as_of": str(as_of)})
+        mlflow.log_params(settings)
+
+        def log_trial(number: int, params: dict, metrics: dict) -> None:
+            with mlflow.start_run(experiment_id=experiment_id, run_name=f"trial-{number}", nested=True):
+                mlflow.set_tags({"recover.kind": "search-trial", "recover.trial": str(number)})
+                mlflow.log_params({f"lgbm.{k}": v for k, v in params.items()})
+                mlflow.log_metrics({f"valid_{k}": float(v) for k, v in metrics.items()})
+
+        yield parent.info.run_id, log_trial
+
+
+def log_search_result(result) -> None:
+    """The search's outcome on the active search run (inside :func:`search_run`): best trial,
+    its validation AUC and parameters, and the table of every trial."""
+    import mlflow
+
+    mlflow.log_metrics(
+        {"best_valid_auc": result.best_value, "trials": float(len(result.trials)), "seconds": result.seconds}
+    )
+    mlflow.log_dict({"best_trial": result.best_trial, "best_params": result.best_params}, "best_params.json")
+    _log_frame(result.trials, "trials.csv")
 
 
 def log_policy_evaluation(config: Config, table, facts: dict, files: dict) -> str:
@@ -252,4 +484,28 @@ def log_scoring_review(config: Config, review: dict, files: list) -> str:
         )
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="review")
+        return active.info.run_id
+
+
+def log_backfill(config: Config, facts: dict, metrics: dict[str, float], files: list) -> str:
+    """Log a backfill (run kind ``backfill``): the outcome window and archive counts as params,
+    realized recovery, uplift, calibration and champion / challenger numbers as metrics, and the
+    report files (CSV and JSON)."""
+    import mlflow
+
+    experiment_id = configure(config)
+    as_of = facts["backfill_as_of"]
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"backfill-{as_of}") as active:
+        mlflow.set_tags({"recover.kind": "backfill", "recover.as_of": as_of})
+        mlflow.log_params(
+            {
+                "window_days": facts["window_days"],
+                "first_closed_as_of": facts["first_closed_as_of"],
+                "last_closed_as_of": facts["last_closed_as_of"],
+                "archived_rows": facts["archived_rows"],
+            }
+        )
+        mlflow.log_metrics(metrics)
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="backfill")
         return active.info.run_id

@@ -8,19 +8,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-
-def expected_calibration_error(y_true, p, bins: int = 10) -> float:
-    """Mean |observed rate - mean prediction| over equal-width probability bins, weighted by
-    the bin's share of rows."""
-    y_true, p = np.asarray(y_true, dtype="float64"), np.asarray(p, dtype="float64")
-    if not len(p):
-        return float("nan")
-    which = np.minimum((p * bins).astype(int), bins - 1)
-    error = 0.0
-    for b in np.unique(which):
-        in_bin = which == b
-        error += in_bin.mean() * abs(y_true[in_bin].mean() - p[in_bin].mean())
-    return float(error)
+from models.evaluation import expected_calibration_error
 
 
 def group_performance(

@@ -15,6 +15,7 @@ from scoring.allocation import (
     LIKELY_SELF_CURE,
     AllocationSettings,
     allocate,
+    control_period_start,
     greedy_allocation,
     incremental_values,
     random_option,
@@ -160,17 +161,50 @@ def test_left_alone_reasons_follow_self_cure_and_control():
     assert 0.05 < share < 0.15
 
 
-def test_the_same_night_gives_the_same_choice_and_another_night_reshuffles_the_randomised_loans():
+def _controls(allocation) -> set[str]:
+    return set(allocation.left_alone.loc[allocation.left_alone["control"], "loan_id"])
+
+
+def _explored(allocation) -> set[str]:
+    return set(allocation.assignments.loc[allocation.assignments["exploration"], "loan_id"])
+
+
+def test_the_same_night_gives_the_same_choice_and_another_night_reshuffles_exploration():
     options = _book()
-    settings = AllocationSettings(COSTS, control_share=0.1)
+    settings = AllocationSettings(COSTS, control_share=0.1, exploration_share=0.2)
     capacity = {"call": 40, "sms": None, "letter": 20}
     first = allocate(options, capacity, settings, as_of=AS_OF)
     again = allocate(options.sample(frac=1.0, random_state=1), capacity, settings, as_of=AS_OF)
     pd.testing.assert_frame_equal(first.assignments, again.assignments)
     later = allocate(options, capacity, settings, as_of=AS_OF + dt.timedelta(days=1))
-    assert set(first.left_alone.loc[first.left_alone["control"], "loan_id"]) != set(
-        later.left_alone.loc[later.left_alone["control"], "loan_id"]
-    )
+    assert _explored(first) != _explored(later)
+
+
+@pytest.mark.parametrize("days", [1, 7, 30])
+def test_a_control_loan_is_held_out_for_its_whole_period_and_redrawn_after(days):
+    """Control vs contacted must compare contact with none over the outcome window: a loan held
+    out one night and contacted the next would measure one night's contact."""
+    options = _book()
+    settings = AllocationSettings(COSTS, control_share=0.1, control_days=days)
+    capacity = {"call": 40, "sms": None, "letter": 20}
+    start = control_period_start(AS_OF, days)
+    nights = [start + dt.timedelta(days=k) for k in range(days)]
+    controls = [_controls(allocate(options, capacity, settings, as_of=night)) for night in nights]
+    assert controls[0] and all(c == controls[0] for c in controls)
+    following = _controls(allocate(options, capacity, settings, as_of=start + dt.timedelta(days=days)))
+    assert following != controls[0]
+    for night, held in zip(nights, controls, strict=True):
+        contacted = set(allocate(options, capacity, settings, as_of=night).assignments["loan_id"])
+        assert not held & contacted
+
+
+@pytest.mark.parametrize("day", [dt.date(2026, 1, 1), dt.date(2026, 6, 1), dt.date(2026, 12, 31)])
+@pytest.mark.parametrize("days", [1, 7, 30])
+def test_control_periods_tile_the_calendar(day, days):
+    start = control_period_start(day, days)
+    assert start <= day < start + dt.timedelta(days=days)
+    assert control_period_start(start + dt.timedelta(days=days - 1), days) == start
+    assert control_period_start(start + dt.timedelta(days=days), days) == start + dt.timedelta(days=days)
 
 
 def test_a_loans_draw_does_not_depend_on_the_other_loans():

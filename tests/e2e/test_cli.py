@@ -51,6 +51,102 @@ def test_train_registers_a_champion_that_beats_the_heuristic(trained):
     assert run.data.params["label_window_days"] == "30"
     validation = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/input_validation.json")
     assert validation["tables"]["loans"]["quarantined"] == 0
+    # The nightly drift check's reference: the test block's bins, every feature and p_pay.
+    reference = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/drift_reference.json")
+    assert set(reference["features"]) == set(FEATURE_NAMES) and reference["score"]["name"] == "p_pay"
+    assert sum(reference["score"]["shares"]) == pytest.approx(1)
+    window = mlflow.artifacts.load_dict(f"runs:/{version.run_id}/data_window.json")
+    assert window["test"]["rows"] != window["train"]["rows"]  # so the check below tells them apart
+    assert reference["rows"] == window["test"]["rows"]  # built from the (newest) test block
+    assert reference["score"]["rows"] == window["test"]["rows"]
+
+
+@pytest.mark.e2e
+def test_training_logs_the_model_card_plots_segments_and_the_gate_evidence(trained):
+    import mlflow
+    from mlflow import MlflowClient
+
+    from recover import tracking
+    from recover.config import load_config
+
+    config = load_config()
+    tracking.configure(config)
+    client = MlflowClient(tracking.tracking_uri(config))
+    version = client.get_model_version_by_alias("recover-propensity", "champion")
+    logged = {artifact.path for artifact in client.list_artifacts(version.run_id)}
+    assert {
+        "model_card.md",
+        "calibration.png",
+        "lift_gains.png",
+        "shap_summary.png",
+        "segment_metrics.csv",
+        "deciles.csv",
+        "shap_importance.csv",
+        "evaluation_block.parquet",
+    } <= logged
+    card = mlflow.artifacts.load_text(f"runs:/{version.run_id}/model_card.md")
+    for heading in ("## What it predicts", "## Intended use", "## Not for", "## Data", "## Known limits"):
+        assert heading in card
+    metrics = mlflow.get_run(version.run_id).data.metrics
+    assert 0 < metrics["test_recovery_captured_at_capacity"] <= 1
+    assert any(key.startswith("segment.product.") and key.endswith(".auc") for key in metrics)
+    assert any(key.startswith("segment.dpd_bucket.") for key in metrics)
+    assert any(key.startswith("segment.region.") for key in metrics)
+
+    channel = client.get_model_version_by_alias("recover-channel", "champion")
+    logged = {artifact.path for artifact in client.list_artifacts(channel.run_id)}
+    assert {
+        "model_card.md",
+        "calibration.png",
+        "lift_gains.png",
+        "segment_metrics.csv",
+        "evaluation_block.parquet",
+    } <= logged
+    assert "uplift = p_reach" in mlflow.artifacts.load_text(f"runs:/{channel.run_id}/model_card.md")
+
+
+@pytest.mark.e2e
+def test_a_worse_retraining_on_the_same_data_is_refused_promotion(trained, small_book, tmp_path):
+    """Done-when of the lifecycle issue: the same data, a worse configuration, `--promote`: the
+    gate's table is shown, the champion stays, the refusal is recorded in MLflow."""
+    import mlflow
+
+    from recover import tracking
+    from recover.config import load_config
+
+    config = load_config()
+    champion_before = tracking.alias_version(config, "recover-propensity", "champion")
+    worse = tmp_path / "worse.yaml"
+    worse.write_text(
+        "training:\n  lightgbm: {n_estimators: 15, num_leaves: 3, learning_rate: 0.02}\n"
+        "channel_model:\n  lightgbm: {n_estimators: 10, learning_rate: 0.01}\n"
+    )
+    result = invoke("train", "--data", small_book[0], "--as-of", AS_OF, "--promote", "--config", worse)
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "challenger >= champion - 0.002" in output  # the gate's table, with its rules
+    assert "recover-propensity: not promoted: 'champion' stays" in output
+    assert tracking.alias_version(config, "recover-propensity", "champion") == champion_before
+    challenger = tracking.alias_version(config, "recover-propensity", "challenger")
+    assert challenger is not None and challenger != champion_before
+
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking.tracking_uri(config))
+    tags = client.get_model_version("recover-propensity", challenger).tags
+    assert tags["recover.gate"] == "refused"
+    gate = mlflow.artifacts.load_dict(f"runs:/{tags['recover.gate_run_id']}/promotion_gate.json")
+    table = {row["metric"]: row for row in gate["table"]}
+    assert not table["auc"]["passed"] and table["auc"]["challenger"] < table["auc"]["champion"]
+    assert gate["champion_version"] == champion_before and not gate["passed"]
+
+    listed = invoke("models")
+    assert listed.exit_code == 0
+    assert "refused" in listed.output and "challenger" in listed.output and "champion" in listed.output
+
+    again = invoke("promote", "--model", "recover-propensity")
+    assert again.exit_code == 5, again.output
+    assert tracking.alias_version(config, "recover-propensity", "champion") == champion_before
 
 
 @pytest.fixture(scope="module")
