@@ -113,6 +113,10 @@ def _run_guarded(function, *args, **kwargs):
     except (ContractError, InvalidInputError) as error:
         _fail(str(error), EXIT_INVALID_INPUT)
     except LookupError as error:
+        # KeyError and IndexError are LookupErrors too, but they are bugs or broken models, not
+        # a missing champion: let them surface with their traceback.
+        if isinstance(error, KeyError | IndexError):
+            raise
         _fail(str(error), EXIT_NO_MODEL)
     except DriftError as error:
         _fail(str(error), EXIT_DRIFT)

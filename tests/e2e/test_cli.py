@@ -565,3 +565,22 @@ def test_evaluate_policy_prints_saves_and_logs_the_comparison(prefect_harness, t
 def test_evaluate_policy_refuses_an_unknown_policy(tmp_path):
     result = invoke("evaluate-policy", "--policies", "random,psychic", "--out", tmp_path)
     assert result.exit_code != 0 and "psychic" in result.output
+
+
+def test_only_a_missing_model_maps_to_exit_code_3_not_every_lookup_error():
+    """KeyError is a LookupError: a broken model input must surface, not pose as "no champion"."""
+    import typer
+
+    from recover.cli import EXIT_NO_MODEL, _run_guarded
+
+    def no_champion():
+        raise LookupError("no model 'recover-propensity' with alias 'champion'")
+
+    def broken():
+        raise KeyError("model inputs missing from the frame: ['x']")
+
+    with pytest.raises(typer.Exit) as exited:
+        _run_guarded(no_champion)
+    assert exited.value.exit_code == EXIT_NO_MODEL
+    with pytest.raises(KeyError, match="model inputs missing"):
+        _run_guarded(broken)
