@@ -162,15 +162,15 @@ def log_and_register_channel(
 
 
 @task(name="fit-and-evaluate", cache_policy=NO_CACHE)
-def fit_and_evaluate(snapshots, config: Config):
-    return fit_propensity(snapshots, config)
+def fit_and_evaluate(split, config: Config):
+    return train_propensity(split, config.training.lightgbm.model_dump(), config.training.seed)
 
 
-def training_fairness(snapshots, borrowers, outcome, as_of: dt.date, config: Config) -> dict:
+def training_fairness(split, borrowers, outcome, as_of: dt.date, config: Config) -> dict:
     """Out-of-time AUC and calibration error of the propensity model per group, and the proxy
-    check of its inputs against the protected attributes (logged with the model)."""
+    check of its inputs against the protected attributes (logged with the model); ``split`` is
+    the out-of-time split of the training snapshots."""
     review = config.review
-    split = out_of_time_split(snapshots, snapshot_plan(config))
     test, train = split["test"], split["train"]
     performance = group_performance(
         test["label"],
@@ -194,11 +194,11 @@ def training_fairness(snapshots, borrowers, outcome, as_of: dt.date, config: Con
 
 
 @task(name="fairness-at-training", cache_policy=NO_CACHE)
-def fairness_at_training(snapshots, borrowers, outcome, as_of: dt.date, config: Config) -> dict:
-    return training_fairness(snapshots, borrowers, outcome, as_of, config)
+def fairness_at_training(split, borrowers, outcome, as_of: dt.date, config: Config) -> dict:
+    return training_fairness(split, borrowers, outcome, as_of, config)
 
 
-def training_drift_reference(snapshots, outcome, config: Config) -> dict:
+def training_drift_reference(split, outcome, config: Config) -> dict:
     """The bins of the out-of-time test block (the newest rows, on which the model was judged)
     and of the model's p_pay on them: what every nightly run's drift check compares tonight's
     book with (logged with the model)."""
@@ -206,7 +206,7 @@ def training_drift_reference(snapshots, outcome, config: Config) -> dict:
     # as tonight's is. The train block is older and scored in-sample: against it the default
     # demo's normal night measured a p_pay PSI of 0.103 (a warning every night), against the
     # test block 0.010.
-    test = out_of_time_split(snapshots, snapshot_plan(config))["test"]
+    test = split["test"]
     return training_reference(
         test,
         outcome.model.predict_proba(test)[:, 1],
@@ -216,8 +216,8 @@ def training_drift_reference(snapshots, outcome, config: Config) -> dict:
 
 
 @task(name="drift-reference", cache_policy=NO_CACHE)
-def drift_reference_at_training(snapshots, outcome, config: Config) -> dict:
-    return training_drift_reference(snapshots, outcome, config)
+def drift_reference_at_training(split, outcome, config: Config) -> dict:
+    return training_drift_reference(split, outcome, config)
 
 
 @task(name="log-and-register", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -257,12 +257,9 @@ def evidence_groups(config: Config) -> list[str]:
     return list(dict.fromkeys([*config.review.attributes, "region"]))
 
 
-def training_report(
-    snapshots, borrowers, outcome, as_of: dt.date, data: str, config: Config
-) -> TrainingReport:
+def training_report(split, borrowers, outcome, as_of: dt.date, data: str, config: Config) -> TrainingReport:
     """Per-segment metrics, deciles, calibration, SHAP summary, model card and the gate's
     evidence block (the test block with its protected-group columns) of a propensity run."""
-    split = out_of_time_split(snapshots, snapshot_plan(config))
     test = split["test"]
     attributes = evidence_groups(config)
     groups = protected_groups(test, borrowers, as_of, config.review.age_band_edges)
@@ -296,10 +293,9 @@ def training_report(
     )
 
 
-def search_hyperparameters(snapshots, as_of: dt.date, config: Config, trials: int, timeout_seconds: float):
-    """Run the optuna search on the out-of-time split, each trial a nested MLflow run under a
+def search_hyperparameters(split, as_of: dt.date, config: Config, trials: int, timeout_seconds: float):
+    """Run the optuna search on the out-of-time ``split``, each trial a nested MLflow run under a
     ``search`` run; returns the config with the best parameters and the search's run id."""
-    split = out_of_time_split(snapshots, snapshot_plan(config))
     base = config.training.lightgbm.model_dump()
     settings = {
         "trials": trials,
@@ -330,13 +326,13 @@ def search_hyperparameters(snapshots, as_of: dt.date, config: Config, trials: in
 
 
 @task(name="hyperparameter-search", cache_policy=NO_CACHE)
-def hyperparameter_search(snapshots, as_of: dt.date, config: Config, trials: int, timeout_seconds: float):
-    return search_hyperparameters(snapshots, as_of, config, trials, timeout_seconds)
+def hyperparameter_search(split, as_of: dt.date, config: Config, trials: int, timeout_seconds: float):
+    return search_hyperparameters(split, as_of, config, trials, timeout_seconds)
 
 
-def channel_training_report(responses, outcome, as_of: dt.date, data: str, config: Config) -> TrainingReport:
-    """Calibration, lift, metrics per treatment and model card of the best-channel run."""
-    split = out_of_time_split(responses, response_plan(config))
+def channel_training_report(split, outcome, as_of: dt.date, data: str, config: Config) -> TrainingReport:
+    """Calibration, lift, metrics per treatment and model card of the best-channel run, on the
+    out-of-time ``split`` of its response rows."""
     return channel_report(
         outcome.model,
         split,
@@ -354,13 +350,13 @@ def channel_training_report(responses, outcome, as_of: dt.date, data: str, confi
 
 
 @task(name="channel-training-report", cache_policy=NO_CACHE)
-def channel_training_report_task(responses, outcome, as_of: dt.date, data: str, config: Config):
-    return channel_training_report(responses, outcome, as_of, data, config)
+def channel_training_report_task(split, outcome, as_of: dt.date, data: str, config: Config):
+    return channel_training_report(split, outcome, as_of, data, config)
 
 
 @task(name="training-report", cache_policy=NO_CACHE)
-def training_report_task(snapshots, borrowers, outcome, as_of: dt.date, data: str, config: Config):
-    return training_report(snapshots, borrowers, outcome, as_of, data, config)
+def training_report_task(split, borrowers, outcome, as_of: dt.date, data: str, config: Config):
+    return training_report(split, borrowers, outcome, as_of, data, config)
 
 
 @task(name="promotion-gate", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -390,23 +386,24 @@ def train_flow(
         validation = validation_summary(validated)
     with stage("build training snapshots", timings):
         snapshots = build_snapshots(validated.tables, as_of, config)
+        # One out-of-time split serves the search, the fit, the fairness check, the drift
+        # reference and the report.
+        split = out_of_time_split(snapshots, snapshot_plan(config))
     search = config.training.search
     trials = search.trials if search_trials is None else search_trials
     search_run_id = None
     if trials > 0:
         timeout = search_timeout_seconds or search.timeout_seconds
         with stage(f"hyperparameter search ({trials} trials, at most {timeout:.0f} s)", timings):
-            config, search_run_id = hyperparameter_search(snapshots, as_of, config, trials, timeout)
+            config, search_run_id = hyperparameter_search(split, as_of, config, trials, timeout)
     with stage("fit and evaluate out of time", timings):
-        outcome = fit_and_evaluate(snapshots, config)
+        outcome = fit_and_evaluate(split, config)
     with stage("fairness by group and proxy check", timings):
-        fairness = fairness_at_training(snapshots, validated.tables["borrowers"], outcome, as_of, config)
+        fairness = fairness_at_training(split, validated.tables["borrowers"], outcome, as_of, config)
     with stage("drift reference of the test block", timings):
-        reference = drift_reference_at_training(snapshots, outcome, config)
+        reference = drift_reference_at_training(split, outcome, config)
     with stage("segments, deciles, calibration, SHAP summary and model card", timings):
-        report = training_report_task(
-            snapshots, validated.tables["borrowers"], outcome, as_of, str(data), config
-        )
+        report = training_report_task(split, validated.tables["borrowers"], outcome, as_of, str(data), config)
         outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **report.metrics})
     with stage("log to MLflow and register", timings):
         example = snapshots[list(FEATURE_NAMES)].head(5)
@@ -419,8 +416,11 @@ def train_flow(
         channel_outcome = fit_channel(responses, config)
     with stage("log best-channel model and register", timings):
         channel_example = responses.drop(columns=["label", "reached"]).head(5)
-        channel_evidence = out_of_time_split(responses, response_plan(config))["test"]
-        channel_report_ = channel_training_report_task(responses, channel_outcome, as_of, str(data), config)
+        channel_split = out_of_time_split(responses, response_plan(config))
+        channel_evidence = channel_split["test"]
+        channel_report_ = channel_training_report_task(
+            channel_split, channel_outcome, as_of, str(data), config
+        )
         channel_outcome = dataclasses.replace(
             channel_outcome, metrics={**channel_outcome.metrics, **channel_report_.metrics}
         )

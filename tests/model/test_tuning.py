@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 
 from models.tuning import search_propensity
@@ -64,8 +63,7 @@ def test_each_trial_is_a_nested_mlflow_run_and_the_best_parameters_train(split, 
     config = load_config()
     lightgbm = config.training.lightgbm.model_copy(update={"n_estimators": 30, "early_stopping_rounds": 10})
     config = config.model_copy(update={"training": config.training.model_copy(update={"lightgbm": lightgbm})})
-    snapshots = pd.concat([split["train"], split["valid"], split["test"]], ignore_index=True)
-    tuned, run_id = search_hyperparameters(snapshots, SMALL_BOOK_AS_OF, config, trials=3, timeout_seconds=120)
+    tuned, run_id = search_hyperparameters(split, SMALL_BOOK_AS_OF, config, trials=3, timeout_seconds=120)
 
     experiment = tracking.configure(config)
     children = mlflow.search_runs([experiment], filter_string=f"tags.mlflow.parentRunId = '{run_id}'")
