@@ -382,6 +382,95 @@ class OutcomesConfig(_Section):
     )
 
 
+class ScheduleConfig(_Section):
+    """`recover serve`: when the nightly scoring and the retraining run (Prefect deployments)."""
+
+    timezone: str = Field(
+        "America/New_York",
+        description="The lender's time zone (IANA name): the crons are read in it, and a scheduled "
+        "nightly run scores the work day that has begun in it.",
+    )
+    nightly_cron: str = Field("0 2 * * *", description="Nightly scoring: 02:00 every day.")
+    training_cron: str = Field("0 4 1 * *", description="Retraining (with the promotion gate): the 1st of each month, 04:00.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"schedule.timezone {value!r} is not an IANA time zone (e.g. Europe/London)") from None
+        return value
+
+    @field_validator("nightly_cron", "training_cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        import datetime as dt
+
+        from cronsim import CronSim, CronSimError  # Prefect's own cron parser
+
+        try:
+            CronSim(value, dt.datetime(2026, 1, 1))
+        except CronSimError as error:
+            raise ValueError(f"{value!r} is not a cron expression (minute hour day month weekday): {error}") from None
+        return value
+
+
+class OperationsConfig(_Section):
+    """How a nightly run survives faults: retries, resuming a failed night, one publisher per night."""
+
+    retries: int = Field(2, ge=0, le=10, description="Retries of each I/O task (reading sources, MLflow, publishing).")
+    retry_delay_seconds: list[float] = Field(
+        [2.0, 10.0], description="Wait before each retry; the last value repeats (backoff)."
+    )
+    resume: bool = Field(
+        True,
+        description="Persist each completed stage of a night; a rerun of a failed night resumes after "
+        "the last completed stage. A successful run forgets its stages.",
+    )
+    resume_hours: float = Field(
+        36.0, gt=0, description="A failed night's stages older than this are recomputed, not reused."
+    )
+    lock_wait_seconds: float = Field(
+        0.0,
+        ge=0,
+        description="A run for an as-of another run holds waits this long for it, then fails; 0: fails at once.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        "text", description="json: one JSON object per log line (for log shippers)."
+    )
+
+
+class WebhookConfig(_Section):
+    url: str | None = Field(None, description="POSTed a JSON event (Slack/Teams-style `text` included).")
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class SmtpConfig(_Section):
+    host: str | None = Field(None, description="SMTP server; null: no e-mail.")
+    port: int = 25
+    starttls: bool = False
+    ssl: bool = False
+    username: str | None = None
+    password_env: str = Field(
+        "RECOVER_SMTP_PASSWORD", description="Environment variable holding the password (never in YAML)."
+    )
+    sender: str = "recover@localhost"
+    recipients: list[str] = Field(default_factory=list)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class NotificationsConfig(_Section):
+    """Who hears of a run: a webhook and/or e-mail; on failure by default."""
+
+    events: list[Literal["failure", "success"]] = Field(["failure"], description="Run outcomes that notify.")
+    webhook: WebhookConfig = WebhookConfig()
+    smtp: SmtpConfig = SmtpConfig()
+
+
 class Config(_Section):
     """The whole engine configuration."""
 
@@ -404,6 +493,9 @@ class Config(_Section):
     outcomes: OutcomesConfig = OutcomesConfig()
     promotion: PromotionConfig = PromotionConfig()
     simulation: SimulationConfig = SimulationConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
+    operations: OperationsConfig = OperationsConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
 
     def outcome_window_days(self) -> int:
         """Days after a queue's as-of in which its loans' payments count as its outcome."""
