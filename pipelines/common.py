@@ -33,7 +33,7 @@ class InvalidInputError(RuntimeError):
     cache_policy=NO_CACHE,
     retries=2,
     retry_delay_seconds=[2, 10],
-    retry_condition_fn=lambda task, run, state: _is_transient(state),
+    retry_condition_fn=lambda task, run, state: is_transient(state),
 )
 def load_and_validate(data: str | Path, as_of: dt.date | None, config: Config) -> ValidationResult:
     """Read (folder, database or store) and validate the six tables. Bad rows are quarantined;
@@ -50,15 +50,43 @@ def check_ceiling(result: ValidationResult, max_bad_row_share: float) -> Validat
     return result
 
 
-def _is_transient(state) -> bool:
-    """Retry reading only for I/O trouble, never for contract violations."""
+def stop_the_line_errors() -> tuple[type[BaseException], ...]:
+    """Failures a retry cannot cure: broken contracts, drift beyond the limit, a night another run
+    holds. Retrying them would only delay the clear error."""
+    from pandera.errors import SchemaError, SchemaErrors
+
+    from recover.operations import NightLockedError
+    from review.drift import DriftError
+
+    return (
+        ContractError,
+        InvalidInputError,
+        SchemaError,
+        SchemaErrors,
+        DriftError,
+        NightLockedError,
+    )
+
+
+def is_transient(state) -> bool:
+    """Retry only I/O trouble (a source, MLflow or a publish target failing), never a contract
+    violation or another stop-the-line condition."""
     try:
         state.result()
-    except (ContractError, InvalidInputError):
+    except stop_the_line_errors():
         return False
     except Exception:
         return True
     return False
+
+
+def with_retries(task_, config: Config):
+    """``task_`` retrying transient failures as ``operations`` says (count and backoff)."""
+    return task_.with_options(
+        retries=config.operations.retries,
+        retry_delay_seconds=list(config.operations.retry_delay_seconds),
+        retry_condition_fn=lambda task, run, state: is_transient(state),
+    )
 
 
 def validation_summary(result: ValidationResult) -> dict:

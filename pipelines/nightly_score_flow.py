@@ -35,6 +35,7 @@ from pipelines.common import (
     load_and_validate,
     new_run_id,
     validation_summary,
+    with_retries,
 )
 from pipelines.train_flow import FAIRNESS_ARTIFACT
 from recover import tracking
@@ -42,6 +43,16 @@ from recover.archive import QueueArchive
 from recover.config import Config, load_config
 from recover.excel import write_team_workbook
 from recover.io import publish_outputs, write_drift_failure, write_quarantine
+from recover.logs import configure_logging
+from recover.notify import notify_hooks
+from recover.operations import (
+    NightLock,
+    StageCache,
+    code_fingerprint,
+    prune_stage_records,
+    source_fingerprint,
+    work_day,
+)
 from recover.progress import stage
 from recover.publish import publish_queue
 from review.disparity import disparity_table, loan_outcomes
@@ -65,6 +76,7 @@ from review.report import (
     render_html,
     review_document,
 )
+from review.run_summary import queue_top, run_summary_markdown
 from scoring.allocation import AllocationSettings
 from scoring.choice import (
     choose_contacts,
@@ -108,6 +120,12 @@ def features_for(tables, as_of: dt.date, config: Config):
 @task(name="load-champion", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def champion_for(config: Config, name: str | None = None):
     return tracking.load_champion(config, name)
+
+
+@task(name="load-champion-document", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
+def champion_document(config: Config, mlflow_run_id: str, artifact: str) -> dict | None:
+    """A JSON artifact of the champion's training run (drift reference, fairness check), or None."""
+    return tracking.load_run_document(config, mlflow_run_id, artifact)
 
 
 def allocation_settings(config: Config) -> AllocationSettings:
@@ -313,9 +331,10 @@ def review_files(review: dict, figures: dict) -> dict:
 
 
 @task(name="log-review", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def log_review(config: Config, review: dict, files: dict, run_id: str) -> None:
-    """The review to MLflow (run kind ``score``) and to the Prefect flow run (a markdown artifact)."""
-    tracking.log_scoring_review(config, review, [files[REVIEW_JSON], files[REVIEW_HTML]])
+def log_review(config: Config, review: dict, files: dict, run_id: str) -> str:
+    """The review to MLflow (run kind ``score``) and to the Prefect flow run (a markdown artifact);
+    returns the MLflow run id."""
+    mlflow_run_id = tracking.log_scoring_review(config, review, [files[REVIEW_JSON], files[REVIEW_HTML]])
     flagged = review["disparities"]["flagged"]
     lines = [
         f"# Fair-practice review {review['run']['as_of']}",
@@ -333,6 +352,31 @@ def log_review(config: Config, review: dict, files: dict, run_id: str) -> None:
     create_markdown_artifact(
         key="fair-practice-review", markdown="\n".join(lines), description="Fair-practice review of the run"
     )
+    return mlflow_run_id
+
+
+QUEUE_TOP_ROWS = 50
+
+
+@task(name="attach-run-summary", cache_policy=NO_CACHE)
+def attach_run_summary(manifest: dict, queue, files: dict, mlflow_run_id: str | None, config: Config) -> None:
+    """The run's summary (markdown) and the top of its queue (table) as Prefect artifacts.
+    Best effort: the queue is already out, a missing artifact must not fail the night."""
+    logger = get_run_logger()
+    try:
+        mlflow_link = tracking.run_link(config, mlflow_run_id) if mlflow_run_id else None
+        create_markdown_artifact(
+            key="nightly-summary",
+            markdown=run_summary_markdown(manifest, files, mlflow_link),
+            description=f"Nightly run {manifest['as_of']}: {manifest['counts']['queued']:,} queued",
+        )
+        create_table_artifact(
+            key="queue-top",
+            table=json.loads(queue_top(queue, QUEUE_TOP_ROWS).to_json(orient="records", date_format="iso")),
+            description=f"The first {QUEUE_TOP_ROWS} rows of the queue by priority (no contact details)",
+        )
+    except Exception as error:
+        logger.warning("could not attach the run summary to the flow run: %s", error)
 
 
 def shadow_score(features, config: Config) -> ShadowScore | None:
@@ -427,47 +471,120 @@ def publish_to_database(url: str, queue, suppressed, as_of: dt.date, run_id: str
     }
 
 
-@flow(name="nightly-score", log_prints=True)
+@flow(name="nightly-score", log_prints=True, **notify_hooks())
 def nightly_score_flow(
     data: str,
-    as_of: dt.date,
+    as_of: dt.date | None,
     out: str,
     config_path: str | None = None,
     publish_url: str | None = None,
     policy: str | None = None,
+    fresh: bool = False,
 ) -> dict:
     """Score every overdue loan on ``as_of`` with the champion and publish the work queue: files
     in ``out`` and, with ``publish_url``, a database table (atomically, replacing that as-of).
-    ``policy`` names the default rule pack (else the config's)."""
+    ``as_of`` None is the work day begun in the lender's time zone (a scheduled run). ``policy``
+    names the default rule pack (else the config's).
+
+    One run per as-of at a time (:class:`recover.operations.NightLock`); a rerun of a failed night
+    resumes after its last completed stage unless ``fresh``; a failure notifies (recover/notify.py)
+    and leaves the previously published queue in place."""
     config = load_config(Path(config_path) if config_path else None)
+    configure_logging(config.operations.log_format)
+    as_of = as_of or work_day(config.schedule.timezone)
     run_id = new_run_id()
+    state_dir = config.resolved_state_dir()
+    operations = config.operations
+    with NightLock(state_dir, as_of, run_id, operations.lock_wait_seconds):
+        prune_stage_records(state_dir, dt.timedelta(hours=operations.resume_hours))
+        night = {
+            "as_of": str(as_of),
+            "source": source_fingerprint(data, state_dir),
+            "config": config.model_dump(mode="json", exclude={"notifications", "schedule"}),
+            "code": code_fingerprint(),
+        }
+        inputs = StageCache.for_night(state_dir, night, operations.resume_hours, enabled=operations.resume)
+        result, stages = _score_night(
+            data, as_of, out, config, publish_url, policy, run_id, night, inputs, refresh=fresh
+        )
+        forgotten = inputs.forget() + stages.forget()
+        get_run_logger().info("night %s complete; %d persisted stages forgotten", as_of, forgotten)
+    return result
+
+
+def _score_night(
+    data: str,
+    as_of: dt.date,
+    out: str,
+    config: Config,
+    publish_url: str | None,
+    policy: str | None,
+    run_id: str,
+    night: dict,
+    inputs: StageCache,
+    refresh: bool,
+) -> tuple[dict, StageCache]:
+    """The stages of one night, inside its lock; also returns the night's stage cache."""
     timings: dict[str, float] = {}
+    resumable = inputs.completed()
+    if resumable and not refresh:
+        get_run_logger().info("resuming a failed night: completed stages %s", resumable)
+
+    def persisted(task_, cache: StageCache, name: str):
+        options = cache.task_options(name)
+        if refresh and cache.enabled:
+            options["refresh_cache"] = True  # --fresh: recompute, and persist the new result
+        return task_.with_options(**options)
+
     with stage("validate inputs", timings):
         try:
-            validated = load_and_validate(data, as_of, config)
+            validated = persisted(with_retries(load_and_validate, config), inputs, "validate")(
+                data, as_of, config
+            )
         except InvalidInputError as error:
             # No queue, but the operator gets the evidence: every bad row and its rules.
             write_quarantine(Path(out), error.result.quarantine(run_id))
             raise
     with stage("load champion models", timings):
-        champion = champion_for(config)
-        channel_champion = champion_for(config, config.mlflow.channel_model_name)
+        load = with_retries(champion_for, config)
+        champion = load(config)
+        channel_champion = load(config, config.mlflow.channel_model_name)
+    models = {
+        "policy": policy,
+        "propensity": [champion.label, champion.run_id],
+        "channel": [channel_champion.label, channel_champion.run_id],
+    }
+    stages = StageCache.for_night(
+        inputs.folder.parent,
+        {**night, "models": models},
+        inputs.expiration.total_seconds() / 3600,
+        inputs.enabled,
+    )
     with stage("build features", timings):
-        features = features_for(validated.tables, as_of, config)
+        features = persisted(features_for, stages, "features")(validated.tables, as_of, config)
     with stage("apply contact policy", timings):
-        verdict, decisions = contact_policy_for(features, validated, as_of, config, policy)
-    with stage("choose channels and allocate capacity", timings):
-        decisions, left_alone, windows, channel_explain_seconds = contacts_for(
-            decisions, verdict, validated, channel_champion, as_of, config
+        verdict, decisions = persisted(contact_policy_for, stages, "contact-policy")(
+            features, validated, as_of, config, policy
         )
+    with stage("choose channels and allocate capacity", timings):
+        decisions, left_alone, windows, channel_explain_seconds = persisted(
+            contacts_for, stages, "choose-contacts"
+        )(decisions, verdict, validated, channel_champion, as_of, config)
     with stage("score, explain and rank", timings):
-        queue, companions, scores = score_and_explain(
+        queue, companions, scores = persisted(score_and_explain, stages, "score-and-explain")(
             features, verdict, decisions, left_alone, windows, champion, config, run_id
         )
+        # A resumed stage carries the failed run's id: every row is this run's.
+        queue = queue.assign(run_id=run_id)
+        companions = {
+            name: frame.assign(run_id=run_id) if "run_id" in frame.columns else frame
+            for name, frame in companions.items()
+        }
         n_scored = int(scores.p_pay.notna().sum())
+    document = with_retries(champion_document, config)
     with stage("check drift from the champion's reference", timings):
         drift_table, drift_summary, drift = drift_for(
-            tracking.load_run_document(config, champion.run_id, DRIFT_REFERENCE_ARTIFACT),
+            document(config, champion.run_id, DRIFT_REFERENCE_ARTIFACT),
             features,
             scores.p_pay,
             config,
@@ -498,7 +615,7 @@ def nightly_score_flow(
             verdict,
             run_facts,
             as_of,
-            tracking.load_run_document(config, champion.run_id, FAIRNESS_ARTIFACT),
+            document(config, champion.run_id, FAIRNESS_ARTIFACT),
             config,
         )
     unmatched = sorted(set(config.policy.by_region) - set(verdict.accounts["region"]))
@@ -571,10 +688,12 @@ def nightly_score_flow(
     }
     if publish_url:
         with stage("publish to database", timings):
-            manifest["database"] = publish_to_database(publish_url, queue, suppressed, as_of, run_id, config)
+            manifest["database"] = with_retries(publish_to_database, config)(
+                publish_url, queue, suppressed, as_of, run_id, config
+            )
     with stage("publish outputs", timings):
         manifest["timings_seconds"] = timings
-        files = publish(
+        files = with_retries(publish, config)(
             out,
             queue,
             {**companions, DRIFT_TABLE: drift_table},
@@ -584,13 +703,18 @@ def nightly_score_flow(
             review_files(review, figures),
         )
     with stage("archive the queue history", timings):
-        history = archive_queue_history(features, scores, queue, companions, champion, as_of, run_id, config)
+        history = with_retries(archive_queue_history, config)(
+            features, scores, queue, companions, champion, as_of, run_id, config
+        )
     with stage("log the review", timings):
-        log_review(config, review, files, run_id)
-    return {
+        mlflow_run_id = with_retries(log_review, config)(config, review, files, run_id)
+    attach_run_summary(manifest, queue, files, mlflow_run_id, config)
+    result = {
         "manifest": manifest,
         "files": {k: str(v) for k, v in files.items()},
         "queue": queue,
         "review": review,
         "history": history,
+        "mlflow_run_id": mlflow_run_id,
     }
+    return result, stages

@@ -16,10 +16,13 @@ from features.snapshots import SnapshotPlan, build_training_set, out_of_time_spl
 from models.gate import with_group_columns
 from models.training import train_channel, train_propensity
 from models.tuning import search_propensity
-from pipelines.common import load_and_validate, table_sizes, validation_summary
+from pipelines.common import load_and_validate, table_sizes, validation_summary, with_retries
 from pipelines.promotion import EVALUATION_BLOCK_ARTIFACT, gate_capacity, promote_models
 from recover import tracking
 from recover.config import Config, load_config
+from recover.logs import configure_logging
+from recover.notify import notify_hooks
+from recover.operations import work_day
 from recover.progress import logger, stage
 from review.drift import DRIFT_REFERENCE_ARTIFACT, training_reference
 from review.groups import protected_groups
@@ -364,10 +367,10 @@ def promotion_gate_task(config: Config, promote: bool):
     return promote_models(config, promote=promote)
 
 
-@flow(name="train", log_prints=True)
+@flow(name="train", log_prints=True, **notify_hooks())
 def train_flow(
     data: str,
-    as_of: dt.date,
+    as_of: dt.date | None,
     config_path: str | None = None,
     promote: bool = False,
     search_trials: int | None = None,
@@ -378,11 +381,14 @@ def train_flow(
     and run the promotion gate against the champions: with ``promote`` a challenger that passes
     becomes champion; either way the gate's table is logged. ``search_trials`` (default: the
     config's ``training.search.trials``) first runs a time-boxed optuna search whose best
-    parameters train the propensity model."""
+    parameters train the propensity model. ``as_of`` None is the day begun in the lender's time
+    zone (a scheduled retraining); a failure notifies (recover/notify.py)."""
     config = load_config(Path(config_path) if config_path else None)
+    configure_logging(config.operations.log_format)
+    as_of = as_of or work_day(config.schedule.timezone)
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):
-        validated = load_and_validate(data, as_of, config)
+        validated = with_retries(load_and_validate, config)(data, as_of, config)
         validation = validation_summary(validated)
     with stage("build training snapshots", timings):
         snapshots = build_snapshots(validated.tables, as_of, config)

@@ -50,6 +50,7 @@ EXIT_NO_MODEL = 3
 WIDE = 120
 EXIT_REFUSED = 5  # `recover promote`: the gate judged a challenger and refused it
 EXIT_DRIFT = 4  # tonight's book drifted beyond monitoring.drift_fail_psi: nothing published
+EXIT_LOCKED = 6  # another run holds this as-of's night lock: this one published nothing
 
 
 def _parse_date(value: str) -> dt.date:
@@ -106,10 +107,13 @@ def _run_guarded(function, *args, **kwargs):
     """Run a flow; turn contract, model-lookup and drift failures into clear messages and exit codes."""
     from data_contracts.validation import ContractError
     from pipelines.common import InvalidInputError
+    from recover.operations import NightLockedError
     from review.drift import DriftError
 
     try:
         return function(*args, **kwargs)
+    except NightLockedError as error:
+        _fail(str(error), EXIT_LOCKED)
     except (ContractError, InvalidInputError) as error:
         _fail(str(error), EXIT_INVALID_INPUT)
     except LookupError as error:
@@ -480,19 +484,82 @@ def models(config_path: ConfigOption = None) -> None:
 @app.command()
 def score(
     data: DataOption,
-    as_of: AsOfOption,
-    out: Annotated[Path, typer.Option("--out", help="Folder for queue, suppressed and manifest.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for queue, suppressed and manifest (with --as-of-range: one subfolder per night).",
+        ),
+    ],
+    as_of: Annotated[
+        Optional[str], typer.Option("--as-of", help="Run date D (YYYY-MM-DD): history strictly before D.")
+    ] = None,
+    as_of_range: Annotated[
+        Optional[tuple[str, str]],
+        typer.Option(
+            "--as-of-range",
+            metavar="START END",
+            help="Replay every night from START to END (both included) in order, each its own run "
+            "writing OUT/YYYY-MM-DD; nights already published there are skipped (--fresh redoes them). "
+            "Stops at the first night that fails.",
+        ),
+    ] = None,
     publish: Annotated[
         Optional[str],
         typer.Option("--publish", help="Also write the queue to this database (SQLAlchemy URL), atomically."),
     ] = None,
     policy: PolicyOption = None,
+    fresh: Annotated[
+        bool,
+        typer.Option("--fresh", help="Recompute every stage, even of a failed night that could resume."),
+    ] = False,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Score overdue loans with the champion and write tomorrow's ranked, lawful, explained queue."""
+    """Score overdue loans with the champion and write tomorrow's ranked, lawful, explained queue.
+
+    A rerun of a night that failed resumes after its last completed stage. Exit codes: 2 invalid
+    input, 3 no champion, 4 drift beyond the limit, 6 another run holds the night."""
+    if (as_of is None) == (as_of_range is None):
+        raise typer.BadParameter("give exactly one of --as-of D and --as-of-range START END")
     config = _setup(config_path, verbose)
-    _score(config, data, _parse_date(as_of), out, config_path, publish, policy)
+    if as_of is not None:
+        _score(config, data, _parse_date(as_of), out, config_path, publish, policy, fresh=fresh)
+        return
+    from recover.operations import nights
+
+    start, end = (_parse_date(value) for value in as_of_range)
+    try:
+        dates = nights(start, end)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    for night in dates:
+        folder = out / str(night)
+        published = _published_as_of(folder)
+        if published == str(night) and not fresh:
+            console.print(f"{night}: already published in {folder}, skipped (--fresh redoes it)")
+            continue
+        console.rule(f"night {night}")
+        try:
+            _score(config, data, night, folder, config_path, publish, policy, fresh=fresh)
+        except typer.Exit as stop:
+            done = [str(d) for d in dates if d < night]
+            errors.print(
+                f"the replay stopped at {night}; nights before it are published ({', '.join(done) or 'none'}). "
+                "Rerun the same command to resume from this night."
+            )
+            raise stop
+    console.print(f"replayed {len(dates)} nights {start} .. {end} -> {out}")
+
+
+def _published_as_of(folder: Path) -> str | None:
+    """The as-of of the queue published in ``folder`` (its manifest), or None."""
+    import json
+
+    try:
+        return json.loads((folder / "manifest.json").read_text())["as_of"]
+    except (OSError, ValueError, KeyError):
+        return None
 
 
 def _score(
@@ -503,6 +570,7 @@ def _score(
     config_path,
     publish_url: str | None = None,
     policy: str | None = None,
+    fresh: bool = False,
 ):
     from pipelines.nightly_score_flow import nightly_score_flow
 
@@ -515,6 +583,7 @@ def _score(
         str(config_path) if config_path else None,
         publish_url,
         policy,
+        fresh,
     )
     if "database" in result["manifest"]:
         database = result["manifest"]["database"]
@@ -557,6 +626,66 @@ def _check_policy(config, policy: str | None) -> None:
         resolve_packs(policy or config.policy.default, config.policy.by_region, config.policy.packs_dir)
     except (ValueError, OSError) as error:
         _fail(f"contact policy: {error}", EXIT_INVALID_INPUT)
+
+
+@app.command()
+def serve(
+    data: DataOption,
+    out: Annotated[Path, typer.Option("--out", help="Folder the nightly runs publish to.")],
+    publish: Annotated[
+        Optional[str],
+        typer.Option("--publish", help="Also publish each night to this database (SQLAlchemy URL)."),
+    ] = None,
+    policy: PolicyOption = None,
+    nightly_cron: Annotated[
+        Optional[str],
+        typer.Option("--nightly-cron", help="Cron of the nightly scoring (default: schedule.nightly_cron)."),
+    ] = None,
+    training_cron: Annotated[
+        Optional[str],
+        typer.Option("--training-cron", help="Cron of the retraining (default: schedule.training_cron)."),
+    ] = None,
+    training: Annotated[
+        bool, typer.Option("--training/--no-training", help="Also serve the scheduled retraining.")
+    ] = True,
+    port: Annotated[
+        Optional[int],
+        typer.Option("--port", help="Port of the local Prefect server (without PREFECT_API_URL)."),
+    ] = None,
+    config_path: ConfigOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Serve the nightly scoring and the retraining on their crons (Prefect deployments).
+
+    Against the Prefect server at $PREFECT_API_URL, or, without it, a local server started for as
+    long as this runs (UI and API on --port). Crons are read in schedule.timezone; a scheduled night
+    scores the work day begun there. Stop with Ctrl-C."""
+    config = _setup(config_path, verbose)
+    from pipelines.serve import ServePlan, serve_deployments
+
+    _check_policy(config, policy)
+    try:
+        plan = ServePlan.from_config(
+            config,
+            data=str(Path(data).resolve()) if Path(data).exists() else str(data),
+            out=str(out.resolve()),
+            config_path=str(config_path.resolve()) if config_path else None,
+            publish_url=publish,
+            policy=policy,
+            nightly_cron=nightly_cron,
+            training_cron=training_cron,
+            training=training,
+        )
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    console.print(
+        f"nightly scoring on '{plan.nightly_cron}'"
+        + (f", retraining on '{plan.training_cron}'" if plan.training_cron else ", no retraining")
+        + f" ({plan.timezone}) -> {plan.out}"
+    )
+    # Flow runs start in subprocesses, maybe in another working directory: pin the state folder.
+    os.environ["RECOVER_STATE_DIR"] = str(config.resolved_state_dir())
+    serve_deployments(plan, Path(os.environ["PREFECT_HOME"]), port)
 
 
 @app.command("evaluate-policy")

@@ -30,6 +30,11 @@ class MlflowConfig(_Section):
     channel_model_name: str = "recover-channel"
     champion_alias: str = "champion"
     challenger_alias: str = "challenger"
+    ui_url: str | None = Field(
+        None,
+        description="The MLflow UI serving this tracking store (e.g. http://mlflow.internal:5000): "
+        "run summaries then link to the MLflow run.",
+    )
 
 
 class LabelConfig(_Section):
@@ -391,7 +396,9 @@ class ScheduleConfig(_Section):
         "nightly run scores the work day that has begun in it.",
     )
     nightly_cron: str = Field("0 2 * * *", description="Nightly scoring: 02:00 every day.")
-    training_cron: str = Field("0 4 1 * *", description="Retraining (with the promotion gate): the 1st of each month, 04:00.")
+    training_cron: str = Field(
+        "0 4 1 * *", description="Retraining (with the promotion gate): the 1st of each month, 04:00."
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -401,7 +408,9 @@ class ScheduleConfig(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"schedule.timezone {value!r} is not an IANA time zone (e.g. Europe/London)") from None
+            raise ValueError(
+                f"schedule.timezone {value!r} is not an IANA time zone (e.g. Europe/London)"
+            ) from None
         return value
 
     @field_validator("nightly_cron", "training_cron")
@@ -414,14 +423,18 @@ class ScheduleConfig(_Section):
         try:
             CronSim(value, dt.datetime(2026, 1, 1))
         except CronSimError as error:
-            raise ValueError(f"{value!r} is not a cron expression (minute hour day month weekday): {error}") from None
+            raise ValueError(
+                f"{value!r} is not a cron expression (minute hour day month weekday): {error}"
+            ) from None
         return value
 
 
 class OperationsConfig(_Section):
     """How a nightly run survives faults: retries, resuming a failed night, one publisher per night."""
 
-    retries: int = Field(2, ge=0, le=10, description="Retries of each I/O task (reading sources, MLflow, publishing).")
+    retries: int = Field(
+        2, ge=0, le=10, description="Retries of each I/O task (reading sources, MLflow, publishing)."
+    )
     retry_delay_seconds: list[float] = Field(
         [2.0, 10.0], description="Wait before each retry; the last value repeats (backoff)."
     )

@@ -44,6 +44,22 @@ def tracking_uri(config: Config) -> str:
     return _user_tracking_uri() or f"sqlite:///{config.resolved_state_dir() / 'mlflow.db'}"
 
 
+def run_link(config: Config, mlflow_run_id: str) -> dict:
+    """Where to find an MLflow run: its id, the experiment and tracking URI, and with
+    ``mlflow.ui_url`` a URL of the run's page in the MLflow UI."""
+    experiment_id = configure(config)
+    url = None
+    if config.mlflow.ui_url:
+        url = f"{config.mlflow.ui_url.rstrip('/')}/#/experiments/{experiment_id}/runs/{mlflow_run_id}"
+    return {
+        "run_id": mlflow_run_id,
+        "experiment": config.mlflow.experiment,
+        "experiment_id": experiment_id,
+        "tracking_uri": tracking_uri(config),
+        "url": url,
+    }
+
+
 def artifact_root(config: Config) -> Path:
     return config.resolved_state_dir() / "mlartifacts"
 

@@ -1,0 +1,120 @@
+"""The summary of a nightly run that operators read on the Prefect flow run (pure functions).
+
+Built from the run's manifest: rows in, accepted and quarantined; overdue, queued and held back
+by reason; drift; where the MLflow run and the review report are. Nothing in it identifies a
+borrower beyond the engine's own loan ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+# The top-of-queue table: what an operator needs to see that the queue is sane (no contact data).
+QUEUE_TOP_COLUMNS = [
+    "rank",
+    "loan_id",
+    "team",
+    "recommended_channel",
+    "days_past_due",
+    "amount_overdue",
+    "p_pay_30d",
+    "incremental_value",
+    "priority_score",
+    "within_capacity",
+    "exploration",
+    "reason_1",
+]
+
+
+def queue_top(queue: pd.DataFrame, rows: int) -> pd.DataFrame:
+    """The first ``rows`` rows of the queue by rank, in :data:`QUEUE_TOP_COLUMNS` (those present)."""
+    columns = [c for c in QUEUE_TOP_COLUMNS if c in queue.columns]
+    top = queue.sort_values("rank").head(rows)[columns].reset_index(drop=True)
+    return top.round({c: 4 for c in ("p_pay_30d", "priority_score") if c in top.columns}).round(
+        {c: 2 for c in ("amount_overdue", "incremental_value") if c in top.columns}
+    )
+
+
+def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in rows]
+    return lines
+
+
+def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) -> str:
+    """Markdown of the run: inputs, decisions, holds by reason, drift, links."""
+    counts = manifest["counts"]
+    tables = manifest["validation"]["tables"]
+    rows_in = sum(t["rows_in"] for t in tables.values())
+    accepted = sum(t["accepted"] for t in tables.values())
+    quarantined = sum(t["quarantined"] for t in tables.values())
+    collapsed = sum(t.get("duplicates_collapsed", 0) for t in tables.values())
+    drift = manifest.get("drift") or {}
+    lines = [
+        f"# Nightly queue {manifest['as_of']}",
+        "",
+        f"Run `{manifest['run_id']}` scored with {manifest['model']['label']} "
+        f"(channels: {manifest['channel_model']['label']}) under "
+        + ", ".join(f"{k} {v}" for k, v in manifest["policy"]["packs"].items())
+        + ".",
+        "",
+        "## Inputs",
+        f"{rows_in:,} rows in = {accepted:,} accepted + {quarantined:,} quarantined"
+        f" + {collapsed:,} duplicate deliveries collapsed.",
+        "",
+        *_table(
+            ["table", "rows in", "accepted", "quarantined", "duplicates collapsed"],
+            [
+                [
+                    n,
+                    f"{t['rows_in']:,}",
+                    f"{t['accepted']:,}",
+                    f"{t['quarantined']:,}",
+                    f"{t.get('duplicates_collapsed', 0):,}",
+                ]
+                for n, t in tables.items()
+            ],
+        ),
+        "",
+        "## Decisions",
+        f"- overdue: {counts['overdue']:,}",
+        f"- queued: {counts['queued']:,} ({counts['within_capacity']:,} within today's capacity, "
+        f"{manifest['decisions']['exploration']:,} exploration)",
+        f"- left alone: {counts['left_alone']:,} ({manifest['decisions']['control']:,} control)",
+        f"- held back: {counts['suppressed']:,} loans "
+        f"({counts['forbearance']:,} to forbearance, {counts['promise_follow_up']:,} awaiting a promise)",
+        "",
+    ]
+    by_reason = manifest.get("suppressed_by_reason") or {}
+    if by_reason:
+        lines += ["Held back by reason (a loan held for two reasons counts under both):", ""]
+        lines += _table(["reason", "loans"], [[r, f"{n:,}"] for r, n in by_reason.items()])
+        lines.append("")
+    lines += ["## Drift", f"Status: **{drift.get('status', 'not checked')}**."]
+    over = {**(drift.get("failed") or {}), **(drift.get("warned") or {})}
+    if over:
+        lines += ["", *_table(["feature", "PSI"], [[name, f"{psi:.3f}"] for name, psi in over.items()])]
+    if drift.get("score_psi") is not None:
+        lines.append(f"\np_pay PSI {drift['score_psi']:.3f}.")
+    lines += ["", "## Links"]
+    if mlflow_link:
+        where = (
+            f"[{mlflow_link['run_id']}]({mlflow_link['url']})"
+            if mlflow_link.get("url")
+            else f"`{mlflow_link['run_id']}`"
+        )
+        lines.append(
+            f"- MLflow run {where} in experiment `{mlflow_link['experiment']}` ({mlflow_link['tracking_uri']})"
+        )
+    for name in ("review.html", "queue.csv", "manifest.json"):
+        if name in files:
+            path = Path(files[name]).resolve()
+            lines.append(f"- [{name}]({path.as_uri()}): `{path}`")
+    database = manifest.get("database")
+    if database:
+        lines.append(
+            f"- database: {database['queue_rows']:,} rows in `{database['table']}` at {database['target']}"
+        )
+    return "\n".join(lines) + "\n"

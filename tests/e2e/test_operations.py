@@ -1,0 +1,346 @@
+"""Nightly operations under faults (Prefect test harness): retries, resuming, the night lock,
+notifications, replaying a range of nights, and the run's artifacts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import pipelines.common as common
+import pipelines.nightly_score_flow as nightly
+from recover.cli import EXIT_LOCKED, app
+from recover.operations import NightLockedError
+from tests.conftest import SMALL_BOOK_AS_OF
+
+pytestmark = pytest.mark.e2e
+runner = CliRunner()
+AS_OF = SMALL_BOOK_AS_OF
+
+
+def invoke(*args):
+    return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
+
+
+@pytest.fixture(scope="module")
+def ops_state(small_book, prefect_harness, tmp_path_factory):
+    """A state folder of this module's own with both champions trained on the small book."""
+    state = tmp_path_factory.mktemp("ops-state")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECOVER_STATE_DIR", str(state))
+        result = invoke("train", "--data", small_book[0], "--as-of", AS_OF)
+        assert result.exit_code == 0, result.output
+    return state
+
+
+@pytest.fixture
+def state(ops_state, monkeypatch):
+    monkeypatch.setenv("RECOVER_STATE_DIR", str(ops_state))
+    return ops_state
+
+
+def write_config(path: Path, **sections) -> str:
+    """A config override with instant retries (faults must not make the suite wait)."""
+    settings = {"operations": {"retry_delay_seconds": [0]}}
+    for name, values in sections.items():
+        settings[name] = {**settings.get(name, {}), **values}
+    path.write_text(yaml.safe_dump(settings))
+    return str(path)
+
+
+def run_night(data, out, config_path, **kwargs):
+    return nightly.nightly_score_flow(str(data), AS_OF, str(out), config_path, **kwargs)
+
+
+class Calls:
+    """Wraps a function, counting calls; ``fail`` raises on the given call numbers (1-based)."""
+
+    def __init__(self, function, fail: set[int] | None = None, error: Exception | None = None):
+        self.function, self.fail, self.error, self.count = function, fail or set(), error, 0
+
+    def __call__(self, *args, **kwargs):
+        self.count += 1
+        if self.count in self.fail:
+            raise self.error
+        return self.function(*args, **kwargs)
+
+
+def queue_without_run_id(out: Path) -> pd.DataFrame:
+    return pd.read_parquet(out / "queue.parquet").drop(columns="run_id")
+
+
+class Receiver:
+    """A local webhook endpoint recording every JSON body POSTed to it."""
+
+    def __init__(self):
+        self.bodies: list[dict] = []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    hook = Receiver()
+    yield hook
+    hook.close()
+
+
+def test_a_publish_that_fails_once_succeeds_on_retry(state, small_book, tmp_path, monkeypatch):
+    config = write_config(tmp_path / "config.yaml")
+    flaky = Calls(nightly.publish_outputs, fail={1}, error=OSError("disk briefly unavailable"))
+    monkeypatch.setattr(nightly, "publish_outputs", flaky)
+    database = f"sqlite:///{tmp_path / 'dialer.db'}"
+    flaky_db = Calls(nightly.publish_queue, fail={1}, error=ConnectionError("database restarting"))
+    monkeypatch.setattr(nightly, "publish_queue", flaky_db)
+
+    result = run_night(small_book[0], tmp_path / "out", config, publish_url=database)
+
+    assert flaky.count == 2 and flaky_db.count == 2
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["run_id"] == result["manifest"]["run_id"]
+    assert manifest["database"]["queue_rows"] == manifest["counts"]["queued"] > 0
+
+
+def test_a_contract_violation_is_not_retried(state, tmp_path, monkeypatch):
+    config = write_config(tmp_path / "config.yaml", operations={"retries": 3})
+    reads = Calls(common.read_source)
+    monkeypatch.setattr(common, "read_source", reads)
+    with pytest.raises(Exception, match="missing|contract|table"):
+        run_night(tmp_path / "no-such-book", tmp_path / "out", config)
+    assert reads.count == 1
+
+
+def test_a_night_killed_after_its_features_resumes_and_skips_the_completed_stages(
+    state, small_book, tmp_path, monkeypatch
+):
+    config = write_config(tmp_path / "config.yaml")
+    out = tmp_path / "out"
+    uninterrupted = run_night(small_book[0], tmp_path / "uninterrupted", config)
+    # Tonight's folder holds yesterday's published queue, which a failed run must leave alone.
+    run_night(small_book[0], out, config)
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+
+    reads = Calls(common.read_source)
+    features = Calls(nightly.build_features)
+    policy = Calls(nightly.apply_contact_policy, fail={1}, error=SystemError("worker killed"))
+    monkeypatch.setattr(common, "read_source", reads)
+    monkeypatch.setattr(nightly, "build_features", features)
+    monkeypatch.setattr(nightly, "apply_contact_policy", policy)
+
+    with pytest.raises(SystemError, match="worker killed"):
+        run_night(small_book[0], out, config)
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    assert (reads.count, features.count, policy.count) == (1, 1, 1)
+    resumable = [p.name for p in (state / "resume").iterdir()]
+    assert any(name.endswith("-validate") for name in resumable)
+    assert any(name.endswith("-features") for name in resumable)
+    assert not any(name.endswith("-contact-policy") for name in resumable)
+
+    resumed = run_night(small_book[0], out, config)
+
+    # Reading, validation and features were not redone; the failed stage and the rest were.
+    assert (reads.count, features.count, policy.count) == (1, 1, 2)
+    assert resumed["manifest"]["run_id"] != uninterrupted["manifest"]["run_id"]
+    pd.testing.assert_frame_equal(queue_without_run_id(out), queue_without_run_id(tmp_path / "uninterrupted"))
+    assert set(pd.read_parquet(out / "queue.parquet")["run_id"]) == {resumed["manifest"]["run_id"]}
+    # A night that completes forgets its stages: the next rerun reads the sources again. (The
+    # failed task's own record, its exception, goes when operations.resume_hours have passed.)
+    assert not [p for p in (state / "resume").iterdir() if p.name.startswith("night-")]
+    run_night(small_book[0], out, config)
+    assert reads.count == 2
+
+
+def test_fresh_recomputes_a_failed_nights_stages(state, small_book, tmp_path, monkeypatch):
+    config = write_config(tmp_path / "config.yaml")
+    monkeypatch.setattr(
+        nightly,
+        "apply_contact_policy",
+        Calls(nightly.apply_contact_policy, fail={1}, error=SystemError("killed")),
+    )
+    with pytest.raises(SystemError):
+        run_night(small_book[0], tmp_path / "out", config)
+    features = Calls(nightly.build_features)
+    monkeypatch.setattr(nightly, "build_features", features)
+    run_night(small_book[0], tmp_path / "out", config, fresh=True)
+    assert features.count == 1
+
+
+def test_two_concurrent_runs_for_the_same_night_publish_once(state, small_book, tmp_path, monkeypatch):
+    config = write_config(tmp_path / "config.yaml")
+    first_holds_the_night, let_it_finish = threading.Event(), threading.Event()
+    build_features = nightly.build_features
+
+    def slow_features(*args, **kwargs):
+        first_holds_the_night.set()
+        assert let_it_finish.wait(120)
+        return build_features(*args, **kwargs)
+
+    published = Calls(nightly.publish_outputs)
+    monkeypatch.setattr(nightly, "build_features", slow_features)
+    monkeypatch.setattr(nightly, "publish_outputs", published)
+    outcome: dict = {}
+
+    def first_run():
+        outcome["first"] = run_night(small_book[0], tmp_path / "first", config)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    try:
+        assert first_holds_the_night.wait(120)
+        with pytest.raises(NightLockedError, match=f"another run is scoring as-of {AS_OF}"):
+            run_night(small_book[0], tmp_path / "second", config)
+    finally:
+        let_it_finish.set()
+        thread.join(180)
+    assert published.count == 1
+    assert (tmp_path / "first" / "manifest.json").exists()
+    assert not (tmp_path / "second" / "manifest.json").exists()
+    # The lock went with the first run: the night can be run again.
+    run_night(small_book[0], tmp_path / "second", config)
+    assert published.count == 2
+
+
+def test_a_locked_night_exits_with_its_own_code(state, small_book, tmp_path):
+    from recover.operations import NightLock
+
+    with NightLock(state, AS_OF, run_id="holder-run"):
+        result = invoke("score", "--data", small_book[0], "--as-of", AS_OF, "--out", tmp_path / "out")
+    assert result.exit_code == EXIT_LOCKED
+    assert "holder-run" in " ".join(result.output.split())
+
+
+def test_a_failing_run_notifies_exactly_once_and_keeps_the_published_queue(
+    state, small_book, tmp_path, monkeypatch, receiver
+):
+    config = write_config(
+        tmp_path / "config.yaml", operations={"retries": 2}, notifications={"webhook": {"url": receiver.url}}
+    )
+    out = tmp_path / "out"
+    assert (
+        invoke("score", "--data", small_book[0], "--as-of", AS_OF, "--out", out, "--config", config).exit_code
+        == 0
+    )
+    assert receiver.bodies == []  # success is not announced by default
+    before = (out / "queue.parquet").read_bytes()
+
+    broken = Calls(nightly.publish_outputs, fail={1, 2, 3}, error=OSError("volume is read-only"))
+    monkeypatch.setattr(nightly, "publish_outputs", broken)
+    with pytest.raises(OSError, match="read-only"):
+        invoke("score", "--data", small_book[0], "--as-of", AS_OF, "--out", out, "--config", config)
+
+    assert broken.count == 3  # the first try and two retries
+    assert len(receiver.bodies) == 1
+    event = receiver.bodies[0]
+    assert event["event"] == "recover.run.failed" and event["flow"] == "nightly-score"
+    assert event["as_of"] == str(AS_OF)
+    assert "read-only" in event["error"]
+    assert (out / "queue.parquet").read_bytes() == before
+
+
+def test_a_replayed_range_runs_each_night_once_in_order(state, small_book, tmp_path):
+    out = tmp_path / "replay"
+    start, end = AS_OF - dt.timedelta(days=2), AS_OF
+    result = invoke(
+        "score",
+        "--data",
+        small_book[0],
+        "--as-of-range",
+        start,
+        end,
+        "--out",
+        out,
+        "--config",
+        write_config(tmp_path / "config.yaml"),
+    )
+    assert result.exit_code == 0, result.output
+    manifests = [
+        json.loads((out / str(start + dt.timedelta(days=i)) / "manifest.json").read_text()) for i in range(3)
+    ]
+    assert [m["as_of"] for m in manifests] == [str(start + dt.timedelta(days=i)) for i in range(3)]
+    assert len({m["run_id"] for m in manifests}) == 3
+    for manifest in manifests:
+        queue = pd.read_parquet(out / manifest["as_of"] / "queue.parquet")
+        assert set(queue["run_id"]) == {manifest["run_id"]}
+        assert (pd.to_datetime(queue["as_of"]).dt.date == dt.date.fromisoformat(manifest["as_of"])).all()
+
+    again = invoke("score", "--data", small_book[0], "--as-of-range", start, end, "--out", out)
+    assert again.exit_code == 0
+    assert " ".join(again.output.split()).count("already published") == 3
+
+
+def test_as_of_and_a_range_are_exclusive(small_book, tmp_path):
+    result = runner.invoke(
+        app,
+        [
+            "score",
+            "--data",
+            str(small_book[0]),
+            "--out",
+            str(tmp_path),
+            "--as-of",
+            str(AS_OF),
+            "--as-of-range",
+            str(AS_OF),
+            str(AS_OF),
+        ],
+    )
+    assert result.exit_code == 2
+    assert "exactly one" in result.output
+
+
+def test_every_run_attaches_its_summary_and_the_top_of_its_queue(state, small_book, tmp_path):
+    import httpx
+    from prefect.settings import PREFECT_API_URL
+
+    result = run_night(small_book[0], tmp_path / "out", write_config(tmp_path / "config.yaml"))
+    run_id = result["manifest"]["run_id"]
+    # The REST filter directly: prefect 3.8's client sends nulls this server version refuses.
+    response = httpx.post(
+        f"{PREFECT_API_URL.value()}/artifacts/filter",
+        json={
+            "artifacts": {"flow_run_id": {"any_": [run_id]}},
+            "limit": 50,
+            "offset": 0,
+            "sort": "CREATED_DESC",
+        },
+    )
+    response.raise_for_status()
+    artifacts = [SimpleNamespace(**a) for a in response.json()]
+    by_key = {a.key: a for a in artifacts}
+    assert {"nightly-summary", "queue-top", "drift", "fair-practice-review"} <= set(by_key)
+    summary = by_key["nightly-summary"].data
+    counts = result["manifest"]["counts"]
+    assert f"queued: {counts['queued']:,}" in summary and "quarantined" in summary
+    assert result["mlflow_run_id"] in summary and "review.html" in summary
+    table = (
+        json.loads(by_key["queue-top"].data)
+        if isinstance(by_key["queue-top"].data, str)
+        else by_key["queue-top"].data
+    )
+    assert [row["loan_id"] for row in table] == list(
+        result["queue"].sort_values("rank")["loan_id"].head(len(table))
+    )
