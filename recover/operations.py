@@ -62,7 +62,7 @@ def source_fingerprint(data: str | Path, state_dir: Path) -> dict:
 
     text = str(data)
     if is_database_url(text):
-        return {"kind": "database", "url": normalize_url(text)}
+        return {"kind": "database", "url": normalize_url(text).render_as_string(hide_password=True)}
     path = default_store_path(state_dir) if text == STORE_SOURCE else Path(text)
     files = sorted(p for p in ([path] if path.is_file() else path.rglob("*")) if p.is_file())
     return {

@@ -12,9 +12,16 @@ logger = logging.getLogger("recover")
 
 @contextmanager
 def stage(name: str, timings: dict[str, float]) -> Iterator[None]:
-    """Log the start and end of a stage and record its wall time (seconds) in ``timings``."""
-    logger.info("%s ...", name)
+    """Log the start and end of a stage and record its wall time (seconds) in ``timings``. The
+    records carry ``event`` (stage_started / stage_finished), ``stage`` and ``seconds`` as fields,
+    which the JSON log format (``operations.log_format: json``) emits as keys."""
+    logger.info("%s ...", name, extra={"event": "stage_started", "stage": name})
     started = time.perf_counter()
     yield
     timings[name] = round(time.perf_counter() - started, 3)
-    logger.info("%s done in %.1f s", name, timings[name])
+    logger.info(
+        "%s done in %.1f s",
+        name,
+        timings[name],
+        extra={"event": "stage_finished", "stage": name, "seconds": timings[name]},
+    )

@@ -344,3 +344,106 @@ def test_every_run_attaches_its_summary_and_the_top_of_its_queue(state, small_bo
     assert [row["loan_id"] for row in table] == list(
         result["queue"].sort_values("rank")["loan_id"].head(len(table))
     )
+
+
+def test_serve_runs_the_nightly_flow_on_its_cron(state, small_book, tmp_path, receiver):
+    """`recover serve` with no Prefect server set up: it starts a local one, deploys the nightly
+    flow on a one-minute cron, and the scheduled run publishes tonight's queue and notifies."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from recover.operations import work_day
+
+    config = write_config(
+        tmp_path / "config.yaml",
+        notifications={"events": ["failure", "success"], "webhook": {"url": receiver.url}},
+        # The session's book ends on 2026-06-01 and a scheduled night scores today: its drift
+        # from the champion's reference is expected here, not a reason to stop.
+        monitoring={"drift_warn_psi": 1000, "drift_fail_psi": 1000},
+    )
+    out = tmp_path / "served"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(tmp_path / "prefect-home"),
+        "PREFECT_RUNNER_POLL_FREQUENCY": "2",
+        "RECOVER_STATE_DIR": str(state),
+    }
+    env.pop("PREFECT_API_URL", None)
+    days = {work_day("America/New_York")}
+    started = time.monotonic()
+    server = subprocess.Popen(
+        [Path(sys.executable).parent / "recover", "serve", "--data", small_book[0], "--out", out,
+         "--nightly-cron", "* * * * *", "--no-training", "--config", config],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        while not receiver.bodies and time.monotonic() - started < 300 and server.poll() is None:
+            time.sleep(1)
+    finally:
+        server.send_signal(signal.SIGINT)
+        try:
+            output, _ = server.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            output, _ = server.communicate()
+    days.add(work_day("America/New_York"))
+    assert receiver.bodies, f"no scheduled run finished within 300 s:\n{output[-3000:]}"
+    event = receiver.bodies[0]
+    assert event["event"] == "recover.run.succeeded", event
+    assert event["as_of"] in {str(day) for day in days} | {None}
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["as_of"] in {str(day) for day in days}
+    assert manifest["counts"]["queued"] > 0
+    assert "nightly-score/nightly" in output
+
+
+def test_logs_are_json_lines_without_contact_details(state, small_book, tmp_path, monkeypatch):
+    """A source error that echoes a borrower's e-mail and phone number: neither reaches the
+    console log (JSON lines) nor the run logs stored on the Prefect server."""
+    import logging
+    import time
+
+    import httpx
+    from prefect.logging.handlers import APILogHandler
+    from prefect.settings import PREFECT_API_URL
+
+    config = write_config(tmp_path / "config.yaml", operations={"retries": 0, "log_format": "json"})
+    leaky = "row 17 rejected: jane.doe@example.com / +1 (415) 555-2671"
+
+    def failing_read(*args, **kwargs):
+        raise OSError(leaky)
+
+    ok = invoke(
+        "score", "--data", small_book[0], "--as-of", AS_OF, "--out", tmp_path / "ok", "--config", config
+    )
+    assert ok.exit_code == 0
+    stages = [json.loads(line) for line in ok.stderr.splitlines() if line.startswith("{")]
+    finished = [r for r in stages if r.get("event") == "stage_finished"]
+    assert {"build features", "publish outputs"} <= {r["stage"] for r in finished}
+    assert all(isinstance(r["seconds"], float) and r["level"] == "INFO" for r in finished)
+
+    monkeypatch.setattr(common, "read_source", failing_read)
+    with pytest.raises(OSError):
+        invoke(
+            "score", "--data", small_book[0], "--as-of", AS_OF, "--out", tmp_path / "out", "--config", config
+        )
+    for handler in logging.getLogger("prefect").handlers:
+        if isinstance(handler, APILogHandler):
+            handler.flush()
+    stored = ""
+    for _ in range(40):  # the API handler ships logs in batches from a background worker
+        response = httpx.post(
+            f"{PREFECT_API_URL.value()}/logs/filter",
+            json={"logs": {"level": {"ge_": 40}}, "limit": 200, "offset": 0, "sort": "TIMESTAMP_DESC"},
+        )
+        response.raise_for_status()
+        stored = "\n".join(entry["message"] for entry in response.json())
+        if "row 17 rejected" in stored:
+            break
+        time.sleep(0.25)
+    assert "row 17 rejected" in stored
+    assert "jane.doe@example.com" not in stored and "555-2671" not in stored
+    assert "[email]" in stored and "[phone]" in stored

@@ -1,0 +1,240 @@
+"""The pieces of nightly operations: work day, nights of a range, stage keys, the night lock,
+the run summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from recover.operations import (
+    NightLock,
+    NightLockedError,
+    StageCache,
+    nights,
+    prune_stage_records,
+    source_fingerprint,
+    work_day,
+)
+from review.run_summary import QUEUE_TOP_COLUMNS, queue_top, run_summary_markdown
+
+UTC = dt.UTC
+
+
+@pytest.mark.parametrize(
+    ("now", "zone", "day"),
+    [
+        (dt.datetime(2026, 12, 2, 7, 0, tzinfo=UTC), "America/New_York", dt.date(2026, 12, 2)),  # 02:00 NY
+        (dt.datetime(2026, 12, 2, 4, 0, tzinfo=UTC), "America/New_York", dt.date(2026, 12, 1)),  # 23:00 NY
+        (dt.datetime(2026, 12, 1, 20, 45, tzinfo=UTC), "Asia/Kolkata", dt.date(2026, 12, 2)),  # 02:15 IST
+        (dt.datetime(2026, 3, 29, 1, 30, tzinfo=UTC), "Europe/London", dt.date(2026, 3, 29)),  # DST day
+    ],
+)
+def test_the_work_day_is_the_date_begun_in_the_lenders_zone(now, zone, day):
+    assert work_day(zone, now) == day
+
+
+def test_the_work_day_needs_an_aware_time():
+    with pytest.raises(ValueError, match="aware"):
+        work_day("UTC", dt.datetime(2026, 1, 1))
+
+
+def test_nights_of_a_range_are_every_date_in_order():
+    assert nights(dt.date(2026, 2, 27), dt.date(2026, 3, 2)) == [
+        dt.date(2026, 2, 27),
+        dt.date(2026, 2, 28),
+        dt.date(2026, 3, 1),
+        dt.date(2026, 3, 2),
+    ]
+    assert nights(dt.date(2026, 1, 1), dt.date(2026, 1, 1)) == [dt.date(2026, 1, 1)]
+    with pytest.raises(ValueError, match="before it starts"):
+        nights(dt.date(2026, 1, 2), dt.date(2026, 1, 1))
+
+
+def night(**changes) -> dict:
+    return {
+        "as_of": "2026-06-01",
+        "source": {"files": [["loans.parquet", 10, 1]]},
+        "config": {"a": 1},
+        **changes,
+    }
+
+
+def test_stage_keys_change_with_anything_that_changes_the_result(tmp_path):
+    base = StageCache.for_night(tmp_path, night(), hours=36)
+    assert StageCache.for_night(tmp_path, night(), hours=36).key("features") == base.key("features")
+    for changed in (
+        night(as_of="2026-06-02"),
+        night(source={"files": [["loans.parquet", 11, 1]]}),
+        night(config={"a": 2}),
+        night(models={"propensity": ["recover-propensity/2", "run"]}),
+    ):
+        assert StageCache.for_night(tmp_path, changed, hours=36).key("features") != base.key("features")
+    assert base.key("features") != base.key("validate")
+
+
+def test_a_folder_fingerprint_changes_when_a_file_does(tmp_path):
+    (tmp_path / "loans.csv").write_text("a\n1\n")
+    before = source_fingerprint(tmp_path, tmp_path / "state")
+    time.sleep(0.01)
+    (tmp_path / "loans.csv").write_text("a\n2\n3\n")
+    assert source_fingerprint(tmp_path, tmp_path / "state") != before
+
+
+def test_a_database_fingerprint_is_its_url_without_reading_it(tmp_path):
+    fingerprint = source_fingerprint("postgresql://collector@db.internal/book", tmp_path)
+    assert fingerprint["kind"] == "database"
+    assert "db.internal" in str(fingerprint["url"])
+    with_password = source_fingerprint("postgresql://collector:secret@db.internal/book", tmp_path)
+    assert "secret" not in json.dumps(with_password, default=str)
+
+
+def write_record(folder, name, payload=b"result"):
+    folder.mkdir(parents=True, exist_ok=True)
+    result = folder.parent / f"{name}.result"
+    result.write_bytes(payload)
+    (folder / name).write_text(json.dumps({"storage_key": str(result)}))
+    return result
+
+
+def test_forgetting_a_night_removes_its_records_and_results_only(tmp_path):
+    cache = StageCache.for_night(tmp_path, night(), hours=36)
+    other = StageCache.for_night(tmp_path, night(as_of="2026-06-02"), hours=36)
+    mine = [write_record(cache.folder, cache.key(stage)) for stage in ("validate", "features")]
+    theirs = write_record(other.folder, other.key("validate"))
+    assert cache.completed() == ["validate", "features"]
+    assert cache.forget() == 2
+    assert cache.completed() == [] and not any(path.exists() for path in mine)
+    assert other.completed() == ["validate"] and theirs.exists()
+
+
+def test_records_older_than_the_resume_window_are_pruned(tmp_path):
+    cache = StageCache.for_night(tmp_path, night(), hours=36)
+    old = write_record(cache.folder, cache.key("validate"))
+    fresh = write_record(cache.folder, cache.key("features"))
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(cache.folder / cache.key("validate"), (two_days_ago, two_days_ago))
+    assert prune_stage_records(tmp_path, dt.timedelta(hours=36)) == 1
+    assert not old.exists() and fresh.exists()
+    assert cache.completed() == ["features"]
+
+
+def test_a_disabled_cache_persists_nothing(tmp_path):
+    from prefect.cache_policies import NO_CACHE
+
+    options = StageCache.for_night(tmp_path, night(), hours=36, enabled=False).task_options("features")
+    assert options == {"cache_policy": NO_CACHE, "persist_result": False}
+
+
+def test_a_second_lock_on_the_same_night_fails_naming_the_holder(tmp_path):
+    day = dt.date(2026, 6, 1)
+    with NightLock(tmp_path, day, run_id="run-a"):
+        with pytest.raises(NightLockedError, match="run_id run-a"), NightLock(tmp_path, day, run_id="run-b"):
+            pass
+        with NightLock(tmp_path, day + dt.timedelta(days=1), run_id="run-c"):
+            pass  # another night is not blocked
+    with NightLock(tmp_path, day, run_id="run-b"):
+        pass  # released on exit
+
+
+def test_a_waiting_lock_waits_then_fails(tmp_path):
+    day = dt.date(2026, 6, 1)
+    with NightLock(tmp_path, day, run_id="run-a"):
+        started = time.monotonic()
+        with (
+            pytest.raises(NightLockedError, match=r"after waiting 0\.5 s"),
+            NightLock(tmp_path, day, run_id="run-b", wait_seconds=0.5),
+        ):
+            pass
+        assert time.monotonic() - started >= 0.5
+
+
+def test_a_killed_holder_releases_the_night(tmp_path):
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import datetime as dt, sys, time\n"
+            "from recover.operations import NightLock\n"
+            f"with NightLock({str(tmp_path)!r}, dt.date(2026, 6, 1), run_id='doomed'):\n"
+            "    print('locked', flush=True); time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with (
+            pytest.raises(NightLockedError, match="doomed"),
+            NightLock(tmp_path, dt.date(2026, 6, 1), run_id="next"),
+        ):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with NightLock(tmp_path, dt.date(2026, 6, 1), run_id="next"):
+        pass
+
+
+def manifest() -> dict:
+    return {
+        "run_id": "run-1",
+        "as_of": "2026-06-01",
+        "model": {"label": "recover-propensity/3"},
+        "channel_model": {"label": "recover-channel/2"},
+        "policy": {"packs": {"us_reg_f": "2026.11.1"}},
+        "validation": {
+            "tables": {
+                "loans": {"rows_in": 10, "accepted": 8, "quarantined": 1, "duplicates_collapsed": 1},
+                "payments": {"rows_in": 5, "accepted": 5, "quarantined": 0, "duplicates_collapsed": 0},
+            }
+        },
+        "counts": {
+            "overdue": 7,
+            "queued": 4,
+            "within_capacity": 3,
+            "left_alone": 1,
+            "suppressed": 2,
+            "forbearance": 1,
+            "promise_follow_up": 0,
+        },
+        "decisions": {"exploration": 1, "control": 1},
+        "suppressed_by_reason": {"bankruptcy": 1, "open_dispute": 1},
+        "drift": {"status": "warn", "warned": {"loan_age_days": 0.31}, "failed": {}, "score_psi": 0.02},
+    }
+
+
+def test_the_run_summary_carries_inputs_decisions_holds_drift_and_links(tmp_path):
+    link = {
+        "run_id": "abc123",
+        "experiment": "recover",
+        "tracking_uri": "sqlite:///m.db",
+        "url": "http://ml/#/r",
+    }
+    text = run_summary_markdown(manifest(), {"review.html": str(tmp_path / "review.html")}, link)
+    assert "15 rows in = 13 accepted + 1 quarantined + 1 duplicate deliveries collapsed" in text
+    assert "- queued: 4 (3 within today's capacity, 1 exploration)" in text
+    assert "| bankruptcy | 1 |" in text and "| open_dispute | 1 |" in text
+    assert "Status: **warn**" in text and "| loan_age_days | 0.310 |" in text
+    assert "[abc123](http://ml/#/r)" in text and (tmp_path / "review.html").as_uri() in text
+
+
+def test_the_top_of_the_queue_is_by_rank_without_contact_details():
+    queue = pd.DataFrame(
+        {
+            "rank": [3, 1, 2],
+            "loan_id": ["L3", "L1", "L2"],
+            "borrower_id": ["B3", "B1", "B2"],
+            "timezone": ["UTC"] * 3,
+            "p_pay_30d": [0.123456, 0.5, 0.25],
+        }
+    )
+    top = queue_top(queue, 2)
+    assert top["loan_id"].tolist() == ["L1", "L2"]
+    assert set(top.columns) <= set(QUEUE_TOP_COLUMNS) and "borrower_id" not in top.columns
