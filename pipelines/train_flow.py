@@ -442,7 +442,7 @@ def train_flow(
         )
     with stage("promotion gate" + (" and promotion" if promote else ""), timings):
         decisions = promotion_gate_task(config, promote)
-    return {
+    result = {
         "as_of": str(as_of),
         "model": champion.label,
         "channel_model": channel_champion.label,
@@ -460,3 +460,23 @@ def train_flow(
         "lightgbm": config.training.lightgbm.model_dump(),
         "timings": timings,
     }
+    attach_training_summary(result, config)
+    return result
+
+
+@task(name="attach-training-summary", cache_policy=NO_CACHE)
+def attach_training_summary(result: dict, config: Config) -> None:
+    """The training run's summary as a Prefect artifact (best effort: the models are registered)."""
+    from prefect import get_run_logger
+    from prefect.artifacts import create_markdown_artifact
+
+    from review.run_summary import training_summary_markdown
+
+    try:
+        create_markdown_artifact(
+            key="training-summary",
+            markdown=training_summary_markdown(result, tracking.run_link(config, result["mlflow_run_id"])),
+            description=f"Training as of {result['as_of']}",
+        )
+    except Exception as error:
+        get_run_logger().warning("could not attach the training summary to the flow run: %s", error)

@@ -81,6 +81,8 @@ def _setup(config_path: Path | None, verbose: bool = False):
     # beyond Prefect's 20 s default: a slow start must not fail the night.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     os.environ.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "recover")
+    # MLflow's download progress bars would interleave with the run's log lines.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     # Idle OpenMP threads sleep instead of spinning: with any other busy process on two cores,
     # spinning LightGBM threads ran 10-20x slower (measured). Must precede importing lightgbm.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

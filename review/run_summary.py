@@ -118,3 +118,55 @@ def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) 
             f"- database: {database['queue_rows']:,} rows in `{database['table']}` at {database['target']}"
         )
     return "\n".join(lines) + "\n"
+
+
+def training_summary_markdown(result: dict, mlflow_link: dict | None) -> str:
+    """Markdown of a training run: what was trained on, the out-of-time metrics, and what the
+    promotion gate decided for each model."""
+    rows = result.get("input_rows", {})
+    lines = [
+        f"# Training as of {result['as_of']}",
+        "",
+        f"Propensity challenger trained on {sum(rows.values()):,} input rows; champions now "
+        f"{result['model']} and {result['channel_model']}.",
+        "",
+        "## Out-of-time metrics (propensity)",
+        "",
+        *_table(
+            ["metric", "value"],
+            [
+                [name, f"{value:.4f}"]
+                for name, value in sorted(result["metrics"].items())
+                if isinstance(value, float | int)
+            ],
+        ),
+        "",
+        "## Promotion gate",
+        "",
+        *_table(
+            ["model", "challenger", "champion before", "champion after", "promoted", "verdict"],
+            [
+                [
+                    d["model"],
+                    d["challenger"],
+                    d["champion_before"],
+                    d["champion_after"],
+                    "yes" if d["promoted"] else "no",
+                    (d["gate"] or {}).get("verdict", "no gate (first version)"),
+                ]
+                for d in result["promotion"]
+            ],
+        ),
+        "",
+        "## Links",
+    ]
+    if mlflow_link:
+        where = (
+            f"[{mlflow_link['run_id']}]({mlflow_link['url']})"
+            if mlflow_link.get("url")
+            else f"`{mlflow_link['run_id']}`"
+        )
+        lines.append(
+            f"- MLflow run {where} in experiment `{mlflow_link['experiment']}` ({mlflow_link['tracking_uri']})"
+        )
+    return "\n".join(lines) + "\n"

@@ -238,3 +238,28 @@ def test_the_top_of_the_queue_is_by_rank_without_contact_details():
     top = queue_top(queue, 2)
     assert top["loan_id"].tolist() == ["L1", "L2"]
     assert set(top.columns) <= set(QUEUE_TOP_COLUMNS) and "borrower_id" not in top.columns
+
+
+def test_the_training_summary_names_the_champions_metrics_and_gate_verdicts():
+    from review.run_summary import training_summary_markdown
+
+    result = {
+        "as_of": "2026-06-01",
+        "model": "recover-propensity/2",
+        "channel_model": "recover-channel/1",
+        "input_rows": {"loans": 10, "payments": 5},
+        "metrics": {"test_auc": 0.8361, "test_brier": 0.164, "segments": {"ignored": 1}},
+        "promotion": [
+            {"model": "recover-propensity", "challenger": "2", "champion_before": "1", "champion_after": "2",
+             "promoted": True, "gate": {"verdict": "passed: auc +0.01"}},
+            {"model": "recover-channel", "challenger": "1", "champion_before": None, "champion_after": "1",
+             "promoted": False, "gate": None},
+        ],
+    }  # fmt: skip
+    text = training_summary_markdown(
+        result, {"run_id": "r1", "experiment": "recover", "tracking_uri": "x", "url": None}
+    )
+    assert "15 input rows" in text and "recover-propensity/2 and recover-channel/1" in text
+    assert "| test_auc | 0.8361 |" in text and "segments" not in text
+    assert "| recover-propensity | 2 | 1 | 2 | yes | passed: auc +0.01 |" in text
+    assert "no gate (first version)" in text and "`r1`" in text
