@@ -22,7 +22,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console()
-errors = Console(stderr=True)
+# Error messages carry paths and rule names: never break them mid-word to fit a terminal width.
+errors = Console(stderr=True, soft_wrap=True)
 
 DataOption = Annotated[
     str,
