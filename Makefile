@@ -40,6 +40,12 @@ format: $(STAMP)
 lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements.lock
 
+# Benchmarks, never part of the tests: the nightly run at 100k, 300k and 1M overdue loans (books
+# built once into bench/cache/), then training on 2M snapshot rows. Figures in bench/results/.
+bench: $(STAMP)
+	$(BIN)/python bench/nightly.py
+	$(BIN)/python bench/training.py
+
 clean:
 	rm -rf $(VENV) .recover demo-output .pytest_cache .ruff_cache
 

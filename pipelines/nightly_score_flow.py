@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -77,13 +78,16 @@ from review.report import (
     review_document,
 )
 from review.run_summary import queue_top, run_summary_markdown
-from scoring.allocation import AllocationSettings
+from scoring.allocation import AllocationSettings, allocate
 from scoring.choice import (
-    choose_contacts,
     explain_channels,
+    lawful_options,
     options_for_windows,
     runner_up_channels,
+    score_options,
     settle,
+    team_capacities,
+    with_teams,
 )
 from scoring.dispositions import check_partition, decide
 from scoring.policy.engine import apply_contact_policy, unreadable_hold_loans
@@ -140,33 +144,46 @@ def allocation_settings(config: Config) -> AllocationSettings:
     )
 
 
+@contextmanager
+def timed(name: str, seconds: dict[str, float]):
+    """Add the wall time of the block to ``seconds[name]``."""
+    began = time.perf_counter()
+    try:
+        yield
+    finally:
+        seconds[name] = round(seconds.get(name, 0.0) + time.perf_counter() - began, 3)
+
+
 @task(name="choose-contacts", cache_policy=NO_CACHE)
 def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date, config: Config):
-    """Best channel and incremental value of every candidate; capacity allocation; left alone."""
+    """Best channel and incremental value of every candidate; capacity allocation; left alone.
+    Also returns the seconds of its parts (channel scoring, allocation, channel explanations)."""
     settings = allocation_settings(config)
-    history = channel_history(validated.tables["interactions"], validated.tables["payments"], as_of)
-    allocation, options = choose_contacts(
-        decisions.candidates,
-        verdict.windows,
-        history,
-        verdict.accounts,
-        channel_champion.model,
-        settings,
-        as_of=as_of,
-        split_by=config.teams.split_by,
-        default_capacity=config.teams.default_capacity,
-        capacity_by_channel=config.teams.capacity_by_channel,
-        capacity_by_team=config.teams.capacity_by_team,
-    )
-    settled, left_alone = settle(decisions, allocation, verdict.windows, settings)
-    runner_up = runner_up_channels(allocation.assignments, options, settings.channel_cost)
-    queued = settled.candidates
-    began = time.perf_counter()
-    reasons = explain_channels(queued, runner_up, history, channel_champion.model, config.scoring.n_reasons)
-    explain_seconds = time.perf_counter() - began
-    settled = replace(settled, candidates=queued.join(reasons))
-    windows = options_for_windows(verdict.windows, options, settings.channel_cost)
-    return settled, left_alone, windows, explain_seconds
+    teams = config.teams
+    seconds: dict[str, float] = {}
+    with timed("channel scoring", seconds):
+        history = channel_history(validated.tables["interactions"], validated.tables["payments"], as_of)
+        candidates = decisions.candidates
+        options = score_options(
+            candidates, lawful_options(candidates, verdict.windows), history, channel_champion.model
+        )
+    with timed("allocation", seconds):
+        options = with_teams(options, verdict.accounts, config.teams.split_by)
+        capacity = team_capacities(
+            options, teams.default_capacity, teams.capacity_by_channel, teams.capacity_by_team
+        )
+        allocation = allocate(options, capacity, settings, as_of=as_of)
+        settled, left_alone = settle(decisions, allocation, verdict.windows, settings)
+    with timed("channel explanations", seconds):
+        runner_up = runner_up_channels(allocation.assignments, options, settings.channel_cost)
+        queued = settled.candidates
+        reasons = explain_channels(
+            queued, runner_up, history, channel_champion.model, config.scoring.n_reasons
+        )
+        settled = replace(settled, candidates=queued.join(reasons))
+    with timed("allocation", seconds):
+        windows = options_for_windows(verdict.windows, options, settings.channel_cost)
+    return settled, left_alone, windows, seconds
 
 
 @task(name="apply-contact-policy", cache_policy=NO_CACHE)
@@ -201,12 +218,14 @@ def score_and_explain(
     features, verdict, decisions, left_alone, windows, champion, config: Config, run_id: str
 ):
     """Score every overdue loan; explain and rank the ones queued for contact today."""
-    p_pay = pd.Series(champion.model.predict_proba(features)[:, 1], index=features.index)
+    seconds: dict[str, float] = {}
+    with timed("propensity scoring", seconds):
+        p_pay = pd.Series(champion.model.predict_proba(features)[:, 1], index=features.index)
     to_work = decisions.candidates
-    began = time.perf_counter()
-    contributions, _ = champion.model.shap_values(to_work[features.columns])
-    reasons = top_reasons(to_work, contributions, n=config.scoring.n_reasons)
-    explain_seconds = time.perf_counter() - began
+    with timed("propensity explanations", seconds):
+        contributions, _ = champion.model.shap_values(to_work[features.columns])
+        reasons = top_reasons(to_work, contributions, n=config.scoring.n_reasons)
+    ranking = time.perf_counter()
     queue = rank_queue(
         to_work,
         p_pay.loc[to_work.index],
@@ -223,7 +242,8 @@ def score_and_explain(
     companions = finalize_decisions(decisions, windows, run_id)
     companions["left_alone"] = left_alone.assign(run_id=run_id)[LEFT_ALONE_COLUMNS].reset_index(drop=True)
     check_partition(features, companions["dispositions"], queue, companions)
-    scores = Scores(p_pay=p_pay, contributions=contributions, explain_seconds=explain_seconds)
+    seconds["ranking and companion lists"] = round(time.perf_counter() - ranking, 3)
+    scores = Scores(p_pay=p_pay, contributions=contributions, seconds=seconds)
     return (
         Queue.validate(queue, lazy=True),
         {name: COMPANION_CONTRACTS[name].validate(frame, lazy=True) for name, frame in companions.items()},
@@ -234,11 +254,15 @@ def score_and_explain(
 @dataclass(frozen=True)
 class Scores:
     """What scoring leaves for the review: p_pay of every overdue loan, the SHAP contributions of
-    the queued ones, and the seconds spent explaining them."""
+    the queued ones, and the seconds of scoring's parts (scoring, explanations, ranking)."""
 
     p_pay: pd.Series
     contributions: pd.DataFrame
-    explain_seconds: float
+    seconds: dict[str, float]
+
+    @property
+    def explain_seconds(self) -> float:
+        return self.seconds.get("propensity explanations", 0.0)
 
 
 DRIFT_TABLE = "drift"
@@ -567,9 +591,9 @@ def _score_night(
             features, validated, as_of, config, policy
         )
     with stage("choose channels and allocate capacity", timings):
-        decisions, left_alone, windows, channel_explain_seconds = persisted(
-            contacts_for, stages, "choose-contacts"
-        )(decisions, verdict, validated, channel_champion, as_of, config)
+        decisions, left_alone, windows, choice_seconds = persisted(contacts_for, stages, "choose-contacts")(
+            decisions, verdict, validated, channel_champion, as_of, config
+        )
     with stage("score, explain and rank", timings):
         queue, companions, scores = persisted(score_and_explain, stages, "score-and-explain")(
             features, verdict, decisions, left_alone, windows, champion, config, run_id
@@ -679,12 +703,14 @@ def _score_night(
             "disparities_flagged": len(review["disparities"]["flagged"]),
             "explain_seconds": {
                 "propensity_reasons": round(scores.explain_seconds, 3),
-                "channel_reasons": round(channel_explain_seconds, 3),
+                "channel_reasons": round(choice_seconds["channel explanations"], 3),
             },
         },
         # PSI of p_pay and of every feature against the champion's reference (its out-of-time test block) (drift.csv).
         "drift": drift,
         "timings_seconds": timings,
+        # The parts of the channel-choice and scoring stages (a resumed stage: its first run's).
+        "stage_detail_seconds": {**choice_seconds, **scores.seconds},
     }
     if publish_url:
         with stage("publish to database", timings):

@@ -6,7 +6,6 @@ Pure glue between the contact policy (which channels are lawful today), the best
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
@@ -15,7 +14,7 @@ import pandas as pd
 
 from features.catalog import REACHED_INPUT
 from features.responses import NO_CONTACT, option_rows
-from scoring.allocation import Allocation, AllocationSettings, allocate, incremental_values
+from scoring.allocation import Allocation, AllocationSettings, incremental_values
 from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
 from scoring.frames import member_of
 from scoring.reasons import channel_reasons
@@ -74,27 +73,6 @@ def team_capacities(
         team: team_capacity(team, channel, default, by_channel, by_team)
         for team, channel in teams.itertuples(index=False)
     }
-
-
-def choose_contacts(
-    candidates: pd.DataFrame,
-    windows: pd.DataFrame,
-    history: pd.DataFrame,
-    accounts: pd.DataFrame,
-    model,
-    settings: AllocationSettings,
-    *,
-    as_of: dt.date,
-    split_by: Sequence[str],
-    default_capacity: int | None,
-    capacity_by_channel: Mapping[str, int | None],
-    capacity_by_team: Mapping[str, int | None],
-) -> tuple[Allocation, pd.DataFrame]:
-    """The allocation of tonight's candidates, and every scored option (for the windows file)."""
-    options = score_options(candidates, lawful_options(candidates, windows), history, model)
-    options = with_teams(options, accounts, split_by)
-    capacity = team_capacities(options, default_capacity, capacity_by_channel, capacity_by_team)
-    return allocate(options, capacity, settings, as_of=as_of), options
 
 
 def runner_up_channels(assignments: pd.DataFrame, options: pd.DataFrame, channel_cost) -> pd.Series:
@@ -227,7 +205,6 @@ def options_for_windows(
 
 
 __all__ = [
-    "choose_contacts",
     "explain_channels",
     "lawful_options",
     "options_for_windows",
