@@ -123,6 +123,20 @@ class LeftAlone(PolicyStamp):
         unique = ["loan_id"]
 
 
+class Explanations(AccountKeys):
+    """With ``scoring.explain: all``: p_pay and its plain-language reasons for every scored loan
+    (explanations.parquet), queued or not."""
+
+    run_id: Series[str]
+    p_pay_30d: Series[float] = pa.Field(ge=0, le=1)
+    reason_1: Series[str] = pa.Field(nullable=True)
+    reason_2: Series[str] = pa.Field(nullable=True)
+    reason_3: Series[str] = pa.Field(nullable=True)
+
+    class Config:
+        unique = ["loan_id"]
+
+
 class PromiseFollowUp(PolicyStamp):
     """Loans not chased while a promise to pay is open; followed up from follow_up_on."""
 

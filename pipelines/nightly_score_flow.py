@@ -20,6 +20,7 @@ from data_contracts.outputs import (
     AccountFeatures,
     ContactWindows,
     Dispositions,
+    Explanations,
     Forbearance,
     LeftAlone,
     PromiseFollowUp,
@@ -104,6 +105,7 @@ COMPANION_CONTRACTS = {
     "forbearance": Forbearance,
     "contact_windows": ContactWindows,
     "left_alone": LeftAlone,
+    "explanations": Explanations,  # with scoring.explain: all
 }
 
 REVIEW_JSON = "review.json"
@@ -222,9 +224,12 @@ def score_and_explain(
     with timed("propensity scoring", seconds):
         p_pay = pd.Series(champion.model.predict_proba(features)[:, 1], index=features.index)
     to_work = decisions.candidates
+    explained = features if config.scoring.explain == "all" else to_work
     with timed("propensity explanations", seconds):
-        contributions, _ = champion.model.shap_values(to_work[features.columns])
-        reasons = top_reasons(to_work, contributions, n=config.scoring.n_reasons)
+        all_contributions, _ = champion.model.shap_values(explained[features.columns])
+        all_reasons = top_reasons(explained, all_contributions, n=config.scoring.n_reasons)
+    contributions = all_contributions.loc[to_work.index]
+    reasons = all_reasons.loc[to_work.index]
     ranking = time.perf_counter()
     queue = rank_queue(
         to_work,
@@ -242,6 +247,8 @@ def score_and_explain(
     companions = finalize_decisions(decisions, windows, run_id)
     companions["left_alone"] = left_alone.assign(run_id=run_id)[LEFT_ALONE_COLUMNS].reset_index(drop=True)
     check_partition(features, companions["dispositions"], queue, companions)
+    if config.scoring.explain == "all":
+        companions["explanations"] = explanations_of(explained, p_pay, all_reasons, run_id)
     seconds["ranking and companion lists"] = round(time.perf_counter() - ranking, 3)
     scores = Scores(p_pay=p_pay, contributions=contributions, seconds=seconds)
     return (
@@ -249,6 +256,16 @@ def score_and_explain(
         {name: COMPANION_CONTRACTS[name].validate(frame, lazy=True) for name, frame in companions.items()},
         scores,
     )
+
+
+def explanations_of(explained, p_pay, reasons, run_id: str):
+    """The explanations.parquet rows: keys, p_pay and reasons of every explained loan."""
+    frame = explained[["loan_id", "borrower_id", "as_of"]].copy()
+    frame["run_id"] = run_id
+    frame["p_pay_30d"] = p_pay.loc[explained.index]
+    for column in ("reason_1", "reason_2", "reason_3"):
+        frame[column] = reasons[column] if column in reasons.columns else None
+    return frame.reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -468,7 +485,7 @@ def publish(out: str, queue, companions, quarantine, manifest: dict, run_id: str
         frames,
         manifest,
         run_id,
-        parquet_only={"contact_windows"},
+        parquet_only={"contact_windows", "explanations"},
         files={TEAM_WORKBOOK: workbook, **extra_files},
         replace_folders={"teams"},
     )

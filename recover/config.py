@@ -201,6 +201,12 @@ class ScoringConfig(_Section):
     channel_preference: list[str] = list(CHANNELS)
     n_reasons: int = Field(3, ge=1, le=3)
     min_amount_overdue: float = Field(1.0, ge=0)
+    explain: Literal["queued", "all"] = Field(
+        "queued",
+        description="Whose p_pay is explained (SHAP reasons): the queued loans (default: TreeSHAP is "
+        "the run's dearest stage), or every scored loan (explanations.parquet; its cost is in the "
+        "manifest's stage_detail_seconds).",
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -447,3 +447,27 @@ def test_logs_are_json_lines_without_contact_details(state, small_book, tmp_path
     assert "row 17 rejected" in stored
     assert "jane.doe@example.com" not in stored and "555-2671" not in stored
     assert "[email]" in stored and "[phone]" in stored
+
+
+def test_explaining_every_scored_loan_writes_their_reasons_and_keeps_the_queues(state, small_book, tmp_path):
+    queued_only = run_night(small_book[0], tmp_path / "queued", write_config(tmp_path / "a.yaml"))
+    everyone = run_night(
+        small_book[0], tmp_path / "all", write_config(tmp_path / "b.yaml", scoring={"explain": "all"})
+    )
+    explanations = pd.read_parquet(tmp_path / "all" / "explanations.parquet")
+    assert not (tmp_path / "queued" / "explanations.parquet").exists()
+    assert (
+        len(explanations)
+        == everyone["manifest"]["counts"]["overdue"]
+        > everyone["manifest"]["counts"]["queued"]
+    )
+    assert explanations[["reason_1", "reason_2", "reason_3"]].notna().all().all()
+    queue = queue_without_run_id(tmp_path / "all")
+    pd.testing.assert_frame_equal(queue, queue_without_run_id(tmp_path / "queued"))
+    by_loan = explanations.set_index("loan_id")
+    assert (by_loan.loc[queue["loan_id"], "reason_1"].to_numpy() == queue["reason_1"].to_numpy()).all()
+    detail = everyone["manifest"]["stage_detail_seconds"]
+    assert (
+        detail["propensity explanations"] > 0
+        and "channel scoring" in queued_only["manifest"]["stage_detail_seconds"]
+    )
