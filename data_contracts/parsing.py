@@ -29,8 +29,15 @@ def _is_text(series: pd.Series) -> bool:
 
 
 def _parse_string(series: pd.Series, target: object) -> ParsedColumn:
-    values = series.astype("object").map(lambda v: None if pd.isna(v) else str(v))
-    return ParsedColumn(values.astype(target), pd.Series(False, index=series.index))
+    if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
+        values = series.astype(target)  # already text (Parquet, Arrow): nothing to convert
+    else:
+        # Vectorised str() of every present value (ids read as numbers become their digits).
+        present = series.notna()
+        values = pd.Series(None, index=series.index, dtype="object")
+        values[present] = series[present].astype("str").astype("object")
+        values = values.astype(target)
+    return ParsedColumn(values, pd.Series(False, index=series.index))
 
 
 def _parse_float(series: pd.Series, target: object) -> ParsedColumn:

@@ -383,5 +383,12 @@ def _exact_repeats(frame: pd.DataFrame) -> pd.Series:
     """True for every row identical, cell for cell (missing equals missing), to an earlier one."""
     if frame.empty:
         return pd.Series(False, index=frame.index)
-    as_text = frame.astype("string").fillna("\x00<missing>")
-    return as_text.duplicated(keep="first")
+    # Row hashes find the candidates fast (missing hashes equal missing); only rows sharing a hash
+    # are compared cell for cell, so a hash collision can never collapse two different rows.
+    hashes = pd.util.hash_pandas_object(frame, index=False)
+    candidates = hashes.duplicated(keep=False).to_numpy()
+    repeats = pd.Series(False, index=frame.index)
+    if candidates.any():
+        as_text = frame[candidates].astype("string").fillna("\x00<missing>")
+        repeats[candidates] = as_text.duplicated(keep="first").to_numpy()
+    return repeats
