@@ -156,14 +156,14 @@ def test_a_night_killed_after_its_features_resumes_and_skips_the_completed_stage
     assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
     assert (reads.count, features.count, policy.count) == (1, 1, 1)
     resumable = [p.name for p in (state / "resume").iterdir()]
-    assert any(name.endswith("-validate") for name in resumable)
     assert any(name.endswith("-features") for name in resumable)
     assert not any(name.endswith("-contact-policy") for name in resumable)
 
     resumed = run_night(small_book[0], out, config)
 
-    # Reading, validation and features were not redone; the failed stage and the rest were.
-    assert (reads.count, features.count, policy.count) == (1, 1, 2)
+    # Features were not redone; validation was (cheaper than persisting it), then the failed
+    # stage and the rest.
+    assert (reads.count, features.count, policy.count) == (2, 1, 2)
     assert resumed["manifest"]["run_id"] != uninterrupted["manifest"]["run_id"]
     pd.testing.assert_frame_equal(queue_without_run_id(out), queue_without_run_id(tmp_path / "uninterrupted"))
     assert set(pd.read_parquet(out / "queue.parquet")["run_id"]) == {resumed["manifest"]["run_id"]}
@@ -171,7 +171,7 @@ def test_a_night_killed_after_its_features_resumes_and_skips_the_completed_stage
     # failed task's own record, its exception, goes when operations.resume_hours have passed.)
     assert not [p for p in (state / "resume").iterdir() if p.name.startswith("night-")]
     run_night(small_book[0], out, config)
-    assert reads.count == 2
+    assert (reads.count, features.count) == (3, 2)
 
 
 def test_fresh_recomputes_a_failed_nights_stages(state, small_book, tmp_path, monkeypatch):
