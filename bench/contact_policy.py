@@ -17,8 +17,6 @@ import resource
 import time
 from pathlib import Path
 
-import pandas as pd
-
 from data_contracts.validation import validate_tables
 from features.build import build_features
 from features.point_in_time import as_of_instant
@@ -28,31 +26,7 @@ from scoring.dispositions import decide
 from scoring.policy.engine import apply_contact_policy
 from scoring.policy.packs import resolve_packs
 from simulation import SimulationConfig, simulate_book
-
-ID_COLUMNS = {
-    "borrowers": ["borrower_id"],
-    "loans": ["loan_id", "borrower_id"],
-    "installments": ["loan_id"],
-    "payments": ["payment_id", "loan_id"],
-    "interactions": ["interaction_id", "loan_id"],
-    "account_flags": ["loan_id"],
-}
-
-
-def tiled(tables: dict[str, pd.DataFrame], copies: int) -> dict[str, pd.DataFrame]:
-    """The tables repeated ``copies`` times, each copy's ids suffixed so none collide."""
-    if copies == 1:
-        return tables
-    out = {}
-    for name, frame in tables.items():
-        parts = []
-        for k in range(copies):
-            part = frame.copy()
-            for column in ID_COLUMNS[name]:
-                part[column] = part[column] + f"-{k}"
-            parts.append(part)
-        out[name] = pd.concat(parts, ignore_index=True)
-    return out
+from simulation.scale import tiled
 
 
 def main() -> None:

@@ -43,6 +43,12 @@ def _table(headers: list[str], rows: list[list[object]]) -> list[str]:
     return lines
 
 
+def _mlflow_line(link: dict) -> str:
+    """A bullet naming the MLflow run (a link when the MLflow UI's URL is configured)."""
+    where = f"[{link['run_id']}]({link['url']})" if link.get("url") else f"`{link['run_id']}`"
+    return f"- MLflow run {where} in experiment `{link['experiment']}` ({link['tracking_uri']})"
+
+
 def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) -> str:
     """Markdown of the run: inputs, decisions, holds by reason, drift, links."""
     counts = manifest["counts"]
@@ -100,14 +106,7 @@ def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) 
         lines.append(f"\np_pay PSI {drift['score_psi']:.3f}.")
     lines += ["", "## Links"]
     if mlflow_link:
-        where = (
-            f"[{mlflow_link['run_id']}]({mlflow_link['url']})"
-            if mlflow_link.get("url")
-            else f"`{mlflow_link['run_id']}`"
-        )
-        lines.append(
-            f"- MLflow run {where} in experiment `{mlflow_link['experiment']}` ({mlflow_link['tracking_uri']})"
-        )
+        lines.append(_mlflow_line(mlflow_link))
     for name in ("review.html", "queue.csv", "manifest.json"):
         if name in files:
             path = Path(files[name]).resolve()
@@ -161,12 +160,5 @@ def training_summary_markdown(result: dict, mlflow_link: dict | None) -> str:
         "## Links",
     ]
     if mlflow_link:
-        where = (
-            f"[{mlflow_link['run_id']}]({mlflow_link['url']})"
-            if mlflow_link.get("url")
-            else f"`{mlflow_link['run_id']}`"
-        )
-        lines.append(
-            f"- MLflow run {where} in experiment `{mlflow_link['experiment']}` ({mlflow_link['tracking_uri']})"
-        )
+        lines.append(_mlflow_line(mlflow_link))
     return "\n".join(lines) + "\n"
