@@ -8,9 +8,7 @@ import email.policy
 import json
 import logging
 import socket
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,75 +17,30 @@ import yaml
 from aiosmtpd.controller import Controller
 from prefect.states import Completed, Failed
 
+from pipelines.serve import free_port
 from recover.config import NotificationsConfig, SmtpConfig, WebhookConfig
 from recover.notify import notify_failure, notify_hooks, notify_success, run_event, send
+from tests.receivers import WebhookReceiver, webhook_receiver
 
 RUN_ID = "1b2c3d4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e"
 
 
-class _Receiver:
-    """A local webhook receiver: answers each POST with the next status of ``statuses`` (the
-    last repeats) and records (path, headers, JSON body)."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses = list(statuses)
-        self.requests: list[tuple[str, dict[str, str], dict]] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                receiver.requests.append((self.path, dict(self.headers), json.loads(body)))
-                status = receiver.statuses.pop(0) if len(receiver.statuses) > 1 else receiver.statuses[0]
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format, *args) -> None:  # quiet
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-        self.thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/hooks/recover"
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-def _receiver(statuses: list[int]) -> Iterator[_Receiver]:
-    receiver = _Receiver(statuses)
-    try:
+@pytest.fixture
+def webhook() -> Iterator[WebhookReceiver]:
+    with webhook_receiver([200]) as receiver:
         yield receiver
-    finally:
-        receiver.close()
 
 
 @pytest.fixture
-def webhook() -> Iterator[_Receiver]:
-    yield from _receiver([200])
+def flaky_webhook() -> Iterator[WebhookReceiver]:
+    with webhook_receiver([500, 200]) as receiver:
+        yield receiver
 
 
 @pytest.fixture
-def flaky_webhook() -> Iterator[_Receiver]:
-    yield from _receiver([500, 200])
-
-
-@pytest.fixture
-def rejecting_webhook() -> Iterator[_Receiver]:
-    yield from _receiver([400])
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def rejecting_webhook() -> Iterator[WebhookReceiver]:
+    with webhook_receiver([400]) as receiver:
+        yield receiver
 
 
 class _Mailbox:
@@ -102,7 +55,7 @@ class _Mailbox:
 @pytest.fixture
 def smtp_server() -> Iterator[tuple[Controller, _Mailbox]]:
     mailbox = _Mailbox()
-    controller = Controller(mailbox, hostname="127.0.0.1", port=_free_port())
+    controller = Controller(mailbox, hostname="127.0.0.1", port=free_port())
     controller.start()
     try:
         yield controller, mailbox
@@ -190,7 +143,7 @@ def _settings(**sections) -> NotificationsConfig:
     return NotificationsConfig(**sections)
 
 
-def test_send_posts_the_event_to_the_webhook(webhook: _Receiver) -> None:
+def test_send_posts_the_event_to_the_webhook(webhook: WebhookReceiver) -> None:
     event = _event()
     settings = _settings(
         webhook=WebhookConfig(url=webhook.url, headers={"X-Token": "t0k3n"}, timeout_seconds=2)
@@ -205,14 +158,14 @@ def test_send_posts_the_event_to_the_webhook(webhook: _Receiver) -> None:
     assert body["text"].startswith("recover nightly-score FAILED")
 
 
-def test_send_retries_a_server_error(flaky_webhook: _Receiver) -> None:
+def test_send_retries_a_server_error(flaky_webhook: WebhookReceiver) -> None:
     settings = _settings(webhook=WebhookConfig(url=flaky_webhook.url, timeout_seconds=2))
     assert send(_event(), settings) == ["webhook"]
     assert len(flaky_webhook.requests) == 2
 
 
 def test_send_does_not_retry_a_client_error(
-    rejecting_webhook: _Receiver, caplog: pytest.LogCaptureFixture
+    rejecting_webhook: WebhookReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = _settings(webhook=WebhookConfig(url=rejecting_webhook.url, timeout_seconds=2))
     with caplog.at_level(logging.WARNING, logger="recover.notify"):
@@ -222,9 +175,7 @@ def test_send_does_not_retry_a_client_error(
 
 
 def test_send_survives_a_refused_connection(caplog: pytest.LogCaptureFixture) -> None:
-    settings = _settings(
-        webhook=WebhookConfig(url=f"http://127.0.0.1:{_free_port()}/hook", timeout_seconds=2)
-    )
+    settings = _settings(webhook=WebhookConfig(url=f"http://127.0.0.1:{free_port()}/hook", timeout_seconds=2))
     with caplog.at_level(logging.WARNING, logger="recover.notify"):
         assert send(_event(), settings) == []
     warnings = [record for record in caplog.records if record.name == "recover.notify"]
@@ -256,7 +207,7 @@ def test_send_emails_the_event(smtp_server) -> None:
 
 
 def test_send_delivers_to_every_channel_and_skips_a_failing_one(
-    webhook: _Receiver, smtp_server, caplog
+    webhook: WebhookReceiver, smtp_server, caplog
 ) -> None:
     controller, mailbox = smtp_server
     settings = _settings(
@@ -314,7 +265,7 @@ def _flow_run(config_path: Path) -> SimpleNamespace:
 FLOW = SimpleNamespace(name="nightly-score")
 
 
-def test_notify_failure_posts_once(tmp_path: Path, webhook: _Receiver) -> None:
+def test_notify_failure_posts_once(tmp_path: Path, webhook: WebhookReceiver) -> None:
     flow_run = _flow_run(_config(tmp_path, webhook.url))
     assert notify_failure(FLOW, flow_run, Failed(message="boom")) is None
     assert len(webhook.requests) == 1
@@ -332,14 +283,14 @@ def test_notify_failure_posts_once(tmp_path: Path, webhook: _Receiver) -> None:
     )
 
 
-def test_notify_failure_adds_the_exception_text(tmp_path: Path, webhook: _Receiver) -> None:
+def test_notify_failure_adds_the_exception_text(tmp_path: Path, webhook: WebhookReceiver) -> None:
     flow_run = _flow_run(_config(tmp_path, webhook.url))
     state = Failed(message="Flow run failed", data=ValueError("no contact for jane@example.com"))
     notify_failure(FLOW, flow_run, state)
     assert webhook.requests[0][2]["error"] == "Flow run failed\nValueError: no contact for [email]"
 
 
-def test_notify_success_only_when_asked(tmp_path: Path, webhook: _Receiver) -> None:
+def test_notify_success_only_when_asked(tmp_path: Path, webhook: WebhookReceiver) -> None:
     notify_success(FLOW, _flow_run(_config(tmp_path, webhook.url, ["failure"])), Completed())
     assert webhook.requests == []
     notify_success(FLOW, _flow_run(_config(tmp_path, webhook.url, ["failure", "success"])), Completed())
@@ -348,7 +299,7 @@ def test_notify_success_only_when_asked(tmp_path: Path, webhook: _Receiver) -> N
     assert (event["event"], event["state"], event["error"]) == ("recover.run.succeeded", "Completed", None)
 
 
-def test_notify_failure_not_listed_sends_nothing(tmp_path: Path, webhook: _Receiver) -> None:
+def test_notify_failure_not_listed_sends_nothing(tmp_path: Path, webhook: WebhookReceiver) -> None:
     notify_failure(FLOW, _flow_run(_config(tmp_path, webhook.url, ["success"])), Failed(message="boom"))
     assert webhook.requests == []
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -20,6 +19,7 @@ import pipelines.nightly_score_flow as nightly
 from recover.cli import EXIT_LOCKED, app
 from recover.operations import NightLockedError
 from tests.conftest import SMALL_BOOK_AS_OF
+from tests.receivers import webhook_receiver
 
 pytestmark = pytest.mark.e2e
 runner = CliRunner()
@@ -77,36 +77,10 @@ def queue_without_run_id(out: Path) -> pd.DataFrame:
     return pd.read_parquet(out / "queue.parquet").drop(columns="run_id")
 
 
-class Receiver:
-    """A local webhook endpoint recording every JSON body POSTed to it."""
-
-    def __init__(self):
-        self.bodies: list[dict] = []
-        bodies = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                bodies.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver():
-    hook = Receiver()
-    yield hook
-    hook.close()
+    with webhook_receiver() as hook:
+        yield hook
 
 
 def test_a_publish_that_fails_once_succeeds_on_retry(state, small_book, tmp_path, monkeypatch):
