@@ -233,6 +233,9 @@ def main() -> None:
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PREFECT_HOME", str(args.cache / "prefect"))
+    # A new PREFECT_HOME migrates its database on the first start (~30 s here): allow for it.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from recover.config import load_config
 
     config = load_config(Path(args.config) if args.config else None)

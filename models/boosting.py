@@ -4,7 +4,9 @@ binary booster (early-stopped and Platt-calibrated on the out-of-time validation
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import lightgbm as lgb
 import numpy as np
@@ -12,6 +14,7 @@ import pandas as pd
 import shap
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.utils.validation import check_is_fitted
 
 
@@ -44,6 +47,73 @@ def lgbm_classifier(objective: str, random_state: int, **params) -> lgb.LGBMClas
         verbose=-1,
         **params,
     )
+
+
+_DASK_CLIENT: ContextVar = ContextVar("recover_dask_client", default=None)
+
+
+@contextmanager
+def fitting_on_dask(client) -> Iterator[None]:
+    """Within the block, :class:`CalibratedBooster` fits its booster through ``lightgbm.dask`` on
+    ``client``'s cluster (None: in process, as outside the block)."""
+    token = _DASK_CLIENT.set(client)
+    try:
+        yield
+    finally:
+        _DASK_CLIENT.reset(token)
+
+
+def _dask_fit(client, classifier: lgb.LGBMClassifier, matrix: pd.DataFrame, y, sample_weight):
+    """``classifier`` fitted by lightgbm.dask on the cluster, as a local LGBMClassifier. The rows
+    are cut into one partition per worker; LightGBM's own network joins the workers."""
+    import dask.dataframe as dd
+
+    workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+    params = {k: v for k, v in classifier.get_params().items() if k != "n_jobs"}  # the workers' threads
+    frame = matrix.assign(_label=np.asarray(y))
+    if sample_weight is not None:
+        frame["_weight"] = np.asarray(sample_weight, dtype="float64")
+    frame = frame.reset_index(drop=True)
+    with client.as_current(), warnings.catch_warnings():
+        # lightgbm.dask sets each worker's threads itself, and says so about n_jobs.
+        warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
+        rows = client.persist(dd.from_pandas(frame, npartitions=workers, sort=False))
+        model = lgb.DaskLGBMClassifier(client=client, **params)
+        model.fit(
+            rows[list(matrix.columns)],
+            rows["_label"],
+            sample_weight=rows["_weight"] if sample_weight is not None else None,
+        )
+    return model.to_local()
+
+
+def best_iteration(
+    booster: lgb.Booster, X: pd.DataFrame, y, weight, metric: str | Sequence[str], patience: int | None
+) -> int:
+    """The iteration LightGBM's early stopping would keep, found after a fit without it: each
+    ``metric`` ("auc", "binary_logloss") on ``X`` after every tree; the first metric to go
+    ``patience`` trees without a gain stops the count at its best tree (every tree without
+    ``patience``). Like LightGBM, a fit judged by AUC also tracks the binary objective's log
+    loss: pass both, in LightGBM's order (the eval metric first)."""
+    metrics = [metric] if isinstance(metric, str) else list(metric)
+    trees = booster.num_trees()
+    if not patience:
+        return trees
+    margin = np.zeros(len(X))
+    y = np.asarray(y)
+    best = dict.fromkeys(metrics, (-np.inf, 0))  # (score, 0-based tree) per metric
+    for i in range(trees):
+        margin += booster.predict(X, raw_score=True, start_iteration=i, num_iteration=1)
+        for name in metrics:
+            if name == "auc":
+                score = roc_auc_score(y, margin, sample_weight=weight)
+            else:  # binary_logloss, lower is better
+                score = -log_loss(y, 1 / (1 + np.exp(-margin)), sample_weight=weight, labels=[0, 1])
+            if score > best[name][0]:
+                best[name] = (score, i)
+            elif i - best[name][1] >= patience:
+                return best[name][1] + 1
+    return best[metrics[0]][1] + 1
 
 
 class CalibratedBooster(ClassifierMixin, BaseEstimator):
@@ -87,9 +157,30 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
                 fit_kwargs["eval_sample_weight"] = [eval_weight]
             if early_stopping_rounds:
                 fit_kwargs["callbacks"] = [lgb.early_stopping(int(early_stopping_rounds), verbose=False)]
-        classifier.fit(self._matrix(X), np.asarray(y), sample_weight=sample_weight, **fit_kwargs)
+        client = _DASK_CLIENT.get()
+        if client is None:
+            classifier.fit(self._matrix(X), np.asarray(y), sample_weight=sample_weight, **fit_kwargs)
+            self.best_iteration_ = int(classifier.best_iteration_ or classifier.n_estimators)
+            self.fitted_with_ = "lightgbm"
+        else:
+            # lightgbm.dask cannot early-stop (each worker would stop on its own share of the
+            # validation rows); every tree is grown and the same rule picks the iteration after.
+            classifier = _dask_fit(client, classifier, self._matrix(X), y, sample_weight)
+            self.best_iteration_ = (
+                best_iteration(
+                    classifier.booster_,
+                    self._matrix(eval_set[0]),
+                    eval_set[1],
+                    eval_weight,
+                    list(dict.fromkeys([eval_metric, "binary_logloss"])),
+                    early_stopping_rounds,
+                )
+                if eval_set is not None
+                else classifier.n_estimators
+            )
+            workers = len(client.scheduler_info(n_workers=-1)["workers"])
+            self.fitted_with_ = f"lightgbm.dask ({workers} workers)"
         self.classifier_ = classifier
-        self.best_iteration_ = int(classifier.best_iteration_ or classifier.n_estimators)
         self.classes_ = classifier.classes_
 
         X_cal, y_cal = eval_set if eval_set is not None else (X, y)

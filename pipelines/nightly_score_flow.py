@@ -42,6 +42,7 @@ from pipelines.common import (
 from pipelines.train_flow import FAIRNESS_ARTIFACT
 from recover import tracking
 from recover.archive import QueueArchive
+from recover.cluster import cluster_client, map_partitions, partition_count
 from recover.config import Config, load_config
 from recover.excel import write_team_workbook
 from recover.io import publish_outputs, write_drift_failure, write_quarantine
@@ -55,6 +56,7 @@ from recover.operations import (
     source_fingerprint,
     work_day,
 )
+from recover.partitions import combine, in_key_order, split_frame, split_tables_by_borrower
 from recover.progress import stage
 from recover.publish import publish_queue
 from review.disparity import disparity_table, loan_outcomes
@@ -114,13 +116,45 @@ REVIEW_HTML = "review.html"
 
 @task(name="build-features", cache_policy=NO_CACHE)
 def features_for(tables, as_of: dt.date, config: Config):
-    features = build_features(
-        tables,
-        as_of,
-        min_amount_overdue=config.scoring.min_amount_overdue,
-        tolerance=config.label.tolerance,
-    )
+    """Features of every overdue loan; on a cluster, built per partition of borrowers."""
+    settings = {
+        "as_of": as_of,
+        "min_amount_overdue": config.scoring.min_amount_overdue,
+        "tolerance": config.label.tolerance,
+    }
+    client = cluster_client()
+    if client is None:
+        features = build_features(tables, **settings)
+    else:
+        books = split_tables_by_borrower(
+            tables, partition_count(client, config.cluster.partitions_per_worker)
+        )
+        pieces = map_partitions(build_features, books, name="build-features-partition", **settings)
+        # build_features orders its rows by loan id; the combined pieces are ordered the same way.
+        features = combine(pieces).sort_values("loan_id", kind="stable").reset_index(drop=True)
     return AccountFeatures.validate(features, lazy=True)
+
+
+def by_partition(fn, *frames, name: str, config: Config, **shared):
+    """``fn(*frames, **shared)``: in process, once on the whole frames; on a cluster, once per
+    partition of loans (each frame cut by its loan ids), the results in a list."""
+    client = cluster_client()
+    if client is None:
+        return [fn(*frames, **shared)]
+    partitions = partition_count(client, config.cluster.partitions_per_worker)
+    pieces = [split_frame(frame, partitions) for frame in frames]
+    return map_partitions(fn, *pieces, name=name, **shared)
+
+
+def propensity_of(features, model) -> pd.Series:
+    """The champion's calibrated p_pay of each row of ``features``."""
+    return pd.Series(model.predict_proba(features)[:, 1], index=features.index)
+
+
+def propensity_reasons(explained, model, n_reasons: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The SHAP contributions and the plain-language reasons of each row of ``explained``."""
+    contributions, _ = model.shap_values(explained)
+    return contributions, top_reasons(explained, contributions, n=n_reasons)
 
 
 @task(name="load-champion", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -166,9 +200,19 @@ def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date
     with timed("channel scoring", seconds):
         history = channel_history(validated.tables["interactions"], validated.tables["payments"], as_of)
         candidates = decisions.candidates
-        options = score_options(
-            candidates, lawful_options(candidates, verdict.windows), history, channel_champion.model
+        lawful = lawful_options(candidates, verdict.windows)
+        pieces = by_partition(
+            score_options,
+            candidates,
+            lawful,
+            history,
+            model=channel_champion.model,
+            name="score-channels-partition",
+            config=config,
         )
+        options = combine(pieces)
+        if len(pieces) > 1:  # allocation breaks ties by row order: keep the unpartitioned order
+            options = in_key_order(options, lawful, ["loan_id", "channel"])
     with timed("allocation", seconds):
         options = with_teams(options, verdict.accounts, config.teams.split_by)
         capacity = team_capacities(
@@ -179,9 +223,17 @@ def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date
     with timed("channel explanations", seconds):
         runner_up = runner_up_channels(allocation.assignments, options, settings.channel_cost)
         queued = settled.candidates
-        reasons = explain_channels(
-            queued, runner_up, history, channel_champion.model, config.scoring.n_reasons
+        pieces = by_partition(
+            explain_channels,
+            queued,
+            runner_up,
+            history,
+            model=channel_champion.model,
+            n=config.scoring.n_reasons,
+            name="explain-channels-partition",
+            config=config,
         )
+        reasons = combine(pieces, index=queued.index)
         settled = replace(settled, candidates=queued.join(reasons))
     with timed("allocation", seconds):
         windows = options_for_windows(verdict.windows, options, settings.channel_cost)
@@ -221,13 +273,23 @@ def score_and_explain(
 ):
     """Score every overdue loan; explain and rank the ones queued for contact today."""
     seconds: dict[str, float] = {}
+    model = champion.model
     with timed("propensity scoring", seconds):
-        p_pay = pd.Series(champion.model.predict_proba(features)[:, 1], index=features.index)
+        pieces = by_partition(propensity_of, features, model=model, name="score-partition", config=config)
+        p_pay = combine(pieces, index=features.index)
     to_work = decisions.candidates
     explained = features if config.scoring.explain == "all" else to_work
     with timed("propensity explanations", seconds):
-        all_contributions, _ = champion.model.shap_values(explained[features.columns])
-        all_reasons = top_reasons(explained, all_contributions, n=config.scoring.n_reasons)
+        pieces = by_partition(
+            propensity_reasons,
+            explained[features.columns],
+            model=model,
+            n_reasons=config.scoring.n_reasons,
+            name="explain-partition",
+            config=config,
+        )
+        all_contributions = combine([contributions for contributions, _ in pieces], index=explained.index)
+        all_reasons = combine([reasons for _, reasons in pieces], index=explained.index)
     contributions = all_contributions.loc[to_work.index]
     reasons = all_reasons.loc[to_work.index]
     ranking = time.perf_counter()
@@ -570,12 +632,6 @@ def _score_night(
     redo, +9.7 s and +2.4 GB peak memory to persist). The per-loan stages after it are."""
     timings: dict[str, float] = {}
 
-    def persisted(task_, cache: StageCache, name: str):
-        options = cache.task_options(name)
-        if refresh and cache.enabled:
-            options["refresh_cache"] = True  # --fresh: recompute, and persist the new result
-        return task_.with_options(**options)
-
     with stage("validate inputs", timings):
         try:
             validated = with_retries(load_and_validate, config)(data, as_of, config)
@@ -600,18 +656,36 @@ def _score_night(
     if resumable and not refresh:
         get_run_logger().info("resuming a failed night: completed stages %s", resumable)
     with stage("build features", timings):
-        features = persisted(features_for, stages, "features")(validated.tables, as_of, config)
+        features = stages.run("features", features_for, validated.tables, as_of, config, refresh=refresh)
     with stage("apply contact policy", timings):
-        verdict, decisions = persisted(contact_policy_for, stages, "contact-policy")(
-            features, validated, as_of, config, policy
+        verdict, decisions = stages.run(
+            "contact-policy", contact_policy_for, features, validated, as_of, config, policy, refresh=refresh
         )
     with stage("choose channels and allocate capacity", timings):
-        decisions, left_alone, windows, choice_seconds = persisted(contacts_for, stages, "choose-contacts")(
-            decisions, verdict, validated, channel_champion, as_of, config
+        decisions, left_alone, windows, choice_seconds = stages.run(
+            "choose-contacts",
+            contacts_for,
+            decisions,
+            verdict,
+            validated,
+            channel_champion,
+            as_of,
+            config,
+            refresh=refresh,
         )
     with stage("score, explain and rank", timings):
-        queue, companions, scores = persisted(score_and_explain, stages, "score-and-explain")(
-            features, verdict, decisions, left_alone, windows, champion, config, run_id
+        queue, companions, scores = stages.run(
+            "score-and-explain",
+            score_and_explain,
+            features,
+            verdict,
+            decisions,
+            left_alone,
+            windows,
+            champion,
+            config,
+            run_id,
+            refresh=refresh,
         )
         # A resumed stage carries the failed run's id: every row is this run's.
         queue = queue.assign(run_id=run_id)

@@ -39,6 +39,7 @@ class ServePlan:
     nightly_cron: str
     training_cron: str | None  # None: no retraining deployment
     timezone: str
+    cluster: str | None = None  # Dask scheduler both deployments run their tasks on
 
     @classmethod
     def from_config(
@@ -53,6 +54,7 @@ class ServePlan:
         nightly_cron: str | None = None,
         training_cron: str | None = None,
         training: bool = True,
+        cluster: str | None = None,
     ) -> ServePlan:
         from recover.config import ScheduleConfig
 
@@ -71,6 +73,7 @@ class ServePlan:
             nightly_cron=schedule.nightly_cron,
             training_cron=schedule.training_cron if training else None,
             timezone=schedule.timezone,
+            cluster=cluster or config.cluster.address,
         )
 
 
@@ -81,9 +84,10 @@ def deployments(plan: ServePlan) -> list:
 
     from pipelines.nightly_score_flow import nightly_score_flow
     from pipelines.train_flow import train_flow
+    from recover.cluster import on_cluster
 
     served = [
-        nightly_score_flow.to_deployment(
+        on_cluster(nightly_score_flow, plan.cluster).to_deployment(
             name=NIGHTLY_DEPLOYMENT,
             schedule=Cron(plan.nightly_cron, timezone=plan.timezone),
             parameters={
@@ -102,7 +106,7 @@ def deployments(plan: ServePlan) -> list:
     ]
     if plan.training_cron:
         served.append(
-            train_flow.to_deployment(
+            on_cluster(train_flow, plan.cluster).to_deployment(
                 name=TRAINING_DEPLOYMENT,
                 schedule=Cron(plan.training_cron, timezone=plan.timezone),
                 parameters={

@@ -13,12 +13,14 @@ from data_contracts.outputs import TrainingSnapshot
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
 from features.responses import ResponsePlan, build_response_set, treatment_summary
 from features.snapshots import SnapshotPlan, build_training_set, out_of_time_split
+from models.boosting import fitting_on_dask
 from models.gate import with_group_columns
 from models.training import train_channel, train_propensity
 from models.tuning import search_propensity
 from pipelines.common import load_and_validate, table_sizes, validation_summary, with_retries
 from pipelines.promotion import EVALUATION_BLOCK_ARTIFACT, gate_capacity, promote_models
 from recover import tracking
+from recover.cluster import cluster_client
 from recover.config import Config, load_config
 from recover.logs import configure_logging
 from recover.notify import notify_hooks
@@ -123,9 +125,15 @@ def build_responses(tables, as_of: dt.date, config: Config):
     return response_set(tables, as_of, config, progress("response day", 20))
 
 
+def training_client(config: Config):
+    """The Dask client the boosters fit on (lightgbm.dask), or None to fit in process."""
+    return cluster_client() if config.cluster.train_on_cluster else None
+
+
 @task(name="fit-channel-model", cache_policy=NO_CACHE)
 def fit_channel(responses, config: Config):
-    return fit_channel_model(responses, config)
+    with fitting_on_dask(training_client(config)):
+        return fit_channel_model(responses, config)
 
 
 @task(name="log-and-register-channel", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -166,7 +174,8 @@ def log_and_register_channel(
 
 @task(name="fit-and-evaluate", cache_policy=NO_CACHE)
 def fit_and_evaluate(split, config: Config):
-    return train_propensity(split, config.training.lightgbm.model_dump(), config.training.seed)
+    with fitting_on_dask(training_client(config)):
+        return train_propensity(split, config.training.lightgbm.model_dump(), config.training.seed)
 
 
 def training_fairness(split, borrowers, outcome, as_of: dt.date, config: Config) -> dict:

@@ -36,6 +36,14 @@ ConfigOption = Annotated[
     Optional[Path], typer.Option("--config", help="YAML merged over configs/default.yaml.")
 ]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own logs.")]
+ClusterOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--cluster",
+        help="Dask scheduler (e.g. tcp://scheduler:8786) to run the per-loan work and the training on "
+        "(default: cluster.address; none: in this process).",
+    ),
+]
 PolicyOption = Annotated[
     Optional[str],
     typer.Option(
@@ -323,6 +331,7 @@ def train(
             help="Seconds the search may take (default: training.search.timeout_seconds).",
         ),
     ] = None,
+    cluster: ClusterOption = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -337,6 +346,7 @@ def train(
         promote=promote,
         search_trials=search_trials,
         search_timeout=search_timeout,
+        cluster=cluster,
     )
 
 
@@ -348,11 +358,13 @@ def _train(
     promote: bool = False,
     search_trials: int | None = None,
     search_timeout: float | None = None,
+    cluster: str | None = None,
 ):
     from pipelines.train_flow import train_flow
+    from recover.cluster import on_cluster
 
     result = _run_guarded(
-        train_flow,
+        on_cluster(train_flow, cluster or config.cluster.address),
         str(data),
         as_of,
         str(config_path) if config_path else None,
@@ -516,6 +528,7 @@ def score(
         bool,
         typer.Option("--fresh", help="Recompute every stage, even of a failed night that could resume."),
     ] = False,
+    cluster: ClusterOption = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -527,7 +540,9 @@ def score(
         raise typer.BadParameter("give exactly one of --as-of D and --as-of-range START END")
     config = _setup(config_path, verbose)
     if as_of is not None:
-        _score(config, data, _parse_date(as_of), out, config_path, publish, policy, fresh=fresh)
+        _score(
+            config, data, _parse_date(as_of), out, config_path, publish, policy, fresh=fresh, cluster=cluster
+        )
         return
     from recover.operations import nights
 
@@ -544,7 +559,7 @@ def score(
             continue
         console.rule(f"night {night}")
         try:
-            _score(config, data, night, folder, config_path, publish, policy, fresh=fresh)
+            _score(config, data, night, folder, config_path, publish, policy, fresh=fresh, cluster=cluster)
         except typer.Exit as stop:
             done = [str(d) for d in dates if d < night]
             errors.print(
@@ -574,12 +589,14 @@ def _score(
     publish_url: str | None = None,
     policy: str | None = None,
     fresh: bool = False,
+    cluster: str | None = None,
 ):
     from pipelines.nightly_score_flow import nightly_score_flow
+    from recover.cluster import on_cluster
 
     _check_policy(config, policy)
     result = _run_guarded(
-        nightly_score_flow,
+        on_cluster(nightly_score_flow, cluster or config.cluster.address),
         str(data),
         as_of,
         str(out),
@@ -655,6 +672,7 @@ def serve(
         Optional[int],
         typer.Option("--port", help="Port of the local Prefect server (without PREFECT_API_URL)."),
     ] = None,
+    cluster: ClusterOption = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
 ) -> None:
@@ -678,6 +696,7 @@ def serve(
             nightly_cron=nightly_cron,
             training_cron=training_cron,
             training=training,
+            cluster=cluster,
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None

@@ -462,6 +462,22 @@ class OperationsConfig(_Section):
     )
 
 
+class ClusterConfig(_Section):
+    """Where the per-loan work runs: in this process (the default) or on a Dask cluster."""
+
+    address: str | None = Field(
+        None,
+        description="Dask scheduler, e.g. tcp://scheduler:8786 (`--cluster` overrides it); null: in "
+        "process, no cluster.",
+    )
+    partitions_per_worker: int = Field(
+        2, ge=1, description="Partitions of the loans per Dask worker (features, scores, explanations)."
+    )
+    train_on_cluster: bool = Field(
+        True, description="With an address, fit the boosters through lightgbm.dask on the cluster."
+    )
+
+
 class WebhookConfig(_Section):
     url: str | None = Field(None, description="POSTed a JSON event (Slack/Teams-style `text` included).")
     headers: dict[str, str] = Field(default_factory=dict)
@@ -514,6 +530,7 @@ class Config(_Section):
     simulation: SimulationConfig = SimulationConfig()
     schedule: ScheduleConfig = ScheduleConfig()
     operations: OperationsConfig = OperationsConfig()
+    cluster: ClusterConfig = ClusterConfig()
     notifications: NotificationsConfig = NotificationsConfig()
 
     def outcome_window_days(self) -> int:

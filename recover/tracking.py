@@ -165,6 +165,9 @@ def log_training_run(
     name = model_name or config.mlflow.propensity_model_name
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{kind}-{as_of}") as run:
         mlflow.set_tags({"recover.kind": kind, "recover.as_of": str(as_of), "recover.model": name})
+        fitted_with = getattr(outcome.model, "fitted_with_", None)
+        if fitted_with:  # in process, or lightgbm.dask on a cluster
+            mlflow.set_tag("recover.fitted_with", fitted_with)
         if extra_params:
             mlflow.log_params(extra_params)
         mlflow.log_params({f"lgbm.{k}": v for k, v in params.items()})

@@ -97,10 +97,9 @@ def test_a_database_fingerprint_is_its_url_without_reading_it(tmp_path):
 
 def write_record(folder, name, payload=b"result"):
     folder.mkdir(parents=True, exist_ok=True)
-    result = folder.parent / f"{name}.result"
-    result.write_bytes(payload)
-    (folder / name).write_text(json.dumps({"storage_key": str(result)}))
-    return result
+    record = folder / name
+    record.write_bytes(payload)
+    return record
 
 
 def test_forgetting_a_night_removes_its_records_and_results_only(tmp_path):
@@ -125,11 +124,47 @@ def test_records_older_than_the_resume_window_are_pruned(tmp_path):
     assert cache.completed() == ["features"]
 
 
-def test_a_disabled_cache_persists_nothing(tmp_path):
-    from prefect.cache_policies import NO_CACHE
+class Counted:
+    def __init__(self, value):
+        self.value, self.calls = value, 0
 
-    options = StageCache.for_night(tmp_path, night(), hours=36, enabled=False).task_options("features")
-    assert options == {"cache_policy": NO_CACHE, "persist_result": False}
+    def __call__(self, *args):
+        self.calls += 1
+        return {"value": self.value, "args": args}
+
+
+def test_a_completed_stage_is_persisted_and_reused_until_refreshed(tmp_path):
+    cache = StageCache.for_night(tmp_path, night(), hours=36)
+    stage = Counted(pd.DataFrame({"loan_id": ["L1", "L2"], "p": [0.1, 0.2]}))
+    first = cache.run("features", stage, 1, "a")
+    again = cache.run("features", stage, 1, "a")
+    assert stage.calls == 1 and cache.completed() == ["features"]
+    pd.testing.assert_frame_equal(again["value"], first["value"])
+    assert again["args"] == (1, "a")
+    cache.run("features", stage, 1, "a", refresh=True)
+    assert stage.calls == 2
+    assert not [p for p in cache.folder.iterdir() if p.name.endswith(".partial")]
+
+
+def test_a_stale_or_unreadable_record_is_recomputed(tmp_path):
+    cache = StageCache.for_night(tmp_path, night(), hours=36)
+    stage = Counted(1)
+    cache.run("features", stage)
+    record = cache.folder / cache.key("features")
+    two_days_ago = time.time() - 48 * 3600
+    os.utime(record, (two_days_ago, two_days_ago))
+    cache.run("features", stage)
+    assert stage.calls == 2
+    record.write_bytes(b"not a pickle")
+    assert cache.run("features", stage)["value"] == 1 and stage.calls == 3
+
+
+def test_a_disabled_cache_persists_nothing(tmp_path):
+    cache = StageCache.for_night(tmp_path, night(), hours=36, enabled=False)
+    stage = Counted(1)
+    cache.run("features", stage)
+    cache.run("features", stage)
+    assert stage.calls == 2 and cache.completed() == [] and not cache.folder.exists()
 
 
 def test_a_second_lock_on_the_same_night_fails_naming_the_holder(tmp_path):

@@ -141,8 +141,7 @@ def test_a_night_killed_after_its_features_resumes_and_skips_the_completed_stage
     assert resumed["manifest"]["run_id"] != uninterrupted["manifest"]["run_id"]
     pd.testing.assert_frame_equal(queue_without_run_id(out), queue_without_run_id(tmp_path / "uninterrupted"))
     assert set(pd.read_parquet(out / "queue.parquet")["run_id"]) == {resumed["manifest"]["run_id"]}
-    # A night that completes forgets its stages: the next rerun reads the sources again. (The
-    # failed task's own record, its exception, goes when operations.resume_hours have passed.)
+    # A night that completes forgets its stages: the next rerun reads the sources again.
     assert not [p for p in (state / "resume").iterdir() if p.name.startswith("night-")]
     run_night(small_book[0], out, config)
     assert (reads.count, features.count) == (3, 2)

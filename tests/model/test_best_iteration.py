@@ -1,0 +1,106 @@
+"""``best_iteration``: after a fit without early stopping (lightgbm.dask), the iteration
+LightGBM's ``early_stopping(patience)`` callback would have kept, for AUC and log loss."""
+
+from __future__ import annotations
+
+import lightgbm
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.boosting import best_iteration
+
+PATIENCE = 10
+N_ESTIMATORS = 300
+COLUMNS = [f"x{number}" for number in range(6)]
+
+
+def _classifier(**params) -> lightgbm.LGBMClassifier:
+    return lightgbm.LGBMClassifier(
+        n_estimators=N_ESTIMATORS,
+        learning_rate=0.1,
+        num_leaves=15,
+        deterministic=True,
+        force_col_wise=True,
+        verbose=-1,
+        random_state=3,
+        n_jobs=1,
+        **params,
+    )
+
+
+@pytest.fixture(scope="module")
+def problem():
+    """4,000 rows, 6 features (two pure noise), a noisy logistic signal: 300 trees at learning
+    rate 0.1 overfit early, so early stopping triggers well before the last tree."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(4000, len(COLUMNS)))
+    logit = 0.8 * X[:, 0] - 0.6 * X[:, 1] + 0.4 * X[:, 2] * X[:, 3]
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-logit))).astype(int)
+    weight = rng.uniform(0.2, 5.0, size=1000)  # validation weights, as the IPW channel model has
+    frame = pd.DataFrame(X, columns=COLUMNS)
+    return frame.iloc[:3000], y[:3000], frame.iloc[3000:], y[3000:], weight
+
+
+@pytest.fixture(scope="module")
+def unstopped(problem):
+    """Every tree grown, no evaluation set: what lightgbm.dask hands back."""
+    X_train, y_train, *_ = problem
+    model = _classifier().fit(X_train, y_train)
+    assert model.booster_.num_trees() == N_ESTIMATORS
+    return model
+
+
+# as the models use it: AUC unweighted (propensity), log loss unweighted and weighted (channel)
+@pytest.mark.parametrize(
+    ("metric", "weighted"),
+    [("auc", False), ("binary_logloss", False), ("binary_logloss", True)],
+    ids=["auc", "binary_logloss", "binary_logloss-weighted"],
+)
+def test_best_iteration_is_the_one_early_stopping_keeps(problem, unstopped, metric, weighted):
+    X_train, y_train, X_valid, y_valid, weight = problem
+    eval_weight = weight if weighted else None
+    # metric=metric: only the chosen metric is evaluated, so only it can stop the fit (with
+    # eval_metric="auc" alone LightGBM also tracks binary_logloss and stops on either).
+    stopped = _classifier(metric=metric).fit(
+        X_train,
+        y_train,
+        eval_X=(X_valid,),
+        eval_y=(y_valid,),
+        eval_sample_weight=None if eval_weight is None else [eval_weight],
+        eval_metric=metric,
+        callbacks=[lightgbm.early_stopping(PATIENCE, first_metric_only=True, verbose=False)],
+    )
+    assert list(stopped.evals_result_["valid_0"]) == [metric]
+    assert stopped.best_iteration_ < N_ESTIMATORS
+    # it really stopped: evaluated for the patience's rounds past the best one and no more
+    assert len(stopped.evals_result_["valid_0"][metric]) == stopped.best_iteration_ + PATIENCE
+
+    found = best_iteration(unstopped.booster_, X_valid, y_valid, eval_weight, metric, PATIENCE)
+    assert found == stopped.best_iteration_
+
+
+def test_auc_with_the_objectives_log_loss_stops_where_lightgbm_does(problem, unstopped):
+    """The propensity model's case: eval_metric="auc" and LightGBM's default metric, so LightGBM
+    tracks AUC and log loss and stops on whichever first goes the patience without a gain."""
+    X_train, y_train, X_valid, y_valid, _ = problem
+    stopped = _classifier().fit(
+        X_train,
+        y_train,
+        eval_X=(X_valid,),
+        eval_y=(y_valid,),
+        eval_metric="auc",
+        callbacks=[lightgbm.early_stopping(PATIENCE, verbose=False)],
+    )
+    assert list(stopped.evals_result_["valid_0"]) == ["auc", "binary_logloss"]
+    found = best_iteration(unstopped.booster_, X_valid, y_valid, None, ["auc", "binary_logloss"], PATIENCE)
+    assert found == stopped.best_iteration_
+    # the AUC alone would keep a different tree here: the second metric matters
+    assert best_iteration(unstopped.booster_, X_valid, y_valid, None, "auc", PATIENCE) != found
+
+
+def test_without_patience_every_tree_is_kept(problem, unstopped):
+    """No early-stopping rounds: like a LightGBM fit without the callback, all trees count."""
+    _, _, X_valid, y_valid, _ = problem
+    found = best_iteration(unstopped.booster_, X_valid, y_valid, None, "binary_logloss", None)
+    assert found == N_ESTIMATORS
