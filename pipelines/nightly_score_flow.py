@@ -42,7 +42,7 @@ from pipelines.common import (
 from pipelines.train_flow import FAIRNESS_ARTIFACT
 from recover import tracking
 from recover.archive import QueueArchive
-from recover.cluster import cluster_client, map_partitions, partition_count
+from recover.cluster import cluster_client, map_partitions, needs_cluster_run, partition_count, run_on_cluster
 from recover.config import Config, load_config
 from recover.excel import write_team_workbook
 from recover.io import publish_outputs, write_drift_failure, write_quarantine
@@ -583,6 +583,7 @@ def nightly_score_flow(
     publish_url: str | None = None,
     policy: str | None = None,
     fresh: bool = False,
+    cluster: str | None = None,
 ) -> dict:
     """Score every overdue loan on ``as_of`` with the champion and publish the work queue: files
     in ``out`` and, with ``publish_url``, a database table (atomically, replacing that as-of).
@@ -591,9 +592,15 @@ def nightly_score_flow(
 
     One run per as-of at a time (:class:`recover.operations.NightLock`); a rerun of a failed night
     resumes after its last completed stage unless ``fresh``; a failure notifies (recover/notify.py)
-    and leaves the previously published queue in place."""
+    and leaves the previously published queue in place. ``cluster`` (else ``cluster.address``)
+    names a Dask scheduler for the per-loan work (recover/cluster.py)."""
     config = load_config(Path(config_path) if config_path else None)
     configure_logging(config.operations.log_format)
+    address = cluster or config.cluster.address
+    if needs_cluster_run(address):
+        return run_on_cluster(
+            nightly_score_flow, address, data, as_of, out, config_path, publish_url, policy, fresh, address
+        )
     as_of = as_of or work_day(config.schedule.timezone)
     run_id = new_run_id()
     state_dir = config.resolved_state_dir()

@@ -84,10 +84,9 @@ def deployments(plan: ServePlan) -> list:
 
     from pipelines.nightly_score_flow import nightly_score_flow
     from pipelines.train_flow import train_flow
-    from recover.cluster import on_cluster
 
     served = [
-        on_cluster(nightly_score_flow, plan.cluster).to_deployment(
+        nightly_score_flow.to_deployment(
             name=NIGHTLY_DEPLOYMENT,
             schedule=Cron(plan.nightly_cron, timezone=plan.timezone),
             parameters={
@@ -97,6 +96,8 @@ def deployments(plan: ServePlan) -> list:
                 "config_path": plan.config_path,
                 "publish_url": plan.publish_url,
                 "policy": plan.policy,
+                # The served flow is loaded from its module: it moves onto the cluster itself.
+                "cluster": plan.cluster,
             },
             # Prefect's own guard on top of the night lock: one nightly run at a time.
             concurrency_limit=1,
@@ -106,7 +107,7 @@ def deployments(plan: ServePlan) -> list:
     ]
     if plan.training_cron:
         served.append(
-            on_cluster(train_flow, plan.cluster).to_deployment(
+            train_flow.to_deployment(
                 name=TRAINING_DEPLOYMENT,
                 schedule=Cron(plan.training_cron, timezone=plan.timezone),
                 parameters={
@@ -114,6 +115,7 @@ def deployments(plan: ServePlan) -> list:
                     "as_of": None,
                     "config_path": plan.config_path,
                     "promote": True,
+                    "cluster": plan.cluster,
                 },
                 concurrency_limit=1,
                 tags=["recover", "training"],

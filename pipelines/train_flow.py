@@ -20,7 +20,7 @@ from models.tuning import search_propensity
 from pipelines.common import load_and_validate, table_sizes, validation_summary, with_retries
 from pipelines.promotion import EVALUATION_BLOCK_ARTIFACT, gate_capacity, promote_models
 from recover import tracking
-from recover.cluster import cluster_client
+from recover.cluster import cluster_client, needs_cluster_run, run_on_cluster
 from recover.config import Config, load_config
 from recover.logs import configure_logging
 from recover.notify import notify_hooks
@@ -384,6 +384,7 @@ def train_flow(
     promote: bool = False,
     search_trials: int | None = None,
     search_timeout_seconds: float | None = None,
+    cluster: str | None = None,
 ) -> dict:
     """Train the propensity model and the best-channel (contact-response) model on history
     before ``as_of``, register both as challengers (champions too when a model has none yet),
@@ -391,9 +392,23 @@ def train_flow(
     becomes champion; either way the gate's table is logged. ``search_trials`` (default: the
     config's ``training.search.trials``) first runs a time-boxed optuna search whose best
     parameters train the propensity model. ``as_of`` None is the day begun in the lender's time
-    zone (a scheduled retraining); a failure notifies (recover/notify.py)."""
+    zone (a scheduled retraining); a failure notifies (recover/notify.py). ``cluster`` (else
+    ``cluster.address``) names a Dask scheduler to fit the boosters on (lightgbm.dask)."""
     config = load_config(Path(config_path) if config_path else None)
     configure_logging(config.operations.log_format)
+    address = cluster or config.cluster.address
+    if needs_cluster_run(address):
+        return run_on_cluster(
+            train_flow,
+            address,
+            data,
+            as_of,
+            config_path,
+            promote,
+            search_trials,
+            search_timeout_seconds,
+            address,
+        )
     as_of = as_of or work_day(config.schedule.timezone)
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):

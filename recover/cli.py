@@ -363,14 +363,16 @@ def _train(
     from pipelines.train_flow import train_flow
     from recover.cluster import on_cluster
 
+    address = cluster or config.cluster.address
     result = _run_guarded(
-        on_cluster(train_flow, cluster or config.cluster.address),
+        on_cluster(train_flow, address),
         str(data),
         as_of,
         str(config_path) if config_path else None,
         promote=promote,
         search_trials=search_trials,
         search_timeout_seconds=search_timeout,
+        cluster=address,
     )
     if result.get("search_run_id"):
         console.print(
@@ -595,8 +597,9 @@ def _score(
     from recover.cluster import on_cluster
 
     _check_policy(config, policy)
+    address = cluster or config.cluster.address
     result = _run_guarded(
-        on_cluster(nightly_score_flow, cluster or config.cluster.address),
+        on_cluster(nightly_score_flow, address),
         str(data),
         as_of,
         str(out),
@@ -604,6 +607,7 @@ def _score(
         publish_url,
         policy,
         fresh,
+        address,
     )
     if "database" in result["manifest"]:
         database = result["manifest"]["database"]

@@ -32,6 +32,19 @@ def on_cluster(flow_, address: str | None):
     return flow_.with_options(task_runner=task_runner(address))
 
 
+def needs_cluster_run(address: str | None) -> bool:
+    """True inside a flow run that should run on the cluster at ``address`` but does not: a
+    flow started without the Dask task runner (a served deployment, a call from Python)."""
+    return bool(address) and cluster_client() is None
+
+
+def run_on_cluster(flow_, address: str, *args, **kwargs):
+    """``flow_(*args, **kwargs)`` as a subflow on the cluster at ``address``. The outer run
+    notifies; the subflow's own hooks are dropped so a failure is reported once."""
+    inner = on_cluster(flow_, address).with_options(on_failure=[], on_crashed=[], on_completion=[])
+    return inner(*args, **kwargs)
+
+
 def cluster_client():
     """The Dask client of the running flow's ``DaskTaskRunner``, or None in process."""
     from prefect.context import FlowRunContext

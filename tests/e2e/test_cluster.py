@@ -4,11 +4,14 @@ through lightgbm.dask."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from recover.cli import app
@@ -61,17 +64,18 @@ def task_run_names(flow_run_id: str) -> list[str]:
     return [run["name"] for run in response.json()]
 
 
-def test_the_queue_on_a_cluster_equals_the_in_process_queue(
-    cluster_state, small_book, scheduler, tmp_path, monkeypatch
-):
-    monkeypatch.setenv("RECOVER_STATE_DIR", str(cluster_state))
-    local, distributed = tmp_path / "local", tmp_path / "cluster"
-    assert invoke("score", "--data", small_book[0], "--as-of", AS_OF, "--out", local).exit_code == 0
-    result = invoke(
-        "score", "--data", small_book[0], "--as-of", AS_OF, "--out", distributed, "--cluster", scheduler
-    )
-    assert result.exit_code == 0, result.output
+@pytest.fixture(scope="module")
+def local_run(cluster_state, small_book, tmp_path_factory):
+    """The in-process night the cluster runs are compared with."""
+    out = tmp_path_factory.mktemp("local-run")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECOVER_STATE_DIR", str(cluster_state))
+        assert invoke("score", "--data", small_book[0], "--as-of", AS_OF, "--out", out).exit_code == 0
+    return out
 
+
+def assert_same_night(local, distributed):
+    """The cluster's queue and companion lists equal the in-process ones (run ids aside)."""
     queues = [
         pd.read_parquet(folder / "queue.parquet").drop(columns="run_id") for folder in (local, distributed)
     ]
@@ -88,17 +92,42 @@ def test_the_queue_on_a_cluster_equals_the_in_process_queue(
         ]
         pd.testing.assert_frame_equal(frames[1], frames[0], check_exact=False, rtol=1e-9)
 
-    # The per-loan work ran as partition task runs (2 per worker), not in the flow's process.
-    import json
 
-    manifest = json.loads((distributed / "manifest.json").read_text())
-    names = task_run_names(manifest["run_id"])
-    for task_name in PARTITION_TASKS:
-        assert sum(name.startswith(task_name) for name in names) == 4, (task_name, sorted(names))
-    local_manifest = json.loads((local / "manifest.json").read_text())
-    assert not any(
-        name.startswith(tuple(PARTITION_TASKS)) for name in task_run_names(local_manifest["run_id"])
+def partition_runs(out) -> dict[str, int]:
+    """How many task runs of each partition task the night published in ``out`` made."""
+    names = task_run_names(json.loads((out / "manifest.json").read_text())["run_id"])
+    return {task_name: sum(name.startswith(task_name) for name in names) for task_name in PARTITION_TASKS}
+
+
+def test_the_queue_on_a_cluster_equals_the_in_process_queue(
+    cluster_state, local_run, small_book, scheduler, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("RECOVER_STATE_DIR", str(cluster_state))
+    distributed = tmp_path / "cluster"
+    result = invoke(
+        "score", "--data", small_book[0], "--as-of", AS_OF, "--out", distributed, "--cluster", scheduler
     )
+    assert result.exit_code == 0, result.output
+    assert_same_night(local_run, distributed)
+    # The per-loan work ran as partition task runs (2 per worker), not in the flow's process.
+    assert partition_runs(distributed) == dict.fromkeys(PARTITION_TASKS, 4)
+    assert partition_runs(local_run) == dict.fromkeys(PARTITION_TASKS, 0)
+
+
+def test_a_flow_started_without_the_cluster_moves_onto_the_one_its_config_names(
+    cluster_state, local_run, small_book, scheduler, tmp_path, monkeypatch
+):
+    """What a served deployment does: the flow is loaded from its module, with no Dask task
+    runner, and ``cluster.address`` in the config sends its work to the cluster."""
+    from pipelines.nightly_score_flow import nightly_score_flow
+
+    monkeypatch.setenv("RECOVER_STATE_DIR", str(cluster_state))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({"cluster": {"address": scheduler}}))
+    distributed = tmp_path / "cluster"
+    nightly_score_flow(str(small_book[0]), AS_OF, str(distributed), str(config))
+    assert_same_night(local_run, distributed)
+    assert partition_runs(distributed) == dict.fromkeys(PARTITION_TASKS, 4)
 
 
 def test_training_on_a_cluster_fits_through_lightgbm_dask(cluster_state):
