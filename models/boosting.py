@@ -63,12 +63,11 @@ def fitting_on_dask(client) -> Iterator[None]:
         _DASK_CLIENT.reset(token)
 
 
-def _dask_fit(client, classifier: lgb.LGBMClassifier, matrix: pd.DataFrame, y, sample_weight):
+def _dask_fit(client, workers: int, classifier: lgb.LGBMClassifier, matrix: pd.DataFrame, y, sample_weight):
     """``classifier`` fitted by lightgbm.dask on the cluster, as a local LGBMClassifier. The rows
-    are cut into one partition per worker; LightGBM's own network joins the workers."""
+    are cut into one partition per worker (``workers`` of them); LightGBM's own network joins them."""
     import dask.dataframe as dd
 
-    workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
     params = {k: v for k, v in classifier.get_params().items() if k != "n_jobs"}  # the workers' threads
     frame = matrix.assign(_label=np.asarray(y))
     if sample_weight is not None:
@@ -165,7 +164,8 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
         else:
             # lightgbm.dask cannot early-stop (each worker would stop on its own share of the
             # validation rows); every tree is grown and the same rule picks the iteration after.
-            classifier = _dask_fit(client, classifier, self._matrix(X), y, sample_weight)
+            workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
+            classifier = _dask_fit(client, workers, classifier, self._matrix(X), y, sample_weight)
             self.best_iteration_ = (
                 best_iteration(
                     classifier.booster_,
@@ -178,7 +178,6 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
                 if eval_set is not None
                 else classifier.n_estimators
             )
-            workers = len(client.scheduler_info(n_workers=-1)["workers"])
             self.fitted_with_ = f"lightgbm.dask ({workers} workers)"
         self.classifier_ = classifier
         self.classes_ = classifier.classes_

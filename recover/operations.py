@@ -165,13 +165,9 @@ class StageCache:
         """Delete this night's records and the results they point to; the number of stages."""
         forgotten = 0
         for record in self.folder.glob(f"{self.prefix}-*") if self.folder.is_dir() else []:
-            _remove_record(record)
+            record.unlink(missing_ok=True)
             forgotten += 1
         return forgotten
-
-
-def _remove_record(record: Path) -> None:
-    record.unlink(missing_ok=True)
 
 
 def prune_stage_records(state_dir: Path, older_than: dt.timedelta) -> int:
@@ -182,7 +178,7 @@ def prune_stage_records(state_dir: Path, older_than: dt.timedelta) -> int:
     cutoff = time.time() - older_than.total_seconds()
     stale = [p for p in folder.iterdir() if p.is_file() and p.stat().st_mtime < cutoff]
     for record in stale:
-        _remove_record(record)
+        record.unlink(missing_ok=True)
     return len(stale)
 
 
