@@ -25,7 +25,8 @@ extrapolated from the uncontacted rows. Measured on the default simulated book, 
 contacted with uncontacted rows (the S-learner's own uplift) ranked true call uplift with a rank
 correlation of -0.08; the funnel ranks it at about +0.1 to +0.18, and in the 60-day policy
 evaluation over 8 futures the engine's gain over random rose from 54% to 94% of the
-16-replicate oracle's (58% of a 64-replicate oracle's; README, known limits).
+16-replicate oracle's. Against the 64-replicate oracle it reaches 44% in this version (README,
+known limits, for the figures and what still misses).
 
 History was not randomised: the old rule book called the worst accounts and texted the early
 ones, so "called -> paid less" is selection, not effect. :class:`ContactPolicyModel` learns that
