@@ -1,8 +1,10 @@
 """Bench: the policy evaluation on the default book (20,000 loans, seed 42, 60 days).
 
 Runs `recover evaluate-policy` end to end (simulate history, train both models, run every
-policy forward with the same luck and capacity) and prints the table and the timings.
-Usage: .venv/bin/python bench/policy_evaluation.py [--loans N] [--days D] [--futures F] [--out DIR]
+policy forward with the same luck and capacity) and prints the table and the timings. By default
+every policy runs, the optional engine_without_control too (what the control group costs).
+Usage: .venv/bin/python bench/policy_evaluation.py [--loans N] [--days D] [--futures F]
+    [--policies a,b] [--out DIR]
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def main() -> None:
     parser.add_argument("--loans", type=int, default=None)
     parser.add_argument("--days", type=int, default=None)
     parser.add_argument("--futures", type=int, default=None)
+    parser.add_argument("--policies", default=None, help="comma-separated subset (default: all)")
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp(prefix="policy-eval-")))
     args = parser.parse_args()
     os.environ.setdefault("RECOVER_STATE_DIR", str(args.out / "state"))
@@ -33,11 +36,12 @@ def main() -> None:
     os.environ.setdefault("PREFECT_HOME", str(prefect_home))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-    from pipelines.evaluate_policy_flow import evaluate_policy_flow
+    from pipelines.evaluate_policy_flow import OPTIONAL_POLICIES, POLICIES, evaluate_policy_flow
 
     overrides = {"n_loans": args.loans} if args.loans else None
+    names = args.policies.split(",") if args.policies else [*POLICIES, *OPTIONAL_POLICIES]
     started = time.perf_counter()
-    result = evaluate_policy_flow(str(args.out), None, args.days, None, True, overrides, args.futures)
+    result = evaluate_policy_flow(str(args.out), None, args.days, names, True, overrides, args.futures)
     seconds = time.perf_counter() - started
     table = result["table"]
     print(

@@ -3,9 +3,15 @@
 Every policy picks from the same lawful (loan, channel) pairs of the day (:func:`lawful_pairs`)
 and may use at most the same number of contacts per channel. The heuristics rank loans by a
 score and give the most expensive channel to the highest-ranked loans (as rule-based shops
-do); the engine and the oracle value each (loan, channel) by its incremental value and use
+do); the engine and the oracles value each (loan, channel) by its incremental value and use
 :func:`scoring.allocation.allocate`: the engine with its models, the oracle with the
-simulator's own Monte-Carlo truth.
+simulator's own Monte-Carlo truth, the state oracle with the truth of everything but how each
+borrower answers contact.
+
+The engine's control group (a random share of loans held out for a whole period to measure
+uplift) is left alone by every policy when the rules name it: a measurement holdout is a cost of
+measuring, not of deciding, and a policy allowed to work loans the engine may not would be
+credited with the holdout rather than with its decisions.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import pandas as pd
 from data_contracts.enums import CHANNELS
 from features.build import build_features
 from features.responses import channel_history, option_rows
-from scoring.allocation import AllocationSettings, allocate, random_option
+from scoring.allocation import AllocationSettings, allocate, in_control_group, random_option
 from simulation import Contacts, LoanBookSimulator, estimate_pay_probabilities, observed_tables
 from simulation.book import loan_ids
 from simulation.catalog import CALL, FIELD_VISIT
@@ -35,15 +41,29 @@ class EvaluationRules:
     min_days_between: Mapping[str, int]
     conversation_cooldown_days: int = 7
     response_window_days: int = 7
+    control_share: float = 0.0
+    control_days: int = 30
+    control_salt: str = "recover"
+
+    def in_control(self, sim: LoanBookSimulator, loan_index: np.ndarray) -> np.ndarray:
+        """Whether each loan is in today's control group (drawn as the engine draws it)."""
+        ids = pd.Series(loan_ids(sim.population.n_loans)[np.asarray(loan_index, dtype=np.int64)])
+        date = pd.Timestamp(sim.date).date()
+        return in_control_group(
+            ids, date, share=self.control_share, days=self.control_days, salt=self.control_salt
+        )
 
 
-def lawful_pairs(sim: LoanBookSimulator, rules: EvaluationRules) -> pd.DataFrame:
+def lawful_pairs(
+    sim: LoanBookSimulator, rules: EvaluationRules, *, with_control: bool = False
+) -> pd.DataFrame:
     """Today's (loan_index, channel) pairs any policy may use.
 
     Overdue, not in a hardship plan, no open promise; the channel's consent, means, opt-outs and
     account holds (cease, dispute, bankruptcy, deceased, legal hold, do-not-contact); no repeat
     of a channel within its spacing; no call or visit for ``conversation_cooldown_days`` after a
-    right-party conversation (the Reg F rule).
+    right-party conversation (the Reg F rule); not in the rules' control group, unless
+    ``with_control`` (the engine, which draws the same group itself and records it).
     """
     t = sim.day
     base = sim.overdue_mask() & ~sim.in_hardship() & ~sim.has_open_promise()
@@ -58,7 +78,12 @@ def lawful_pairs(sim: LoanBookSimulator, rules: EvaluationRules) -> pd.DataFrame
             ok &= ~talked_recently
         index = np.flatnonzero(ok)
         frames.append(pd.DataFrame({"loan_index": index, "channel": channel}))
-    return pd.concat(frames, ignore_index=True)
+    pairs = pd.concat(frames, ignore_index=True)
+    if rules.control_share > 0 and not with_control and len(pairs):
+        loans = np.unique(pairs["loan_index"].to_numpy())
+        held = loans[rules.in_control(sim, loans)]
+        pairs = pairs[~pairs["loan_index"].isin(held)].reset_index(drop=True)
+    return pairs
 
 
 def _contacts(pairs: pd.DataFrame) -> Contacts:
@@ -161,8 +186,18 @@ class DecisionPolicy:
     def options(self, sim: LoanBookSimulator, pairs: pd.DataFrame) -> pd.DataFrame:
         raise NotImplementedError
 
+    def keeps_own_control(self) -> bool:
+        """Whether this policy draws the rules' control group itself (the engine with the
+        configured decisions), and so is given those loans to flag rather than have them removed."""
+        settings, rules = self.settings, self.rules
+        return settings.control_share > 0 and (
+            settings.control_share,
+            settings.control_days,
+            settings.salt,
+        ) == (rules.control_share, rules.control_days, rules.control_salt)
+
     def select_contacts(self, sim: LoanBookSimulator) -> Contacts:
-        pairs = lawful_pairs(sim, self.rules)
+        pairs = lawful_pairs(sim, self.rules, with_control=self.keeps_own_control())
         if pairs.empty:
             return Contacts.empty()
         options = self.options(sim, pairs)
@@ -232,18 +267,40 @@ class EnginePolicy(DecisionPolicy):
 
 class OraclePolicy(DecisionPolicy):
     """Knows the simulator's truth: Monte-Carlo P(pay within the window) per channel and without
-    contact for every lawful loan, replayed with the borrowers' own behaviour parameters."""
+    contact for every lawful loan, replayed with the borrowers' own behaviour parameters.
 
-    def __init__(self, rules: EvaluationRules, settings: AllocationSettings, replicates: int, seed: int):
-        super().__init__(rules=rules, settings=settings, name="oracle")
+    ``own_contact_traits=False`` makes the *state oracle*: the same truth of the book's state and
+    of every borrower's ability and willingness, but each replicate answers contact like a random
+    borrower of the book (reachability, responsiveness, wrong number). It is the most a policy can
+    do without learning how each borrower responds to contact, which the engine must infer from
+    a few past attempts."""
+
+    def __init__(
+        self,
+        rules: EvaluationRules,
+        settings: AllocationSettings,
+        replicates: int,
+        seed: int,
+        *,
+        own_contact_traits: bool = True,
+    ):
+        super().__init__(
+            rules=rules, settings=settings, name="oracle" if own_contact_traits else "state_oracle"
+        )
         self.replicates = replicates
         self.seed = np.random.SeedSequence(seed)
+        self.own_contact_traits = own_contact_traits
 
     def options(self, sim, pairs):
         loans = np.unique(pairs["loan_index"].to_numpy())
         (child,) = self.seed.spawn(1)
         p_none, p_contact = estimate_pay_probabilities(
-            sim, loans, self.rules.response_window_days, self.replicates, child
+            sim,
+            loans,
+            self.rules.response_window_days,
+            self.replicates,
+            child,
+            own_contact_traits=self.own_contact_traits,
         )
         position = pd.Series(np.arange(len(loans)), index=loans)
         row = position.reindex(pairs["loan_index"]).to_numpy()

@@ -736,13 +736,14 @@ def evaluate_policy(
 ) -> None:
     """Run the simulator forward under random, heuristic, engine and oracle policies (same luck,
     same capacity) and print net recovery, costs, contacts, cures and the share of the oracle's gain."""
-    from pipelines.evaluate_policy_flow import POLICIES, evaluate_policy_flow
+    from pipelines.evaluate_policy_flow import OPTIONAL_POLICIES, POLICIES, evaluate_policy_flow
 
     _setup(config_path, verbose)
     names = [name.strip() for name in only.split(",")] if only else list(POLICIES)
-    unknown = sorted(set(names) - set(POLICIES))
+    known = [*POLICIES, *OPTIONAL_POLICIES]
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        _fail(f"unknown policies {unknown}; known: {', '.join(POLICIES)}", EXIT_INVALID_INPUT)
+        _fail(f"unknown policies {unknown}; known: {', '.join(known)}", EXIT_INVALID_INPUT)
     overrides = {k: v for k, v in {"n_loans": loans, "seed": seed}.items() if v is not None}
     result = _run_guarded(
         evaluate_policy_flow,

@@ -177,6 +177,12 @@ class EvaluationConfig(_Section):
         16, ge=1, description="Monte-Carlo replicates of the oracle's truth per day."
     )
     random_seed: int = 11
+    shared_control: bool = Field(
+        True,
+        description="Every compared policy leaves the engine's control group (decisions.control_*) "
+        "alone, so policies are compared on the same workable loans; the holdout's own cost is the "
+        "engine_without_control policy's gain over the engine.",
+    )
     futures: int = Field(
         4,
         ge=1,

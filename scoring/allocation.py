@@ -75,6 +75,19 @@ def unit_uniforms(keys: pd.Series, as_of: dt.date, salt: str) -> np.ndarray:
     return (hashed.to_numpy(dtype=np.uint64) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
 
 
+def in_control_group(
+    loan_ids: pd.Series, as_of: dt.date, *, share: float, days: int, salt: str
+) -> np.ndarray:
+    """Whether each loan is in the control group on ``as_of``: a ``share`` draw hashed on (loan,
+    start of the ``days``-day period holding ``as_of``, salt), the same every night of the period.
+    :func:`allocate` leaves these loans alone; the policy evaluation leaves the same loans alone
+    under every policy it compares."""
+    if share <= 0 or len(loan_ids) == 0:
+        return np.zeros(len(loan_ids), dtype=bool)
+    period = control_period_start(as_of, days)
+    return unit_uniforms(pd.Series(loan_ids, dtype="str"), period, f"{salt}:control") < share
+
+
 def greedy_allocation(options: pd.DataFrame, capacity: Mapping[str, int | None]) -> pd.DataFrame:
     """At most one option per loan, maximising total ``value`` under per-resource capacities.
 
@@ -142,9 +155,13 @@ def allocate(
     # Drawn per period, not per night: a loan held out one night and contacted the next measures
     # one night's contact, not contact against none (measured by `recover backfill`: 93% of
     # nightly controls were contacted the next night, and realized uplift was indistinguishable).
-    period = control_period_start(as_of, settings.control_days)
-    in_control = pd.Series(unit_uniforms(loans, period, f"{settings.salt}:control") < settings.control_share)
-    control_ids = set(loans[in_control.to_numpy()])
+    control_ids = set(
+        loans[
+            in_control_group(
+                loans, as_of, share=settings.control_share, days=settings.control_days, salt=settings.salt
+            )
+        ]
+    )
     open_options = options[~options["loan_id"].isin(control_ids)]
 
     explore = _exploration(open_options, best, capacity, settings, as_of)

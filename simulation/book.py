@@ -394,6 +394,8 @@ def estimate_pay_probabilities(
     horizon_days: int,
     replicates: int,
     seed: np.random.SeedSequence,
+    *,
+    own_contact_traits: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Monte-Carlo P(qualifying payment within the horizon) without contact and per channel.
 
@@ -403,6 +405,12 @@ def estimate_pay_probabilities(
     scenarios share their behavioural draws, so the uplift estimate only
     reflects the contact. A channel without the means (no phone/e-mail) gets the
     no-contact probability (uplift 0).
+
+    ``own_contact_traits=False`` gives each replicate the contact traits (reachability,
+    responsiveness, wrong number) of a random loan of the book, the same in every scenario of
+    that replicate: the probabilities then average over how borrowers answer contact, knowing
+    everything else (state, ability, willingness), which is the best any policy can know of a
+    borrower it has never seen respond.
 
     Returns ``(p_no_contact[n], p_contact[n, channels])``.
     """
@@ -417,7 +425,11 @@ def estimate_pay_probabilities(
     threshold = np.minimum(
         simulator.amount_overdue_cents()[rows], simulator.population.loans.installment_cents[rows]
     )
-    replica = simulator.replicate_loans(rows, luck_index=luck, seed=seed)
+    trait_seed, luck_seed = seed.spawn(2) if not own_contact_traits else (None, seed)
+    replica = simulator.replicate_loans(rows, luck_index=luck, seed=luck_seed)
+    if not own_contact_traits:
+        donors = np.random.default_rng(trait_seed).integers(0, simulator.population.n_loans, replicates * n)
+        replica.adopt_contact_traits(simulator, np.tile(donors, n_scenarios))
     paid_before = replica.loan_state.paid_cents.copy()
     contacts = []
     for channel in range(catalog.N_CHANNELS):

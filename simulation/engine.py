@@ -565,6 +565,19 @@ class LoanBookSimulator:
         clone._refresh_start_of_day()
         return clone
 
+    def adopt_contact_traits(self, source: LoanBookSimulator, rows: np.ndarray) -> None:
+        """Give each loan the contact traits of ``source``'s loan ``rows[i]``: reachability and
+        responsiveness per channel and a wrong number on file. State, ability and willingness
+        stay the loan's own. A what-if of "the same account, a borrower who answers contact like
+        somebody else of the book": drawn at random, it is what is known of a borrower's response
+        to contact before any is observed (see :func:`simulation.book.estimate_pay_probabilities`)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        if rows.shape != (self.population.n_loans,):
+            raise ValueError("one source row per loan is needed")
+        self._reachability = source._reachability[rows]
+        self._responsiveness = source._responsiveness[rows]
+        self._wrong_number = source._wrong_number[rows] & self._has_phone
+
     # ------------------------------------------------------------------ running
     def run(self, policy: ContactPolicy | None, until_day: int) -> None:
         """Step day by day until ``self.day == until_day`` (``policy=None`` means no contacts)."""

@@ -17,6 +17,7 @@ from scoring.allocation import (
     allocate,
     control_period_start,
     greedy_allocation,
+    in_control_group,
     incremental_values,
     random_option,
     unit_uniforms,
@@ -196,6 +197,19 @@ def test_a_control_loan_is_held_out_for_its_whole_period_and_redrawn_after(days)
     for night, held in zip(nights, controls, strict=True):
         contacted = set(allocate(options, capacity, settings, as_of=night).assignments["loan_id"])
         assert not held & contacted
+
+
+@pytest.mark.parametrize("night", [AS_OF, AS_OF + dt.timedelta(days=45)])
+def test_the_control_draw_anyone_can_repeat_is_the_one_allocate_holds_out(night):
+    """The policy evaluation leaves the engine's control group alone under every policy: it must
+    find exactly the loans the engine flags, from the loan ids alone."""
+    options = _book()
+    settings = AllocationSettings(COSTS, control_share=0.1, control_days=30, salt="s")
+    held = _controls(allocate(options, {"call": 40, "sms": None, "letter": 20}, settings, as_of=night))
+    loans = pd.Series(options["loan_id"].unique())
+    drawn = in_control_group(loans, night, share=0.1, days=30, salt="s")
+    assert held and set(loans[drawn]) == held
+    assert not in_control_group(loans, night, share=0.0, days=30, salt="s").any()
 
 
 @pytest.mark.parametrize("day", [dt.date(2026, 1, 1), dt.date(2026, 6, 1), dt.date(2026, 12, 31)])

@@ -529,7 +529,7 @@ def test_evaluate_policy_prints_saves_and_logs_the_comparison(prefect_harness, t
         "--days",
         "10",
         "--policies",
-        "random,engine,oracle",
+        "random,engine,engine_without_control,state_oracle,oracle",
         "--futures",
         "2",
         "--out",
@@ -537,24 +537,26 @@ def test_evaluate_policy_prints_saves_and_logs_the_comparison(prefect_harness, t
     )
     assert result.exit_code == 0, result.output
     assert "oracle" in result.output and "engine - oracle" in result.output
+    assert "engine - state_oracle" in result.output and "engine - engine_without_control" in result.output
     table = pd.read_csv(out / "policy_evaluation.csv", index_col="policy")
-    assert list(table.index) == ["random", "engine", "oracle"]
+    assert list(table.index) == ["random", "engine", "engine_without_control", "state_oracle", "oracle"]
     assert (table["contacts"] > 0).all() and (table["futures"] == 2).all()
     assert np.allclose(table["net_recovery"], table["recovered"] - table["contact_cost"], atol=0.01)
     runs = pd.read_csv(out / "policy_evaluation_by_future.csv")
-    assert sorted(runs["future"].unique()) == [0, 1] and len(runs) == 3 * 2
+    assert sorted(runs["future"].unique()) == [0, 1] and len(runs) == 5 * 2
     net = runs.pivot(index="future", columns="policy", values="net_recovery")
     assert net.mean()["engine"] == pytest.approx(table.loc["engine", "net_recovery"], abs=0.01)
     paired_gain = (net["engine"] - net["random"]).mean()
     assert table.loc["engine", "gain_over_random"] == pytest.approx(paired_gain, abs=0.02)
     assert "share_of_oracle_gain" in table.columns  # NaN when the oracle gained nothing over random
     daily = pd.read_csv(out / "recovered_per_day.csv")
-    assert len(daily) == 3 * 10
+    assert len(daily) == 5 * 10
     assert (out / "recovered_per_day.png").stat().st_size > 1000
     facts = json.loads((out / "policy_evaluation.json").read_text())
     assert facts["seeds"]["simulation"] == 42 and facts["book"]["n_loans"] == 1500
     assert "with_ipw" in facts["uplift_on_randomised_units"]
     assert facts["futures"] == 2 and facts["engine_vs"]["random"]["futures"] == 2
+    assert facts["control_group"] == {"share": 0.02, "period_days": 30, "left_alone_by_every_policy": True}
 
 
 def test_evaluate_policy_refuses_an_unknown_policy(tmp_path):

@@ -216,3 +216,27 @@ def test_a_fork_with_future_luck_keeps_the_past_and_draws_another_future() -> No
     )
     assert collected(future(0)) == collected(future(0))  # a future is reproducible from its seed
     assert len({collected(future(0)), collected(future(1)), collected(history.simulator.snapshot())}) == 3
+
+
+def test_pay_probabilities_with_the_book_s_contact_traits_know_the_state_but_not_the_borrower() -> None:
+    """The state oracle's truth: a borrower who never answers an SMS has exactly no SMS uplift
+    under their own traits (same luck with and without the contact), yet an average positive one
+    when each replicate answers contact like a random borrower of the book; the no-contact
+    probability does not depend on contact traits at all."""
+    from simulation import estimate_pay_probabilities
+
+    config = SimulationConfig(n_loans=1500, seed=5, truth_mc_replicates=0)
+    sim = run_history(config).simulator
+    deaf = np.flatnonzero(sim.overdue_mask() & sim.has_means(SMS) & (sim._responsiveness[:, SMS] == 0))
+    assert len(deaf) > 20
+
+    def estimate(own: bool) -> tuple[np.ndarray, np.ndarray]:
+        return estimate_pay_probabilities(sim, deaf, 7, 16, np.random.SeedSequence(4), own_contact_traits=own)
+
+    own_none, own_contact = estimate(True)
+    np.testing.assert_array_equal(own_contact[:, SMS], own_none)
+    book_none, book_contact = estimate(False)
+    assert (book_contact[:, SMS] - book_none).mean() > 0.005
+    np.testing.assert_array_equal(book_none, estimate(False)[0])  # reproducible for a seed
+    assert abs(book_none.mean() - own_none.mean()) < 0.05
+    assert sim._responsiveness[deaf, SMS].max() == 0  # the simulator itself is left untouched
