@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
 from data_contracts.enums import CHANNELS, RIGHT_PARTY_OUTCOMES
+from features.build import build_features
 from features.labels import label_pays
 from features.point_in_time import as_of_instant
-from features.snapshots import planned_dates, rows_by_date
+from features.snapshots import planned_dates, rows_by_date, snapshot_dates
 
 NO_CONTACT = "none"
 TREATMENTS: tuple[str, ...] = (NO_CONTACT, *CHANNELS)
@@ -47,13 +48,20 @@ REACHED_OUTCOMES: tuple[str, ...] = (*RIGHT_PARTY_OUTCOMES, "delivered", "opted_
 
 @dataclass(frozen=True)
 class ResponsePlan:
-    """Which days become response rows and how long the response window is, in days."""
+    """Which days become response rows and how long the response window is, in days.
+
+    Every ``every_days`` day is a *sampled* response day: every overdue loan gives a row, an
+    attempt or ``none``. Every ``attempts_every_days`` day in between gives rows for that day's
+    attempts only (``sampled_day`` False), so the funnel learns from (nearly) every attempt of
+    the history, not a quarter of them.
+    """
 
     every_days: int = 4
     min_history_days: int = 60
     window_days: int = 7
     validation_days: int = 56
     test_days: int = 56
+    attempts_every_days: int = 1
 
 
 def channel_history(
@@ -213,28 +221,75 @@ def build_response_set(
 ) -> pd.DataFrame:
     """Response rows of every response day before ``as_of``; every label window ends by ``as_of``.
 
-    Response days S are aligned on ``as_of`` like training snapshots, with S + window_days <=
-    as_of. ``on_snapshot(i, n, date)`` is called after each day (progress reporting).
+    Sampled response days S (every ``plan.every_days``, aligned on ``as_of`` like training
+    snapshots, S + window_days <= as_of) give a row per overdue loan, ``sampled_day`` True.
+    The days between them (every ``plan.attempts_every_days``) add the rows of that day's
+    attempts alone, ``sampled_day`` False: :func:`sampled_rows` keeps a sample of account-days
+    with and without contact (the self-cure baseline, treatment summaries, the gate's evidence);
+    the reach and response-when-reached boosters learn from every attempt. Attempt-only days
+    build features for the loans attempted that day only, which is what keeps them cheap.
+    ``on_snapshot(i, n, date)`` is called after each day (progress reporting).
     """
 
-    def responses(features: pd.DataFrame) -> pd.DataFrame:
+    def responses(features: pd.DataFrame, interactions, payments) -> pd.DataFrame:
         return response_rows(
             features,
-            tables["interactions"],
-            tables["payments"],
+            interactions,
+            payments,
             window_days=plan.window_days,
             qualifying_rule=qualifying_rule,
             tolerance=tolerance,
         )
 
-    return rows_by_date(
-        tables,
-        planned_dates(tables, as_of, plan, "response day"),
-        responses,
-        min_amount_overdue=min_amount_overdue,
-        tolerance=tolerance,
-        on_snapshot=on_snapshot,
-    )
+    sampled = planned_dates(tables, as_of, plan, "response day")
+    first_day = tables["loans"]["disbursed_on"].min().date()
+    every_attempt_day = snapshot_dates(first_day, as_of, replace(plan, every_days=plan.attempts_every_days))
+    attempt_days = sorted(set(every_attempt_day) - set(sampled))
+    total = len(sampled) + len(attempt_days)
+
+    def progress(i: int, _n: int, date: dt.date) -> None:
+        if on_snapshot is not None:
+            on_snapshot(i, total, date)
+
+    frames = [
+        rows_by_date(
+            tables,
+            sampled,
+            lambda features: responses(features, tables["interactions"], tables["payments"]),
+            min_amount_overdue=min_amount_overdue,
+            tolerance=tolerance,
+            on_snapshot=progress,
+        ).assign(sampled_day=True)
+    ]
+    outbound = tables["interactions"][tables["interactions"]["direction"] == "outbound"]
+    for i, day in enumerate(attempt_days, start=len(sampled) + 1):
+        attempted = attempts_on(outbound, day)["loan_id"].unique()
+        if len(attempted):
+            subset = tables_of_loans(tables, attempted)
+            features = build_features(subset, day, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
+            rows = responses(features, subset["interactions"], subset["payments"])
+            frames.append(rows[rows["channel"] != NO_CONTACT].assign(sampled_day=False))
+        progress(i, total, day)
+    out = pd.concat(frames, ignore_index=True)
+    return out.sort_values(["as_of", "loan_id", "channel"], kind="stable", ignore_index=True)
+
+
+def sampled_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of sampled response days (every overdue loan, with and without contact); all of
+    ``rows`` when they carry no ``sampled_day`` column."""
+    if "sampled_day" not in rows.columns:
+        return rows
+    return rows[rows["sampled_day"].to_numpy(dtype=bool)]
+
+
+def tables_of_loans(tables: Mapping[str, pd.DataFrame], loan_ids) -> dict[str, pd.DataFrame]:
+    """``tables`` restricted to the rows of ``loan_ids`` (borrowers and other tables unchanged):
+    every feature is a function of one loan's rows, so the features of these loans are the same."""
+    keep = pd.Index(pd.unique(np.asarray(loan_ids, dtype="object")))
+    return {
+        name: frame[frame["loan_id"].isin(keep)] if "loan_id" in frame.columns else frame
+        for name, frame in tables.items()
+    }
 
 
 def treatment_summary(rows: pd.DataFrame) -> pd.DataFrame:

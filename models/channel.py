@@ -70,6 +70,13 @@ POLICY_PARAMS: dict[str, object] = {
 }
 
 
+def _sampled_mask(X: pd.DataFrame) -> np.ndarray:
+    """Rows of sampled response days (all rows when the frame does not say)."""
+    if "sampled_day" not in X.columns:
+        return np.ones(len(X), dtype=bool)
+    return X["sampled_day"].to_numpy(dtype=bool)
+
+
 def _split_inputs(features: Sequence[str]) -> tuple[list[str], list[str]]:
     numeric = [name for name in features if name not in CATEGORICAL_FEATURES]
     categorical = [name for name in features if name in CATEGORICAL_FEATURES]
@@ -245,10 +252,21 @@ class ChannelResponseModel(CalibratedBooster):
     def fit(self, X: pd.DataFrame, y, *, reached=None, eval_set: tuple[pd.DataFrame, object] | None = None):
         """Fit the old-policy model (when ``ipw``), the weighted self-cure S-learner, the reach
         model and the response-when-reached model; the S-learner and the response-when-reached
-        booster early-stop and are Platt-calibrated on ``eval_set`` (its attempts, for the latter). ``reached`` (default: the ``reached`` column of ``X``, as is that of the
-        evaluation rows) says whether each attempt got through."""
+        booster early-stop and are Platt-calibrated on ``eval_set`` (its attempts, for the
+        latter). ``reached`` (default: the ``reached`` column of ``X``, as is that of the
+        evaluation rows) says whether each attempt got through. Rows with ``sampled_day`` False
+        (attempts of the days between sampled response days) feed the reach and
+        response-when-reached boosters only: the old-policy model and the S-learner need every
+        account-day of a day, contacted or not."""
         reached = np.asarray(X["reached"] if reached is None else reached, dtype=bool)
         y = np.asarray(y)
+        every_row = (X, y, reached)
+        sampled = _sampled_mask(X)
+        X, y, reached = X[sampled], y[sampled], reached[sampled]
+        full_eval = eval_set
+        if eval_set is not None:
+            eval_sampled = _sampled_mask(eval_set[0])
+            eval_set = (eval_set[0][eval_sampled], np.asarray(eval_set[1])[eval_sampled])
         numeric, categorical = _split_inputs(self.features)
         numeric = [*numeric, *CHANNEL_FEATURES]
         self.categories_ = {name: sorted(X[name].dropna().astype(str).unique()) for name in categorical}
@@ -280,6 +298,7 @@ class ChannelResponseModel(CalibratedBooster):
             eval_weight=self._weights(eval_set[0]) if eval_set is not None else None,
         )
 
+        X, y, reached = every_row
         treated = (X["channel"] != NO_CONTACT).to_numpy()
         if not treated.any() or reached[treated].all() or not reached[treated].any():
             raise ValueError("the history needs attempts that got through and attempts that did not")
@@ -288,8 +307,8 @@ class ChannelResponseModel(CalibratedBooster):
             self._matrix(attempts), reached[treated].astype(int)
         )
         eval_attempts = None
-        if eval_set is not None:
-            X_eval, y_eval = eval_set
+        if full_eval is not None:
+            X_eval, y_eval = full_eval
             mask = (X_eval["channel"] != NO_CONTACT).to_numpy()
             if mask.any():
                 eval_attempts = (X_eval[mask], np.asarray(y_eval)[mask])

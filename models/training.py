@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
+from features.responses import sampled_rows
 from models.evaluation import classification_metrics, heuristic_auc
 from models.propensity import PropensityModel
 
@@ -74,7 +75,9 @@ def train_channel(
         params=params, ipw=ipw, weight_clip=weight_clip, random_state=random_state
     ).fit(train, train["label"], reached=train["reached"], eval_set=(valid, valid["label"]))
     metrics: dict[str, float] = {"best_iteration": float(model.best_iteration_), **model.training_weights_}
-    for name, block in (("valid", valid), ("test", test)):
+    # The S-learner is judged, and the old policy's balance measured, on sampled account-days
+    # (with and without contact); the funnel on every attempt of the test block.
+    for name, block in (("valid", sampled_rows(valid)), ("test", sampled_rows(test))):
         scores = model.predict_proba(block)[:, 1]
         for key, value in classification_metrics(block["label"], scores).items():
             metrics[f"{name}_{key}"] = value
@@ -105,11 +108,13 @@ def train_channel(
             "on_time_share",
             "days_since_last_payment",
         ]
-        weights = model.policy_model_.weights(train, train["channel"], clip=weight_clip)
-        before = standardized_differences(train, train["channel"], None, columns)
-        after = standardized_differences(train, train["channel"], weights, columns)
+        balanced = sampled_rows(train)
+        weights = model.policy_model_.weights(balanced, balanced["channel"], clip=weight_clip)
+        before = standardized_differences(balanced, balanced["channel"], None, columns)
+        after = standardized_differences(balanced, balanced["channel"], weights, columns)
         metrics["ipw_mean_abs_smd_before"] = float(before["smd"].abs().mean())
         metrics["ipw_mean_abs_smd_after"] = float(after["smd"].abs().mean())
     summary = {name: _block_summary(block) for name, block in split.items()}
-    summary["treatments"] = train["channel"].value_counts().to_dict()
+    summary["treatments"] = sampled_rows(train)["channel"].value_counts().to_dict()
+    summary["attempts"] = train.loc[train["channel"] != "none", "channel"].value_counts().to_dict()
     return TrainingOutcome(model=model, metrics=metrics, data_summary=summary)

@@ -11,7 +11,7 @@ from prefect.cache_policies import NO_CACHE
 
 from data_contracts.outputs import TrainingSnapshot
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
-from features.responses import ResponsePlan, build_response_set, treatment_summary
+from features.responses import ResponsePlan, build_response_set, sampled_rows, treatment_summary
 from features.snapshots import SnapshotPlan, build_training_set, out_of_time_split
 from models.boosting import fitting_on_dask
 from models.gate import with_group_columns
@@ -62,6 +62,7 @@ def response_plan(config: Config) -> ResponsePlan:
     channel = config.channel_model
     return ResponsePlan(
         every_days=channel.every_days,
+        attempts_every_days=channel.attempts_every_days,
         min_history_days=channel.min_history_days,
         window_days=channel.response_window_days,
         validation_days=config.training.validation_days,
@@ -161,6 +162,7 @@ def log_and_register_channel(
         extra_params={
             "response_window_days": channel.response_window_days,
             "response_every_days": channel.every_days,
+            "response_attempts_every_days": channel.attempts_every_days,
             "ipw": channel.ipw,
             "weight_clip": channel.weight_clip,
         },
@@ -445,8 +447,13 @@ def train_flow(
     with stage("fit best-channel model out of time", timings):
         channel_outcome = fit_channel(responses, config)
     with stage("log best-channel model and register", timings):
-        channel_example = responses.drop(columns=["label", "reached"]).head(5)
-        channel_split = out_of_time_split(responses, response_plan(config))
+        channel_example = responses.drop(columns=["label", "reached", "sampled_day"]).head(5)
+        # Reports and the gate's evidence judge the model on sampled account-days, with and
+        # without contact, not on the extra attempt-only rows the funnel also learnt from.
+        channel_split = {
+            name: sampled_rows(block)
+            for name, block in out_of_time_split(responses, response_plan(config)).items()
+        }
         channel_evidence = channel_split["test"]
         channel_report_ = channel_training_report_task(
             channel_split, channel_outcome, as_of, str(data), config
@@ -471,7 +478,7 @@ def train_flow(
         "model": champion.label,
         "channel_model": channel_champion.label,
         "channel_metrics": channel_outcome.metrics,
-        "treatments": treatment_summary(responses).to_dict("records"),
+        "treatments": treatment_summary(sampled_rows(responses)).to_dict("records"),
         "mlflow_run_id": champion.run_id,
         "tracking_uri": tracking.tracking_uri(config),
         "metrics": outcome.metrics,

@@ -88,6 +88,12 @@ class ChannelModelConfig(_Section):
     every_days: int = Field(
         4, gt=0, description="One response day every N days of history (N not 7: weekdays rotate)."
     )
+    attempts_every_days: int = Field(
+        1,
+        gt=0,
+        description="The funnel (reach, response when reached) also learns from the attempts of "
+        "every Nth day between response days; 1 = every attempt of the history.",
+    )
     min_history_days: int = Field(60, ge=0)
     ipw: bool = Field(
         True, description="Weight rows by the inverse propensity of the historical contact policy."

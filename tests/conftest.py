@@ -122,10 +122,18 @@ def postgres_schema(postgres_url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def response_rows(small_tables):
-    """Contact-response rows of the small book (one response day every 8 days)."""
+    """Contact-response rows of the small book (one response day every 8 days, and the attempts
+    of every other day between them)."""
     from features.responses import ResponsePlan, build_response_set
 
-    plan = ResponsePlan(every_days=8, min_history_days=60, window_days=7, validation_days=56, test_days=56)
+    plan = ResponsePlan(
+        every_days=8,
+        min_history_days=60,
+        window_days=7,
+        validation_days=56,
+        test_days=56,
+        attempts_every_days=2,
+    )
     return build_response_set(small_tables, SMALL_BOOK_AS_OF, plan), plan
 
 

@@ -141,3 +141,58 @@ def test_untried_channels_have_zero_attempts_and_unknown_shares():
         .all(axis=None)
     )
     assert rows.loc["call", "channel_reached_attempts_180d"] == 1
+
+
+def test_a_loan_s_features_and_response_rows_need_only_its_own_rows(small_tables):
+    """Attempt-only days build features from the attempted loans' rows alone: that must give
+    exactly the rows the whole book gives for them."""
+    from features.responses import tables_of_loans
+    from tests.conftest import SMALL_BOOK_AS_OF
+
+    day = SMALL_BOOK_AS_OF - dt.timedelta(days=45)
+    every = response_rows(
+        build_features(small_tables, day),
+        small_tables["interactions"],
+        small_tables["payments"],
+        window_days=7,
+    )
+    attempted = every.loc[every["channel"] != NO_CONTACT, "loan_id"].unique()
+    subset = tables_of_loans(small_tables, attempted)
+    assert len(subset["payments"]) < len(small_tables["payments"])
+    alone = response_rows(
+        build_features(subset, day), subset["interactions"], subset["payments"], window_days=7
+    )
+    expected = every[every["loan_id"].isin(attempted)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(alone.reset_index(drop=True), expected)
+
+
+def test_the_response_set_samples_account_days_and_keeps_every_attempt_between(small_tables):
+    from features.responses import ResponsePlan, build_response_set, sampled_rows
+    from tests.conftest import SMALL_BOOK_AS_OF
+
+    plan = ResponsePlan(every_days=4, attempts_every_days=1)
+    rows = build_response_set(small_tables, SMALL_BOOK_AS_OF, plan)
+    sampled = sampled_rows(rows)
+    between = rows[~rows["sampled_day"]]
+    assert (sampled["channel"] == NO_CONTACT).any() and not (between["channel"] == NO_CONTACT).any()
+    sampled_days = set(sampled["as_of"].dt.date)
+    assert not sampled_days & set(between["as_of"].dt.date)
+    assert len(set(rows["as_of"].dt.date)) > 3 * len(sampled_days)  # (nearly) every day has attempts
+    assert rows["as_of"].max() <= pd.Timestamp(SMALL_BOOK_AS_OF - dt.timedelta(days=7))
+    # Every attempt row is an outbound attempt of its day, and none is counted twice.
+    outbound = small_tables["interactions"][small_tables["interactions"]["direction"] == "outbound"]
+    day_of = outbound["occurred_at"].dt.tz_convert(None).dt.normalize()
+    made = set(zip(outbound["loan_id"], day_of, outbound["channel"], strict=True))
+    attempts = rows[rows["channel"] != NO_CONTACT]
+    keys = list(
+        zip(attempts["loan_id"], attempts["as_of"].astype("datetime64[ns]"), attempts["channel"], strict=True)
+    )
+    assert len(keys) == len(set(keys)) and set(keys) <= made
+    in_span = (day_of >= rows["as_of"].min()) & (day_of <= rows["as_of"].max())
+    assert len(keys) > 0.8 * len(
+        set(zip(outbound["loan_id"][in_span], day_of[in_span], outbound["channel"][in_span], strict=True))
+    )
+    thin = build_response_set(
+        small_tables, SMALL_BOOK_AS_OF, ResponsePlan(every_days=4, attempts_every_days=4)
+    )
+    assert thin["sampled_day"].all() and len(thin) == len(sampled)

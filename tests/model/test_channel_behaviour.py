@@ -8,7 +8,7 @@ import pytest
 
 from data_contracts.enums import CHANNELS, PROTECTED_ATTRIBUTES
 from features.catalog import spec
-from features.responses import NO_CONTACT
+from features.responses import NO_CONTACT, sampled_rows
 from models.channel import standardized_differences
 
 
@@ -27,7 +27,7 @@ def test_it_learns_something_out_of_time(channel_outcome):
 def test_ipw_brings_contacted_and_uncontacted_rows_closer(channel_outcome):
     outcome, split = channel_outcome
     assert outcome.metrics["ipw_mean_abs_smd_after"] < outcome.metrics["ipw_mean_abs_smd_before"]
-    train = split["train"]
+    train = sampled_rows(split["train"])
     columns = ["days_past_due", "amount_overdue"]
     weights = outcome.model.policy_model_.weights(train, train["channel"])
     before = standardized_differences(train, train["channel"], None, columns)
@@ -113,6 +113,32 @@ def test_the_response_when_reached_model_learns_from_attempts_only(channel_outco
         ResponseWhenReachedModel().fit(
             test_rows.assign(channel=NO_CONTACT, reached=False), test_rows["label"]
         )
+
+
+def test_attempts_between_sampled_days_teach_the_funnel_and_never_the_self_cure_baseline(channel_outcome):
+    """Attempt-only rows (days between sampled response days) have no uncontacted rows beside
+    them: they must not reach the old-policy model or the self-cure S-learner. Flipping their
+    labels leaves p_self_cure untouched and moves the response when reached."""
+    from models.channel import ChannelResponseModel
+
+    _, split = channel_outcome
+    train, valid = split["train"], split["valid"]
+    between = ~train["sampled_day"].to_numpy()
+    assert between.any() and (train.loc[between, "channel"] != NO_CONTACT).all()
+    params = {"n_estimators": 30, "min_child_samples": 40}
+    flipped = train.assign(label=np.where(between, 1 - train["label"], train["label"]))
+    fits = [
+        ChannelResponseModel(params=params, random_state=3).fit(
+            rows, rows["label"], eval_set=(valid, valid["label"])
+        )
+        for rows in (train, flipped)
+    ]
+    rows = sampled_rows(split["test"])
+    rows = rows[rows["channel"] != NO_CONTACT].head(300)
+    same, moved = (fit.uplift(rows) for fit in fits)
+    np.testing.assert_array_equal(same["p_self_cure"], moved["p_self_cure"])
+    assert fits[0].training_weights_["rows"] == len(sampled_rows(train))
+    assert np.abs(same["p_if_reached"] - moved["p_if_reached"]).mean() > 0.01
 
 
 def test_paying_after_past_contacts_that_got_through_raises_the_response_when_reached(channel_outcome):
