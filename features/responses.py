@@ -262,8 +262,10 @@ def build_response_set(
         ).assign(sampled_day=True)
     ]
     outbound = tables["interactions"][tables["interactions"]["direction"] == "outbound"]
+    # One pass over the history, not one per day: the loans attempted on each UTC day.
+    attempted_by_day = outbound.groupby(outbound["occurred_at"].dt.floor("D").dt.date)["loan_id"].unique()
     for i, day in enumerate(attempt_days, start=len(sampled) + 1):
-        attempted = attempts_on(outbound, day)["loan_id"].unique()
+        attempted = attempted_by_day.get(day, [])
         if len(attempted):
             subset = tables_of_loans(tables, attempted)
             features = build_features(subset, day, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
@@ -274,12 +276,17 @@ def build_response_set(
     return out.sort_values(["as_of", "loan_id", "channel"], kind="stable", ignore_index=True)
 
 
-def sampled_rows(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows of sampled response days (every overdue loan, with and without contact); all of
-    ``rows`` when they carry no ``sampled_day`` column."""
+def sampled_mask(rows: pd.DataFrame) -> np.ndarray:
+    """Which rows come from sampled response days (every overdue loan, with and without
+    contact); all of them when ``rows`` carry no ``sampled_day`` column."""
     if "sampled_day" not in rows.columns:
-        return rows
-    return rows[rows["sampled_day"].to_numpy(dtype=bool)]
+        return np.ones(len(rows), dtype=bool)
+    return rows["sampled_day"].to_numpy(dtype=bool)
+
+
+def sampled_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows of sampled response days (see :func:`sampled_mask`)."""
+    return rows[sampled_mask(rows)] if "sampled_day" in rows.columns else rows
 
 
 def tables_of_loans(tables: Mapping[str, pd.DataFrame], loan_ids) -> dict[str, pd.DataFrame]:

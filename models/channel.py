@@ -47,7 +47,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from data_contracts.enums import CHANNELS
 from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES, REACHED_INPUT, spec
-from features.responses import CHANNEL_FEATURES, NO_CONTACT, TREATMENTS
+from features.responses import CHANNEL_FEATURES, NO_CONTACT, TREATMENTS, sampled_mask
 from models.boosting import CalibratedBooster, lgbm_classifier, model_matrix
 
 RESPONSE_PARAMS: dict[str, object] = {
@@ -70,13 +70,6 @@ POLICY_PARAMS: dict[str, object] = {
     "min_child_samples": 50,
     "n_jobs": 2,
 }
-
-
-def _sampled_mask(X: pd.DataFrame) -> np.ndarray:
-    """Rows of sampled response days (all rows when the frame does not say)."""
-    if "sampled_day" not in X.columns:
-        return np.ones(len(X), dtype=bool)
-    return X["sampled_day"].to_numpy(dtype=bool)
 
 
 def _split_inputs(features: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -263,11 +256,11 @@ class ChannelResponseModel(CalibratedBooster):
         reached = np.asarray(X["reached"] if reached is None else reached, dtype=bool)
         y = np.asarray(y)
         every_row = (X, y, reached)
-        sampled = _sampled_mask(X)
+        sampled = sampled_mask(X)
         X, y, reached = X[sampled], y[sampled], reached[sampled]
         full_eval = eval_set
         if eval_set is not None:
-            eval_sampled = _sampled_mask(eval_set[0])
+            eval_sampled = sampled_mask(eval_set[0])
             eval_set = (eval_set[0][eval_sampled], np.asarray(eval_set[1])[eval_sampled])
         numeric, categorical = _split_inputs(self.features)
         numeric = [*numeric, *CHANNEL_FEATURES]

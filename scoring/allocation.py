@@ -155,13 +155,10 @@ def allocate(
     # Drawn per period, not per night: a loan held out one night and contacted the next measures
     # one night's contact, not contact against none (measured by `recover backfill`: 93% of
     # nightly controls were contacted the next night, and realized uplift was indistinguishable).
-    control_ids = set(
-        loans[
-            in_control_group(
-                loans, as_of, share=settings.control_share, days=settings.control_days, salt=settings.salt
-            )
-        ]
+    held_out = in_control_group(
+        loans, as_of, share=settings.control_share, days=settings.control_days, salt=settings.salt
     )
+    control_ids = set(loans[held_out])
     open_options = options[~options["loan_id"].isin(control_ids)]
 
     explore = _exploration(open_options, best, capacity, settings, as_of)
