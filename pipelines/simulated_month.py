@@ -7,7 +7,9 @@ as-of on the engine replaces the old rule book: on every ``every_days``-th night
 validation, features, champion, contact policy, channel choice, capacity, publish, and the
 queue history archive) scores the tables observed that night, the queue's within-capacity
 rows are that day's outbound contacts in the simulator (one contact per loan, through the
-recommended channel), and the simulator steps one day. Nights without a run carry no outbound
+recommended channel, at a local time inside 08:00-21:00: the engine recommends only lawful
+windows and its dialer keeps them, unlike the old rule book whose history holds a few contacts
+logged outside hours), and the simulator steps one day. Nights without a run carry no outbound
 contact at all: the old rule book is retired for the whole period, so nothing but the engine's
 queue contacts anybody and a control loan is left alone unless a later night's queue picks it.
 At the end the observed tables (history strictly before the last day) are written to
@@ -58,8 +60,9 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
 
 def queue_contacts(queue: pd.DataFrame, simulator: LoanBookSimulator) -> tuple[Contacts, pd.DataFrame, int]:
     """Tonight's contacts in the simulator: the queue's within-capacity rows through their
-    recommended channel. Rows the simulator cannot carry out (a loan it does not know or no
-    longer active, a channel without the means) are dropped and counted, never forced."""
+    recommended channel, made within 08:00-21:00 local (``lawful_hours``). Rows the simulator
+    cannot carry out (a loan it does not know or no longer active, a channel without the means)
+    are dropped and counted, never forced."""
     work = queue[queue["within_capacity"]]
     index = pd.Index(loan_ids(simulator.population.n_loans))
     loan = index.get_indexer(work["loan_id"].astype("str"))
@@ -70,7 +73,7 @@ def queue_contacts(queue: pd.DataFrame, simulator: LoanBookSimulator) -> tuple[C
         on = possible & (code == channel)
         possible[on] &= simulator.has_means(channel)[loan[on]]
     applied = work[possible]
-    contacts = Contacts(loan[possible].astype(np.int64), code[possible].astype(np.int8))
+    contacts = Contacts(loan[possible].astype(np.int64), code[possible].astype(np.int8), lawful_hours=True)
     frame = pd.DataFrame(
         {
             "loan_id": applied["loan_id"].astype("str").to_numpy(),

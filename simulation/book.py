@@ -4,8 +4,10 @@ Table conventions (the engine's input contract):
 
 * dates are ``datetime64[ns]`` at midnight (naive); timestamps are
   ``datetime64[ns, UTC]`` with whole seconds;
-* every event of simulated day ``t`` carries a UTC timestamp inside UTC calendar
-  day ``t``; its local clock time follows the borrower's region time zone;
+* every event of simulated day ``t`` happens at a local clock time of local
+  calendar date ``t`` in the borrower's region time zone and is stamped with that
+  true UTC instant (DST aware): an evening event in the Americas falls after
+  00:00 UTC of date ``t + 1``;
 * a flag is in force on days ``starts_on <= d <= ends_on`` (``ends_on`` is its last
   day, as the input contract defines it); ``ends_on`` is null while the flag is (as
   far as the cut-off knows) still in force;
@@ -14,7 +16,6 @@ Table conventions (the engine's input contract):
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,8 +99,11 @@ def simulate_book(config: SimulationConfig) -> SimulatedBook:
 def observed_tables(simulator: LoanBookSimulator, cutoff_day: int | None = None) -> dict[str, pd.DataFrame]:
     """The six input tables as known at the start of ``cutoff_day`` (default: the simulator's day).
 
-    Only loans disbursed and events logged strictly before the cut-off are
+    Only loans disbursed and events of simulated days before ``cutoff_day`` are
     included; installment schedules are complete (future due dates included).
+    Events are selected by simulated (local) day, not by timestamp: an evening event
+    of day ``cutoff_day - 1`` is stamped after 00:00 UTC of ``cutoff_day`` and is in
+    the tables, as it is in a real extract taken that night.
     """
     if simulator.log is None:
         raise ValueError("the simulator does not record events")
@@ -209,35 +213,35 @@ def _installments_table(config: SimulationConfig, population: Population, rows: 
     )
 
 
-@functools.lru_cache(maxsize=8)
-def _utc_offset_seconds(sim_start: np.datetime64, n_days: int) -> np.ndarray:
-    """(time zone, day) -> UTC offset in seconds at local noon (DST aware)."""
-    noon = pd.DatetimeIndex(
-        (np.datetime64(sim_start, "D") + np.arange(n_days)).astype("datetime64[ns]")
-    ) + pd.Timedelta(hours=12)
-    offsets = np.empty((len(catalog.TIMEZONES), n_days), dtype=np.int64)
-    for code, zone in enumerate(catalog.TIMEZONES):
-        local = noon.tz_localize(zone)
-        offsets[code] = (noon - local.tz_convert("UTC").tz_localize(None)).total_seconds().astype(np.int64)
-    return offsets
-
-
 def _utc_timestamps(
     config: SimulationConfig, day: np.ndarray, region: np.ndarray, local_seconds: np.ndarray
 ) -> pd.Series:
-    """Timestamps inside UTC day ``day`` whose local clock time is ``local_seconds``.
+    """The true UTC instants of local clock time ``local_seconds`` on local date ``day``.
 
-    Wrapping into the UTC day keeps the as-of semantics exact (an event of day t
-    is before midnight UTC of day t+1) at the price of a late-evening local event
-    being dated on the previous local calendar day.
+    ``local_seconds`` (in [0, 86400)) is the wall-clock time after local midnight of
+    simulated day ``day`` in the region's time zone, converted with the zone's real
+    offset at that local time (DST aware, vectorised per zone by pandas). A wall-clock
+    time that happens twice (the autumn fold) is the first pass, still on daylight
+    time; one that never happens (the spring gap) moves forward to the first instant
+    after the gap, 03:00 local (pandas ``ambiguous=True, nonexistent="shift_forward"``).
+    An evening event of day ``t`` in the Americas is thus after 00:00 UTC of day ``t + 1``.
     """
-    n_days = int(day.max()) + 1 if len(day) else 1
-    offsets = _utc_offset_seconds(np.datetime64(config.sim_start, "D"), n_days)
-    zone = np.asarray(catalog.REGION_TIMEZONE_CODE, dtype=np.int64)[region]
-    utc_seconds = np.mod(local_seconds.astype(np.int64) - offsets[zone, day], _SECONDS_PER_DAY)
     start_ns = np.datetime64(config.sim_start, "D").astype("datetime64[ns]").astype(np.int64)
-    ns = start_ns + day.astype(np.int64) * _NS_PER_DAY + utc_seconds * 10**9
-    return pd.Series(ns.astype("datetime64[ns]")).dt.tz_localize("UTC")
+    wall_ns = (
+        start_ns
+        + np.asarray(day, dtype=np.int64) * _NS_PER_DAY
+        + np.asarray(local_seconds).astype(np.int64) * 10**9
+    )
+    zone = np.asarray(catalog.REGION_TIMEZONE_CODE, dtype=np.int64)[region]
+    utc_ns = np.empty(len(wall_ns), dtype=np.int64)
+    for code, name in enumerate(catalog.TIMEZONES):
+        rows = np.flatnonzero(zone == code)
+        if rows.size:
+            wall = pd.DatetimeIndex(wall_ns[rows].astype("datetime64[ns]"))
+            utc_ns[rows] = wall.tz_localize(
+                name, ambiguous=np.ones(rows.size, dtype=bool), nonexistent="shift_forward"
+            ).asi8
+    return pd.Series(utc_ns.astype("datetime64[ns]")).dt.tz_localize("UTC")
 
 
 def _hours(start: float, end: float, u: np.ndarray) -> np.ndarray:
@@ -255,7 +259,7 @@ def _payment_local_seconds(method: np.ndarray, u: np.ndarray) -> np.ndarray:
     )
 
 
-_OUTBOUND_HOURS = {  # local business windows per channel
+_OUTBOUND_HOURS = {  # local business windows per channel, all inside the lawful 08:00-21:00
     catalog.CALL: (8.5, 20.5),
     catalog.SMS: (9.0, 19.0),
     catalog.EMAIL: (8.0, 21.0),
@@ -266,18 +270,69 @@ _OUTBOUND_HOURS = {  # local business windows per channel
 
 
 def _interaction_local_seconds(
-    config: SimulationConfig, channel: np.ndarray, direction: np.ndarray, u: np.ndarray, u_outside: np.ndarray
+    config: SimulationConfig,
+    channel: np.ndarray,
+    direction: np.ndarray,
+    u: np.ndarray,
+    u_outside: np.ndarray,
+    lawful_hours: np.ndarray,
 ) -> np.ndarray:
+    """Local clock time (seconds after local midnight) of each interaction.
+
+    Outbound contacts fall uniformly in their channel's business window, inbound calls in
+    08:00-21:00. A share ``outside_hours_share`` of the outbound contacts of the lender's old
+    rule book is logged between 21:00 and 08:00 instead (same local date), as in messy real
+    data; contacts whose dialer keeps lawful hours (``lawful_hours``: the engine's queue)
+    never are.
+    """
     start = np.select([channel == c for c in _OUTBOUND_HOURS], [w[0] for w in _OUTBOUND_HOURS.values()])
     end = np.select([channel == c for c in _OUTBOUND_HOURS], [w[1] for w in _OUTBOUND_HOURS.values()])
     inbound = direction == INBOUND
     start = np.where(inbound, 8.0, start)
     end = np.where(inbound, 21.0, end)
     seconds = _hours(start, end, u)
-    # A small share of outbound contacts is logged outside 08:00-21:00, as in messy real data.
-    outside = (~inbound) & (u_outside < config.outside_hours_share)
+    # A small share of the old rule book's outbound contacts is logged outside 08:00-21:00.
+    outside = (~inbound) & ~lawful_hours & (u_outside < config.outside_hours_share)
     seconds[outside] = np.mod(_hours(21.0, 32.0, u[outside]), _SECONDS_PER_DAY)
     return seconds
+
+
+def _dialer_calls_first(
+    loan: np.ndarray,
+    day: np.ndarray,
+    channel: np.ndarray,
+    direction: np.ndarray,
+    lawful_hours: np.ndarray,
+    local: np.ndarray,
+) -> np.ndarray:
+    """Local times with every lawful-hours dialer call placed before the borrower's own calls
+    of that loan and day.
+
+    A dialer that re-checks the account before dialing (what a queue's ``data_cutoff_utc`` asks
+    of it) does not call a borrower who has already phoned in that day: Reg F's 7 days after a
+    conversation start then. The simulator has already decided that both calls happened, so the
+    dialer's is the earlier one: drawn between 08:00 and the inbound call (which moves to at
+    least 08:02 when it came earlier).
+    """
+    dialed = lawful_hours & (channel == CALL) & (direction != INBOUND)
+    inbound = (channel == CALL) & (direction == INBOUND)
+    if not (dialed.any() and inbound.any()):
+        return local
+    out = local.astype(np.float64).copy()
+    key = loan.astype(np.int64) * 1_000_000 + day.astype(np.int64)
+    first_inbound = pd.Series(out[inbound]).groupby(key[inbound]).min()
+    limit = pd.Series(key[dialed]).map(first_inbound).to_numpy(dtype=np.float64)
+    clash = ~np.isnan(limit) & (out[dialed] >= limit)
+    if clash.any():
+        opens = 8 * 3600.0
+        latest = np.maximum(limit[clash], opens + 120.0)
+        rows = np.flatnonzero(dialed)[clash]
+        # Keep the dialer's own draw's position within the morning, deterministic for the seed.
+        share = (out[rows] % 3600.0) / 3600.0
+        out[rows] = np.floor(opens + share * (latest - 60.0 - opens))
+        moved_in = inbound & np.isin(key, key[rows]) & (out < opens + 120.0)
+        out[moved_in] = opens + 120.0
+    return out
 
 
 def _payment_methods(population: Population, loan: np.ndarray, kind: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -333,8 +388,14 @@ class _EventFrames:
         loan, day = log["loan_index"][rows], log["day"][rows]
         channel, direction, outcome = log["channel"][rows], log["direction"][rows], log["outcome"][rows]
         local = _interaction_local_seconds(
-            self.config, channel, direction, log["u_time"][rows], log["u_outside"][rows]
+            self.config,
+            channel,
+            direction,
+            log["u_time"][rows],
+            log["u_outside"][rows],
+            log["lawful_hours"][rows],
         )
+        local = _dialer_calls_first(loan, day, channel, direction, log["lawful_hours"][rows], local)
         promise = outcome == PROMISE_TO_PAY
         promised_amount = np.where(promise, log["promised_cents"][rows] / 100.0, np.nan)
         promised_date = np.where(

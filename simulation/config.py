@@ -30,7 +30,10 @@ class SimulationConfig(BaseModel):
     seed: int = Field(42, ge=0, description="Master seed; every random stream is spawned from it.")
     as_of: dt.date = Field(
         dt.date(2026, 6, 1),
-        description="Observation date: tables hold only what is known strictly before this day.",
+        description=(
+            "Observation date: tables hold the events of the simulated days before it (local dates; "
+            "an evening event of the day before is stamped after 00:00 UTC of it)."
+        ),
     )
     history_days: int = Field(
         548, ge=120, description="Days simulated before as_of (simulation starts at as_of - history_days)."
@@ -274,7 +277,13 @@ class SimulationConfig(BaseModel):
         description="Daily share of hardship-plan loans the historical policy still contacts.",
     )
     outside_hours_share: float = Field(
-        0.005, ge=0, le=1, description="Share of outbound contacts logged outside 08:00-21:00 local time."
+        0.005,
+        ge=0,
+        le=1,
+        description=(
+            "Share of the old rule book's outbound contacts logged outside 08:00-21:00 local time "
+            "(never contacts made from the engine's queue)."
+        ),
     )
     n_call_agents: int = Field(40, ge=1, description="Size of the call-centre agent pool.")
     n_field_agents: int = Field(8, ge=1, description="Size of the field-agent pool.")

@@ -8,8 +8,10 @@ events.
 
 Day semantics: ``simulator.day = t`` means "start of day t". Installments with a
 due day < t are due; payments logged on days < t are counted. Every event of day
-t gets a UTC timestamp inside UTC calendar day t (see ``book``), so the state at
-the start of day t is exactly what the tables cut at date t contain.
+t happens on local calendar date t in the borrower's time zone and is stamped with
+its true UTC instant (see ``book``); the tables cut at day t hold the events of days
+< t, whatever their UTC date, so the state at the start of day t is exactly what
+they contain.
 
 Randomness: every borrower decision reads a uniform that is a pure function of
 (behaviour seed, day, decision, loan) -- counter-based "luck" (``luck_uniforms``).
@@ -165,19 +167,27 @@ class SimulationSeeds:
 
 @dataclass(frozen=True)
 class Contacts:
-    """Outbound contacts of one day: parallel arrays of loan indices and channel codes."""
+    """Outbound contacts of one day: parallel arrays of loan indices and channel codes.
+
+    ``lawful_hours`` (one flag for all, or one per contact) marks contacts made by a dialer
+    that keeps the lawful 08:00-21:00 local window, such as the engine's queue: they are
+    always logged inside it. Other contacts (the lender's old rule book) are logged outside
+    it now and then (``outside_hours_share``), as in messy real data. Presentation only: the
+    flag never changes what the borrower does.
+    """
 
     loan_index: np.ndarray
     channel: np.ndarray
+    lawful_hours: bool | np.ndarray = False
 
     @classmethod
     def empty(cls) -> Contacts:
         return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int8))
 
     @classmethod
-    def single_channel(cls, loan_index: np.ndarray, channel: int) -> Contacts:
+    def single_channel(cls, loan_index: np.ndarray, channel: int, *, lawful_hours: bool = False) -> Contacts:
         loan_index = np.asarray(loan_index, dtype=np.int64)
-        return cls(loan_index, np.full(len(loan_index), channel, dtype=np.int8))
+        return cls(loan_index, np.full(len(loan_index), channel, dtype=np.int8), lawful_hours)
 
     @classmethod
     def concat(cls, parts: list[Contacts]) -> Contacts:
@@ -186,7 +196,12 @@ class Contacts:
         return cls(
             np.concatenate([p.loan_index for p in parts]).astype(np.int64),
             np.concatenate([p.channel for p in parts]).astype(np.int8),
+            np.concatenate([p.lawful_hours_mask() for p in parts]),
         )
+
+    def lawful_hours_mask(self) -> np.ndarray:
+        """Per contact: is it kept inside 08:00-21:00 local?"""
+        return np.broadcast_to(np.asarray(self.lawful_hours, dtype=bool), (len(self),)).copy()
 
     def __len__(self) -> int:
         return len(self.loan_index)
@@ -204,7 +219,9 @@ class DayEvents:
 
     ``u_*`` arrays are presentation draws (time of day, payment method, agent)
     turned into table values by ``simulation.book``; they never feed back into
-    behaviour.
+    behaviour. ``interactions["lawful_hours"]`` marks outbound contacts whose dialer
+    keeps 08:00-21:00 local (``Contacts.lawful_hours``); it is False for inbound calls,
+    whose hours the borrower chooses (see ``book``).
     """
 
     day: int
@@ -232,6 +249,7 @@ _INTERACTION_FIELDS = {
     "u_time": np.float64,
     "u_agent": np.float64,
     "u_outside": np.float64,
+    "lawful_hours": bool,
 }
 _FLAG_FIELDS = {"loan_index": np.int64, "flag": np.int8, "start_day": np.int32, "end_day": np.int32}
 
@@ -257,6 +275,7 @@ class _DayBuffer:
         outcome: np.ndarray,
         promised_cents: np.ndarray | None = None,
         promised_day: np.ndarray | None = None,
+        lawful_hours: bool | np.ndarray = False,
     ) -> None:
         n = len(loans)
         if not n:
@@ -272,6 +291,7 @@ class _DayBuffer:
                 outcome,
                 promised_cents,
                 promised_day,
+                np.broadcast_to(np.asarray(lawful_hours, dtype=bool), (n,)),
             )
         )
 
@@ -291,7 +311,15 @@ class _DayBuffer:
         payments = _stack(self.payments, ("loan_index", "amount_cents", "kind"), _PAYMENT_FIELDS)
         interactions = _stack(
             self.interactions,
-            ("loan_index", "channel", "direction", "outcome", "promised_cents", "promised_day"),
+            (
+                "loan_index",
+                "channel",
+                "direction",
+                "outcome",
+                "promised_cents",
+                "promised_day",
+                "lawful_hours",
+            ),
             _INTERACTION_FIELDS,
         )
         flags = _stack(self.flags, ("loan_index", "flag", "start_day", "end_day"), _FLAG_FIELDS)
@@ -830,10 +858,12 @@ class LoanBookSimulator:
         loan = np.asarray(contacts.loan_index, dtype=np.int64)
         channel = np.asarray(contacts.channel, dtype=np.int8)
         self._validate_contacts(loan, channel)
+        lawful_hours = contacts.lawful_hours_mask()
         cfg = self.config
         state = self.loan_state
         for code in range(N_CHANNELS):
-            sel = loan[channel == code]
+            on_channel = channel == code
+            sel = loan[on_channel]
             if not sel.size:
                 continue
             reached = self._u(U_REACH + code, sel) < self._reachability[sel, code]
@@ -874,7 +904,9 @@ class LoanBookSimulator:
             state.contact_boost[sel] = np.minimum(state.contact_boost[sel] + effect, cfg.contact_effect_cap)
             state.last_contact_day[sel, code] = t
             state.contact_load[sel] += 1.0
-            buffer.add_interactions(sel, code, OUTBOUND, outcome, promised_cents, promised_day)
+            buffer.add_interactions(
+                sel, code, OUTBOUND, outcome, promised_cents, promised_day, lawful_hours[on_channel]
+            )
 
         # Heavy contact makes some borrowers demand that it stops.
         contacted_mask = np.zeros(len(self._rows), dtype=bool)

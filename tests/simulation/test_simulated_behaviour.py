@@ -20,6 +20,7 @@ from simulation import (
 )
 from simulation.catalog import CALL, SMS
 from simulation.engine import luck_uniforms
+from tests.simulation.conftest import local_dates
 
 
 def _loan_state(book: SimulatedBook) -> pd.DataFrame:
@@ -68,11 +69,11 @@ def test_broken_promises_predict_lower_repayment(
         (interactions["outcome"] == "promise_to_pay") & (interactions["promised_date"] < as_of)
     ]
     payments = tables["payments"]
+    payments = payments.assign(paid_on=local_dates(tables, "payments"))  # the borrower's calendar
     joined = promises[["interaction_id", "loan_id", "occurred_at", "promised_date", "promised_amount"]].merge(
-        payments[["loan_id", "paid_at", "amount"]], on="loan_id", how="left"
+        payments[["loan_id", "paid_at", "paid_on", "amount"]], on="loan_id", how="left"
     )
-    deadline = (joined["promised_date"] + pd.Timedelta(days=1)).dt.tz_localize("UTC")
-    in_window = (joined["paid_at"] >= joined["occurred_at"]) & (joined["paid_at"] < deadline)
+    in_window = (joined["paid_at"] >= joined["occurred_at"]) & (joined["paid_on"] <= joined["promised_date"])
     paid = joined["amount"].where(in_window, 0.0).groupby(joined["interaction_id"]).sum()
     promises = promises.assign(
         kept=promises["interaction_id"].map(paid) >= promises["promised_amount"] - 0.005
@@ -156,15 +157,20 @@ def test_forks_share_borrower_luck_and_policies_change_outcomes() -> None:
     assert history.simulator.day == config.as_of_day  # forks never move the original
 
 
-def test_observed_tables_at_earlier_cutoff_are_a_prefix(sim_config: SimulationConfig) -> None:
+def test_observed_tables_at_earlier_cutoff_hold_the_earlier_days(sim_config: SimulationConfig) -> None:
+    """Cut at an earlier day, the tables hold exactly the later cut's events of the local days
+    before it (in the same order), including evening events stamped after 00:00 UTC of the
+    cut-off day."""
     config = sim_config.model_copy(update={"n_loans": 500, "truth_mc_replicates": 0})
     history = run_history(config)
     cutoff = config.as_of_day - 90
     early = observed_tables(history.simulator, cutoff_day=cutoff)
     late = observed_tables(history.simulator)
-    cutoff_utc = (pd.Timestamp(config.sim_start) + pd.Timedelta(days=cutoff)).tz_localize("UTC")
-    expected = late["payments"][late["payments"]["paid_at"] < cutoff_utc].reset_index(drop=True)
-    pd.testing.assert_frame_equal(early["payments"], expected)
+    cutoff_date = pd.Timestamp(config.sim_start) + pd.Timedelta(days=cutoff)
+    for table, column in (("payments", "paid_at"), ("interactions", "occurred_at")):
+        expected = late[table][local_dates(late, table) < cutoff_date].reset_index(drop=True)
+        pd.testing.assert_frame_equal(early[table], expected)
+        assert (early[table][column] >= cutoff_date.tz_localize("UTC")).any(), table
 
 
 def test_engine_rejects_impossible_or_duplicate_contacts() -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from data_contracts.enums import FLAGS
 from simulation import TABLE_NAMES, SimulatedBook, SimulationConfig, simulate_book
+from tests.simulation.conftest import local_clock, local_dates
 
 EXPECTED_COLUMNS = {
     "borrowers": [
@@ -161,8 +162,12 @@ def test_value_domains(sim_book: SimulatedBook) -> None:
 def test_every_event_is_before_as_of(sim_book: SimulatedBook, sim_config: SimulationConfig) -> None:
     as_of = pd.Timestamp(sim_config.as_of)
     tables = sim_book.tables
-    assert (tables["payments"]["paid_at"] < _as_of_utc(sim_config)).all()
-    assert (tables["interactions"]["occurred_at"] < _as_of_utc(sim_config)).all()
+    # Before as_of on the borrower's own clock; an evening event of the day before is stamped
+    # after 00:00 UTC of as_of, and the tables hold it (as a real extract taken that night does).
+    for table, column in (("payments", "paid_at"), ("interactions", "occurred_at")):
+        assert (local_dates(tables, table) < as_of).all(), table
+        assert (tables[table][column] >= _as_of_utc(sim_config)).any(), table
+        assert (tables[table][column] < _as_of_utc(sim_config) + pd.Timedelta(hours=8)).all(), table
     assert (tables["account_flags"]["starts_on"] < as_of).all()
     assert (tables["account_flags"]["ends_on"].dropna() < as_of).all()
     assert (tables["loans"]["disbursed_on"] <= as_of - pd.Timedelta(days=sim_config.min_loan_age_days)).all()
@@ -213,9 +218,7 @@ def test_promise_fields(sim_book: SimulatedBook) -> None:
     assert (interactions["promised_date"].notna() == promise).all()
     promised = interactions[promise]
     assert (promised["promised_amount"] >= 0).all()
-    lead_days = (
-        promised["promised_date"] - promised["occurred_at"].dt.tz_localize(None).dt.normalize()
-    ).dt.days
+    lead_days = (promised["promised_date"] - local_dates(sim_book.tables, "interactions")[promise]).dt.days
     assert lead_days.between(1, 14).all()
 
 
@@ -262,7 +265,7 @@ def test_historical_policy_stops_contact_after_blocking_flags(sim_book: Simulate
     outbound = interactions[interactions["direction"] == "outbound"]
     flags = sim_book.tables["account_flags"]
     starts = flags[flags["flag"] == flag].groupby("loan_id")["starts_on"].min()
-    contacted_day = outbound["occurred_at"].dt.tz_localize(None).dt.normalize()
+    contacted_day = local_dates(sim_book.tables, "interactions")[interactions["direction"] == "outbound"]
     after = outbound["loan_id"].map(starts)
     assert not (contacted_day > after).any()
 
@@ -288,7 +291,7 @@ def test_historical_policy_pauses_during_disputes_and_legal_holds(sim_book: Simu
     outbound = tables["interactions"][tables["interactions"]["direction"] == "outbound"]
     episodes = tables["account_flags"][tables["account_flags"]["flag"] == flag]
     merged = outbound.merge(episodes, on="loan_id")
-    day = merged["occurred_at"].dt.tz_localize(None).dt.normalize()
+    day = local_clock(tables, merged, "occurred_at").dt.normalize()
     ends = merged["ends_on"].fillna(pd.Timestamp.max.normalize())
     assert not ((day > merged["starts_on"]) & (day < ends)).any()
 
