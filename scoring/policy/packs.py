@@ -8,11 +8,21 @@ jurisdiction means adding a YAML file to ``configs/policies/``, not code.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from data_contracts.enums import CHANNELS, DIRECTIONS, FLAGS, RIGHT_PARTY_OUTCOMES
 
@@ -146,10 +156,55 @@ class ConversationCooldown(_Rule):
     scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
 
 
+class ContactGap(_Rule):
+    """The minimum gap between contacts, per account (``scope: loan``) or per person
+    (``scope: borrower``).
+
+    After a counted contact on local day L (on ``counted_channels``, in ``directions``, any
+    outcome: an attempt counts whatever came of it), ``channels`` are blocked from the work day
+    through local day L + ``days`` - 1; day L + ``days`` is free again. It is a cap of one
+    attempt in any ``days`` consecutive local days. "At most one field visit in 7 days" is
+    channels [field_visit], counted_channels [field_visit], days 7; "no more than one contact a
+    day" is channels all, counted_channels all, days 1.
+    """
+
+    kind: Literal["contact_gap"]
+    channels: Channels
+    counted_channels: Channels
+    directions: tuple[Literal[DIRECTIONS], ...] = ("outbound",)
+    days: int = Field(ge=1, le=366)
+    scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
+
+    def as_attempt_cap(self) -> AttemptCap:
+        """The same rule as an attempt cap of one attempt in ``days`` local days (same id and
+        reason), so that blocks and attempts left are computed once for both kinds."""
+        return AttemptCap(
+            kind="attempt_cap",
+            id=self.id,
+            reason=self.reason,
+            description=self.description,
+            source=self.source,
+            channels=self.channels,
+            counted_channels=self.counted_channels,
+            directions=self.directions,
+            max_attempts=1,
+            window_days=self.days,
+            scope=self.scope,
+        )
+
+
 Rule = Annotated[
-    FlagHold | BorrowerHold | BorrowerPermission | OptOut | ContactHours | AttemptCap | ConversationCooldown,
+    FlagHold
+    | BorrowerHold
+    | BorrowerPermission
+    | OptOut
+    | ContactHours
+    | AttemptCap
+    | ConversationCooldown
+    | ContactGap,
     Field(discriminator="kind"),
 ]
+_RULE = TypeAdapter(Rule)
 
 
 class RulePack(BaseModel):
@@ -161,7 +216,24 @@ class RulePack(BaseModel):
     version: str = Field(min_length=1, description="Bumped on every change; written on every output row.")
     jurisdiction: str
     description: str
+    timezone: str | None = Field(
+        None,
+        description="the jurisdiction's business clock (IANA): the default time zone of the nightly data cut-off",
+    )
     rules: tuple[Rule, ...]
+
+    @field_validator("timezone")
+    @classmethod
+    def _iana_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(
+                f"unknown time zone {value!r}: give an IANA zone name such as 'America/New_York'"
+            ) from error
+        return value
 
     @model_validator(mode="after")
     def _unique_rule_ids(self) -> RulePack:
@@ -178,6 +250,26 @@ class RulePack(BaseModel):
     @property
     def label(self) -> str:
         return f"{self.name}@{self.version}"
+
+
+def with_house_rules(pack: RulePack, rules: Iterable[Rule | Mapping[str, Any]]) -> RulePack:
+    """A copy of ``pack`` with the lender's own rules (e.g. cadence rules from the config)
+    appended after the pack's, which they can only add to, never replace.
+
+    Each rule is a Rule object or a mapping validated as one (``kind`` picks the type). Raises
+    ValueError naming the id when an extra rule's id repeats one already in the pack.
+    """
+    extra = tuple(_RULE.validate_python(rule) for rule in rules)
+    in_pack = {rule.id for rule in pack.rules}
+    seen: set[str] = set()
+    for rule in extra:
+        # Refused, not overridden: a house rule must never silently replace a rule of the law.
+        if rule.id in in_pack:
+            raise ValueError(f"house rule id {rule.id!r} repeats a rule id of pack {pack.label}")
+        if rule.id in seen:
+            raise ValueError(f"house rule id {rule.id!r} is given twice")
+        seen.add(rule.id)
+    return RulePack.model_validate({**dict(pack), "rules": (*pack.rules, *extra)})
 
 
 def available_packs(packs_dir: Path = PACKS_DIR) -> list[str]:
@@ -203,11 +295,19 @@ def load_pack(name_or_path: str | Path, packs_dir: Path = PACKS_DIR) -> RulePack
 
 
 def resolve_packs(
-    default: str | Path, by_region: dict[str, str], packs_dir: Path = PACKS_DIR
+    default: str | Path,
+    by_region: dict[str, str],
+    packs_dir: Path = PACKS_DIR,
+    house_rules: Iterable[Rule | Mapping[str, Any]] = (),
 ) -> tuple[dict[str, RulePack], str, dict[str, str]]:
     """Load the run's packs (names or YAML paths): packs by name, the default pack's name, and
-    region -> pack name."""
-    loaded = {spec: load_pack(spec, packs_dir) for spec in {str(default), *map(str, by_region.values())}}
+    region -> pack name. ``house_rules`` (the lender's cadence, ``policy.cadence`` in the config)
+    are added to every pack (:func:`with_house_rules`)."""
+    extra = tuple(house_rules)
+    loaded = {
+        spec: with_house_rules(load_pack(spec, packs_dir), extra)
+        for spec in {str(default), *map(str, by_region.values())}
+    }
     packs: dict[str, RulePack] = {}
     for pack in loaded.values():
         if pack.name in packs and packs[pack.name] != pack:

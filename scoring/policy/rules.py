@@ -20,6 +20,7 @@ from scoring.policy.packs import (
     AttemptCap,
     BorrowerHold,
     BorrowerPermission,
+    ContactGap,
     ContactHours,
     ConversationCooldown,
     FlagHold,
@@ -170,6 +171,17 @@ def conversation_cooldown(rule: ConversationCooldown, history: ContactHistory) -
     return _blocks(through.index, rule.channels, rule, through.to_numpy())
 
 
+def contact_gap(rule: ContactGap, history: ContactHistory) -> pd.DataFrame:
+    """Blocked from the work day through L + ``days`` - 1, L the local day of the latest counted
+    contact in the ``days`` ending on the work day (whatever its outcome).
+
+    A gap of ``days`` is a cap of one attempt in any ``days`` consecutive local days, so it is
+    computed by :func:`attempt_cap`: the 1st most recent attempt on day L blocks through the
+    same L + ``days`` - 1.
+    """
+    return attempt_cap(rule.as_attempt_cap(), history)
+
+
 RULE_FUNCTIONS: dict[type, Callable[..., pd.DataFrame]] = {
     FlagHold: flag_hold,
     BorrowerHold: borrower_hold,
@@ -178,6 +190,7 @@ RULE_FUNCTIONS: dict[type, Callable[..., pd.DataFrame]] = {
     ContactHours: contact_hours,
     AttemptCap: attempt_cap,
     ConversationCooldown: conversation_cooldown,
+    ContactGap: contact_gap,
 }
 
 
@@ -185,5 +198,5 @@ def lookback_days(rules) -> int:
     """How many local days of interactions (work day included) the rules can see; opt-outs
     are kept whatever their age."""
     spans = [r.window_days for r in rules if isinstance(r, AttemptCap)]
-    spans += [r.days for r in rules if isinstance(r, ConversationCooldown)]
+    spans += [r.days for r in rules if isinstance(r, ConversationCooldown | ContactGap)]
     return max(spans, default=1)
