@@ -9,6 +9,11 @@ from pandera.typing import Series
 from data_contracts.enums import CHANNELS, DISPOSITIONS
 from data_contracts.inputs import UtcTimestamp
 
+# Every output row says what the run knew: the events before this instant (the night's cut-off)
+# were read; a dialer re-checks anything newer (a call made after it, a flag entered this
+# morning) before it contacts: the `data_cutoff_utc` column of each output, null only for frames
+# built outside a nightly run.
+
 
 class AccountKeys(pa.DataFrameModel):
     """Identifies one loan on one as-of date."""
@@ -89,6 +94,8 @@ class Suppressed(PolicyStamp):
     detail: Series[str]
     source: Series[str]
 
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
+
     class Config:
         unique = ["loan_id", "rule_id"]
 
@@ -100,6 +107,8 @@ class Dispositions(PolicyStamp):
     detail: Series[str]
     control: Series[bool]
     exploration: Series[bool]
+
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
 
     class Config:
         unique = ["loan_id"]
@@ -119,6 +128,8 @@ class LeftAlone(PolicyStamp):
     days_past_due: Series[float] = pa.Field(ge=0)
     amount_overdue: Series[float] = pa.Field(gt=0)
 
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
+
     class Config:
         unique = ["loan_id"]
 
@@ -132,6 +143,8 @@ class Explanations(AccountKeys):
     reason_1: Series[str] = pa.Field(nullable=True)
     reason_2: Series[str] = pa.Field(nullable=True)
     reason_3: Series[str] = pa.Field(nullable=True)
+
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
 
     class Config:
         unique = ["loan_id"]
@@ -148,6 +161,8 @@ class PromiseFollowUp(PolicyStamp):
     paid_since_promise: Series[float] = pa.Field(ge=0)
     follow_up_on: Series[pa.DateTime]
 
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
+
     class Config:
         unique = ["loan_id"]
 
@@ -163,6 +178,8 @@ class Forbearance(PolicyStamp):
     region: Series[str]
     timezone: Series[str]
     contact_held: Series[bool]
+
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
 
     class Config:
         unique = ["loan_id"]
@@ -190,6 +207,8 @@ class ContactWindows(pa.DataFrameModel):
     p_response: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     p_self_cure: Series[float] = pa.Field(ge=0, le=1, nullable=True)
     incremental_value: Series[float] = pa.Field(nullable=True)
+
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
 
     class Config:
         strict = True
@@ -244,6 +263,8 @@ class Queue(AccountKeys):
     channel_reason_1: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
     channel_reason_2: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
     channel_reason_3: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
+
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
 
     class Config:
         unique = ["loan_id"]
@@ -303,8 +324,9 @@ QUEUE_COLUMNS: list[str] = [
     "channel_reason_1",
     "channel_reason_2",
     "channel_reason_3",
+    "data_cutoff_utc",  # appended with the lender-time cut-off
 ]
-CHANNEL_REASON_COLUMNS: list[str] = QUEUE_COLUMNS[-4:]
+CHANNEL_REASON_COLUMNS: list[str] = QUEUE_COLUMNS[-5:-1]
 SUPPRESSED_COLUMNS: list[str] = [
     "as_of",
     "run_id",
@@ -319,6 +341,7 @@ SUPPRESSED_COLUMNS: list[str] = [
     "source",
     "policy",
     "policy_version",
+    "data_cutoff_utc",  # appended with the lender-time cut-off
 ]
 DISPOSITION_COLUMNS: list[str] = [
     "as_of",
@@ -331,6 +354,7 @@ DISPOSITION_COLUMNS: list[str] = [
     "policy_version",
     "control",
     "exploration",
+    "data_cutoff_utc",  # appended with the lender-time cut-off
 ]
 LEFT_ALONE_COLUMNS: list[str] = [
     "as_of",
@@ -348,6 +372,7 @@ LEFT_ALONE_COLUMNS: list[str] = [
     "amount_overdue",
     "policy",
     "policy_version",
+    "data_cutoff_utc",  # appended with the lender-time cut-off
 ]
 PROMISE_FOLLOW_UP_COLUMNS: list[str] = [
     "as_of",
@@ -363,6 +388,7 @@ PROMISE_FOLLOW_UP_COLUMNS: list[str] = [
     "amount_overdue",
     "policy",
     "policy_version",
+    "data_cutoff_utc",  # appended with the lender-time cut-off
 ]
 FORBEARANCE_COLUMNS: list[str] = [
     "as_of",
@@ -379,5 +405,6 @@ FORBEARANCE_COLUMNS: list[str] = [
     "timezone",
     "policy",
     "policy_version",
+    "data_cutoff_utc",  # appended with the lender-time cut-off
 ]
 CONTACT_WINDOW_COLUMNS: list[str] = list(ContactWindows.to_schema().columns)

@@ -4,11 +4,14 @@ Two kinds of problems:
 - structural (a table or column is missing, a column is not in the contract, a file cannot be
   read): nothing can be trusted, :class:`ContractError` is raised naming table, column and rule;
 - row failures (a value of the wrong type, out of range, an unknown code, a duplicate id, an
-  orphan, an event on or after the as-of date): every failing row is reported with the rules it
-  broke; the remaining rows are returned in their contract types.
+  orphan): every failing row is reported with the rules it broke; the remaining rows are
+  returned in their contract types.
 
 Rows failing a rule are quarantined, never silently dropped; exact duplicate rows are collapsed
-and counted. Per table, always: rows in = accepted + quarantined + duplicates collapsed.
+and counted. Valid events at or after the night's cut-off (a call made after midnight on the
+lender's clock, in an extract taken at 02:00) are not bad rows: they are *held* for a later
+night, reported and not counted against the bad-row ceiling. Per table, always:
+rows in = accepted + quarantined + held + duplicates collapsed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from data_contracts.cutoff import AsOf, Cutoff, as_of_date, as_of_instant
 from data_contracts.enums import TABLES
 from data_contracts.inputs import (
     DATAFRAME_CHECK_COLUMNS,
@@ -70,6 +74,9 @@ class ValidationResult:
     rows_in: dict[str, int]
     as_of: dt.date | None = None
     quarantined_rows: dict[str, pd.DataFrame] = field(default_factory=dict)
+    # Valid rows at or after the cut-off (contract types): a later night's events, not errors.
+    held_rows: dict[str, pd.DataFrame] = field(default_factory=dict)
+    cutoff: Cutoff | None = None
     duplicates_collapsed: dict[str, int] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     source_lines: dict[str, np.ndarray] = field(default_factory=dict)  # CSV: line of each row
@@ -79,7 +86,8 @@ class ValidationResult:
         return self.failures.empty
 
     def counts(self) -> pd.DataFrame:
-        """Per table: rows in = accepted + quarantined + duplicates collapsed."""
+        """Per table: rows in = accepted + quarantined + duplicates collapsed + held (valid rows
+        after the cut-off, for a later night)."""
         rows = []
         for table in TABLES:
             rows.append(
@@ -89,9 +97,34 @@ class ValidationResult:
                     "accepted": len(self.tables[table]) if table in self.tables else 0,
                     "quarantined": len(self.quarantined_rows.get(table, ())),
                     "duplicates_collapsed": self.duplicates_collapsed.get(table, 0),
+                    "held": len(self.held_rows.get(table, ())),
                 }
             )
         return pd.DataFrame(rows)
+
+    def held_summary(self) -> dict[str, dict]:
+        """Per table with held rows: how many, and the earliest and latest held time (ISO)."""
+        out = {}
+        for table, rows in self.held_rows.items():
+            if rows.empty:
+                continue
+            column = EVENT_TIME_COLUMNS.get(table) or SCHEDULED_DATE_COLUMNS[table]
+            out[table] = {
+                "rows": len(rows),
+                "column": column,
+                "first": pd.Timestamp(rows[column].min()).isoformat(),
+                "last": pd.Timestamp(rows[column].max()).isoformat(),
+            }
+        return out
+
+    def with_held_rows(self) -> dict[str, pd.DataFrame]:
+        """Accepted plus held rows per table: every valid row delivered (what a store keeps)."""
+        return {
+            table: pd.concat([frame, self.held_rows[table]], ignore_index=True)
+            if len(self.held_rows.get(table, ()))
+            else frame
+            for table, frame in self.tables.items()
+        }
 
     def bad_share(self) -> dict[str, float]:
         """Quarantined rows over rows in, per table."""
@@ -293,22 +326,24 @@ def _rows_in(failures: list[pd.DataFrame]) -> pd.Index:
     return pd.Index(pd.concat(failures)["row"].unique())
 
 
-def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = None) -> ValidationResult:
+def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: AsOf | None = None) -> ValidationResult:
     """Validate the six tables: structure first (raises), then every row rule (reported).
 
     Rows failing a rule are quarantined (kept in ``quarantined_rows`` with every rule they broke
     in ``failures``), not returned; rows of child tables pointing at a quarantined or unknown
-    parent are quarantined too (rule ``foreign_key``). With ``as_of``, events on or after it are
-    quarantined (rule ``event_on_or_after_as_of``), and flags starting after it (rule
-    ``starts_after_as_of``; a flag starting on it is in force that day). Exact duplicate rows are collapsed and
-    counted; rows sharing a key with different content are all quarantined (uniqueness rules).
+    parent are quarantined too (rule ``foreign_key``). With ``as_of`` (a work day on a UTC clock,
+    or a :class:`~features.point_in_time.Cutoff` on the lender's), valid events at or after its
+    cut-off instant and flags starting after the work day (a flag starting on it is in force
+    that day) are held for a later night in ``held_rows``: neither accepted nor quarantined.
+    Exact duplicate rows are collapsed and counted; rows sharing a key with different content
+    are all quarantined (uniqueness rules).
     """
     check_structure(raw)
     all_failures: list[pd.DataFrame] = []
     accepted: dict[str, pd.DataFrame] = {}
     quarantined: dict[str, pd.DataFrame] = {}
+    held: dict[str, pd.DataFrame] = {}
     collapsed: dict[str, int] = {}
-    cutoff = pd.Timestamp(as_of) if as_of is not None else None
 
     for table in TABLES:  # parents before children, so orphans cascade
         delivered = raw[table].reset_index(drop=True)
@@ -338,26 +373,11 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
                         frame[child_column],
                     )
                 )
-        if cutoff is not None and table in EVENT_TIME_COLUMNS:
-            column = EVENT_TIME_COLUMNS[table]
-            values = typed[column]
-            limit = cutoff.tz_localize("UTC") if isinstance(values.dtype, pd.DatetimeTZDtype) else cutoff
-            rows = typed.index[(values >= limit).fillna(False).to_numpy()]
-            if len(rows):
-                failures.append(
-                    _failure_frame(table, frame, rows, column, "event_on_or_after_as_of", frame[column])
-                )
-        if cutoff is not None and table in SCHEDULED_DATE_COLUMNS:
-            column = SCHEDULED_DATE_COLUMNS[table]
-            rows = typed.index[(typed[column] > cutoff).fillna(False).to_numpy()]
-            if len(rows):
-                failures.append(
-                    _failure_frame(table, frame, rows, column, "starts_after_as_of", frame[column])
-                )
-
         bad = _rows_in(failures)
+        later = _after_cutoff(table, typed, as_of).difference(bad)
         quarantined[table] = frame.loc[bad].sort_index()
-        accepted[table] = finalize_dtypes(typed.drop(index=bad), schema).reset_index(drop=True)
+        held[table] = finalize_dtypes(typed.loc[later], schema).reset_index(drop=True)
+        accepted[table] = finalize_dtypes(typed.drop(index=bad.union(later)), schema).reset_index(drop=True)
         all_failures += failures
 
     failures_frame = (
@@ -367,8 +387,10 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
         tables=accepted,
         failures=failures_frame,
         rows_in={t: len(raw[t]) for t in TABLES},
-        as_of=as_of,
+        as_of=None if as_of is None else as_of_date(as_of).date(),
         quarantined_rows=quarantined,
+        held_rows=held,
+        cutoff=None if as_of is None else (as_of if isinstance(as_of, Cutoff) else Cutoff(as_of_date(as_of))),
         duplicates_collapsed=collapsed,
         sources={t: str(raw[t].attrs.get("source", t)) for t in TABLES},
         source_lines={
@@ -377,6 +399,21 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: dt.date | None = Non
             if "lines" in raw[t].attrs and len(raw[t].attrs["lines"]) == len(raw[t])
         },
     )
+
+
+def _after_cutoff(table: str, typed: pd.DataFrame, as_of: AsOf | None) -> pd.Index:
+    """Rows of ``table`` that belong to a later night: events at or after the cut-off instant,
+    flags starting after the work day."""
+    if as_of is None:
+        return pd.Index([], dtype="int64")
+    if table in EVENT_TIME_COLUMNS:
+        values = typed[EVENT_TIME_COLUMNS[table]]
+        limit = as_of_instant(as_of) if isinstance(values.dtype, pd.DatetimeTZDtype) else as_of_date(as_of)
+        return typed.index[(values >= limit).fillna(False).to_numpy()]
+    if table in SCHEDULED_DATE_COLUMNS:
+        values = typed[SCHEDULED_DATE_COLUMNS[table]]
+        return typed.index[(values > as_of_date(as_of)).fillna(False).to_numpy()]
+    return pd.Index([], dtype="int64")
 
 
 def _exact_repeats(frame: pd.DataFrame) -> pd.Series:

@@ -25,6 +25,7 @@ import pandas as pd
 
 from data_contracts.enums import CHANNELS
 from features.build import build_features
+from features.point_in_time import Cutoff
 from features.responses import channel_history, option_rows
 from scoring.allocation import AllocationSettings, allocate, in_control_group, random_option
 from simulation import Contacts, LoanBookSimulator, estimate_pay_probabilities, observed_tables
@@ -44,6 +45,11 @@ class EvaluationRules:
     control_share: float = 0.0
     control_days: int = 30
     control_salt: str = "recover"
+    cutoff_timezone: str = "UTC"  # the lender's clock: each night reads events before its 00:00
+
+    def cutoff(self, sim: LoanBookSimulator) -> Cutoff:
+        """Tonight's data cut-off: 00:00 of the simulator's day on the lender's clock."""
+        return Cutoff(pd.Timestamp(sim.date).date(), self.cutoff_timezone)
 
     def in_control(self, sim: LoanBookSimulator, loan_index: np.ndarray) -> np.ndarray:
         """Whether each loan is in today's control group (drawn as the engine draws it)."""
@@ -88,7 +94,7 @@ def lawful_pairs(
 
 def _contacts(pairs: pd.DataFrame) -> Contacts:
     code = pairs["channel"].map({c: i for i, c in enumerate(CHANNELS)}).to_numpy(dtype=np.int8)
-    return Contacts(pairs["loan_index"].to_numpy(dtype=np.int64), code)
+    return Contacts(pairs["loan_index"].to_numpy(dtype=np.int64), code, lawful_hours=True)
 
 
 class RankingPolicy:
@@ -147,11 +153,12 @@ class LargestBalancePolicy(RankingPolicy):
         return sim.outstanding_balance_cents()[loans].astype(float)
 
 
-def _features_today(sim: LoanBookSimulator) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+def _features_today(
+    sim: LoanBookSimulator, rules: EvaluationRules
+) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
     """The engine's own features of the simulator's book as a nightly run would see it."""
     tables = observed_tables(sim)
-    date = pd.Timestamp(sim.date).date()
-    return build_features(tables, date), tables
+    return build_features(tables, rules.cutoff(sim)), tables
 
 
 class ExpectedRecoveryPolicy(RankingPolicy):
@@ -164,7 +171,7 @@ class ExpectedRecoveryPolicy(RankingPolicy):
         self.model = propensity_model
 
     def score(self, sim, loans):
-        features, _ = _features_today(sim)
+        features, _ = _features_today(sim, self.rules)
         index = pd.Index(loan_ids(sim.population.n_loans))
         features = features[np.isin(index.get_indexer(features["loan_id"]), loans)]
         p_pay = pd.Series(
@@ -245,14 +252,13 @@ class EnginePolicy(DecisionPolicy):
         self.model = channel_model
 
     def options(self, sim, pairs):
-        features, tables = _features_today(sim)
+        features, tables = _features_today(sim, self.rules)
         index = pd.Index(loan_ids(sim.population.n_loans))
         pairs = pairs.assign(loan_id=index[pairs["loan_index"].to_numpy()])
-        date = pd.Timestamp(sim.date).date()
         rows = option_rows(
             features,
             pairs[["loan_id", "channel"]],
-            channel_history(tables["interactions"], tables["payments"], date),
+            channel_history(tables["interactions"], tables["payments"], self.rules.cutoff(sim)),
         )
         if rows.empty:
             return rows

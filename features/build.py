@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 
 import numpy as np
@@ -11,7 +10,14 @@ import pandas as pd
 from data_contracts.enums import RIGHT_PARTY_OUTCOMES
 from features.accounts import account_state
 from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES
-from features.point_in_time import active_flags, as_of_date, as_of_instant, events_before
+from features.point_in_time import (
+    AsOf,
+    active_flags,
+    as_of_date,
+    as_of_instant,
+    cutoff_timezone,
+    events_before,
+)
 from features.promises import DEFAULT_GRACE_DAYS as PROMISE_GRACE_DAYS
 from features.promises import promise_ledger
 
@@ -21,14 +27,15 @@ _PERIODS_PER_MONTH = {"weekly": 52 / 12, "fortnightly": 26 / 12, "monthly": 1.0}
 
 def build_features(
     tables: Mapping[str, pd.DataFrame],
-    as_of: dt.date,
+    as_of: AsOf,
     *,
     min_amount_overdue: float = 1.0,
     tolerance: float = 0.01,
 ) -> pd.DataFrame:
-    """Features of every loan overdue on ``as_of``, from events strictly before ``as_of``.
+    """Features of every loan overdue on ``as_of``, from events strictly before its cut-off.
 
-    One row per loan with at least ``min_amount_overdue`` in arrears; columns :data:`KEY_COLUMNS`
+    ``as_of`` is a work day (UTC clock) or a :class:`~features.point_in_time.Cutoff` (00:00 of
+    the work day on the lender's clock). One row per loan with at least ``min_amount_overdue`` in arrears; columns :data:`KEY_COLUMNS`
     then the catalog's features in catalog order. Pure: no event on or after ``as_of`` can
     change the result.
     """
@@ -53,7 +60,7 @@ def build_features(
     interactions = events_before(tables["interactions"], "occurred_at", as_of)
     interactions = interactions[interactions["loan_id"].isin(frame.index)]
     frame = frame.join(_contact_features(interactions, instant))
-    frame = frame.join(_promise_features(interactions, payments, instant, tolerance))
+    frame = frame.join(_promise_features(interactions, payments, instant, tolerance, cutoff_timezone(as_of)))
 
     borrowers = tables["borrowers"].set_index("borrower_id")
     frame = frame.join(borrowers[["monthly_income", "has_phone", "has_email"]], on="borrower_id")
@@ -150,10 +157,11 @@ def _promise_features(
     payments: pd.DataFrame,
     instant: pd.Timestamp,
     tolerance: float,
+    timezone: str,
 ) -> pd.DataFrame:
     """Promises of the last 180 days: kept, broken, or still open (see features.promises)."""
     ledger = promise_ledger(
-        interactions, payments, instant, tolerance=tolerance, grace_days=PROMISE_GRACE_DAYS
+        interactions, payments, instant, tolerance=tolerance, grace_days=PROMISE_GRACE_DAYS, timezone=timezone
     )
     counts = pd.crosstab(ledger["loan_id"], ledger["status"]).reindex(
         columns=["kept", "broken", "open"], fill_value=0

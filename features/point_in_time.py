@@ -1,35 +1,51 @@
-"""As-of semantics shared by every feature: a run for date D knows events strictly before D.
+"""As-of semantics shared by every feature: a run for work day D knows events before D's cut-off.
 
-D is a calendar date; its cut-off instant is 00:00 UTC of D for timestamps (payments,
-interactions) and the date itself for calendar dates (due dates, flags).
+D is a calendar date. Its cut-off is the start of D on the lender's clock: 00:00 of D in the
+lender's time zone (a :class:`~data_contracts.cutoff.Cutoff`), so a call made at 19:02 in Chicago
+the evening before (00:02 UTC on D) is history for D, not a future event. A plain date means a
+UTC clock. Timestamps (payments, interactions) are compared with the cut-off instant; calendar
+dates (due dates, flags) with D itself.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pandas as pd
 
+from data_contracts.cutoff import (
+    UTC,
+    AsOf,
+    Cutoff,
+    as_of_date,
+    as_of_instant,
+    business_dates,
+    cutoff_timezone,
+    local_midnight,
+    local_midnights,
+)
 
-def as_of_date(as_of: dt.date | str | pd.Timestamp) -> pd.Timestamp:
-    """The as-of date as a naive midnight timestamp, for comparing calendar-date columns."""
-    stamp = pd.Timestamp(as_of)
-    return (stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp).normalize()
+__all__ = [
+    "UTC",
+    "AsOf",
+    "Cutoff",
+    "active_flags",
+    "as_of_date",
+    "as_of_instant",
+    "business_dates",
+    "cutoff_timezone",
+    "events_before",
+    "local_midnight",
+    "local_midnights",
+]
 
 
-def as_of_instant(as_of: dt.date | str | pd.Timestamp) -> pd.Timestamp:
-    """The as-of cut-off as a UTC instant, for comparing timestamp columns."""
-    return as_of_date(as_of).tz_localize("UTC")
-
-
-def events_before(frame: pd.DataFrame, column: str, as_of: dt.date | str | pd.Timestamp) -> pd.DataFrame:
+def events_before(frame: pd.DataFrame, column: str, as_of: AsOf) -> pd.DataFrame:
     """Rows of ``frame`` whose ``column`` lies strictly before the as-of cut-off."""
     values = frame[column]
     cutoff = as_of_instant(as_of) if isinstance(values.dtype, pd.DatetimeTZDtype) else as_of_date(as_of)
     return frame[values < cutoff]
 
 
-def active_flags(account_flags: pd.DataFrame, as_of: dt.date | str | pd.Timestamp) -> pd.DataFrame:
+def active_flags(account_flags: pd.DataFrame, as_of: AsOf) -> pd.DataFrame:
     """The flag rows in force on the as-of date: started before it and not ended before it."""
     day = as_of_date(as_of)
     started = account_flags["starts_on"] < day

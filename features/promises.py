@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from features.accounts import paid_between
+from features.point_in_time import UTC, business_dates, local_midnights
 
 PROMISE_LOOKBACK_DAYS = 180
 DEFAULT_GRACE_DAYS = 3
@@ -29,11 +30,13 @@ def promise_ledger(
     tolerance: float,
     grace_days: int = DEFAULT_GRACE_DAYS,
     lookback_days: int = PROMISE_LOOKBACK_DAYS,
+    timezone: str = UTC,
 ) -> pd.DataFrame:
     """Every promise of the last ``lookback_days`` before ``instant`` with its status.
 
     A promise is due at the end of its promised date plus ``grace_days`` (``UNDATED_PROMISE_DAYS``
-    after it was made when no date was given): its ``deadline`` is the instant after that day.
+    after the work day it was made when no date was given): its ``deadline`` is the cut-off that
+    ends that day, 00:00 of the next day on the lender's clock ``timezone``.
     Before the deadline it is ``open``; after it, ``kept`` if the loan received at least the
     promised amount between the promise and the deadline, else ``broken``. Only events before
     ``instant`` are read; a payment after it cannot keep a promise yet.
@@ -43,9 +46,9 @@ def promise_ledger(
         & (interactions["occurred_at"] >= instant - pd.Timedelta(days=lookback_days))
         & (interactions["occurred_at"] < instant)
     ]
-    promised_day = promises["promised_date"].dt.tz_localize("UTC")
-    fallback = promises["occurred_at"].dt.normalize() + pd.Timedelta(days=UNDATED_PROMISE_DAYS)
-    deadline = promised_day.fillna(fallback) + pd.Timedelta(days=1 + grace_days)
+    made_on = business_dates(promises["occurred_at"], timezone)
+    due_day = promises["promised_date"].fillna(made_on + pd.Timedelta(days=UNDATED_PROMISE_DAYS))
+    deadline = local_midnights(due_day + pd.Timedelta(days=1 + grace_days), timezone)
     ledger = promises.assign(deadline=deadline)
     known_payments = payments[payments["paid_at"] < instant]
     # Only what is known at `instant` counts: a resolved promise's window ends at its deadline,

@@ -25,7 +25,7 @@ import pandas as pd
 from data_contracts.enums import CHANNELS, RIGHT_PARTY_OUTCOMES
 from features.build import build_features
 from features.labels import label_pays
-from features.point_in_time import as_of_instant
+from features.point_in_time import UTC, AsOf, Cutoff, as_of_instant, business_dates
 from features.snapshots import planned_dates, rows_by_date, snapshot_dates
 
 NO_CONTACT = "none"
@@ -62,12 +62,13 @@ class ResponsePlan:
     validation_days: int = 56
     test_days: int = 56
     attempts_every_days: int = 1
+    cutoff_timezone: str = UTC  # each response day starts at 00:00 on the lender's clock
 
 
 def channel_history(
     interactions: pd.DataFrame,
     payments: pd.DataFrame,
-    as_of: dt.date,
+    as_of: AsOf,
     *,
     days: int = CHANNEL_HISTORY_DAYS,
     paid_after_days: int = PAID_AFTER_DAYS,
@@ -159,14 +160,15 @@ def with_channel_features(options: pd.DataFrame, history: pd.DataFrame) -> pd.Da
     return out
 
 
-def attempts_on(interactions: pd.DataFrame, day: dt.date) -> pd.DataFrame:
-    """Outbound attempts of the UTC day ``day``: one row per (loan, channel), ``reached`` when any
-    attempt that day reached the borrower (:data:`REACHED_OUTCOMES`)."""
-    start = as_of_instant(day)
+def attempts_on(interactions: pd.DataFrame, day: AsOf) -> pd.DataFrame:
+    """Outbound attempts of work day ``day`` (between its cut-off and the next one; a plain date
+    is a UTC day): one row per (loan, channel), ``reached`` when any attempt that day reached the
+    borrower (:data:`REACHED_OUTCOMES`)."""
+    cutoff = day if isinstance(day, Cutoff) else Cutoff(day)
     that_day = interactions[
         (interactions["direction"] == "outbound")
-        & (interactions["occurred_at"] >= start)
-        & (interactions["occurred_at"] < start + pd.Timedelta(days=1))
+        & (interactions["occurred_at"] >= cutoff.instant)
+        & (interactions["occurred_at"] < cutoff.next().instant)
     ]
     reached = that_day["outcome"].isin(REACHED_OUTCOMES)
     return (
@@ -186,15 +188,17 @@ def response_rows(
     window_days: int,
     qualifying_rule: str = "min_overdue_or_installment",
     tolerance: float = 0.01,
+    timezone: str = UTC,
 ) -> pd.DataFrame:
-    """Response rows of one snapshot: ``features`` (one as_of) joined to that day's attempts.
+    """Response rows of one snapshot: ``features`` (one as_of) joined to that day's attempts
+    (the work day between two cut-offs on the lender's clock ``timezone``).
 
     Loans tried through two channels that day give two rows; loans not tried give one ``none``
     row. Columns: the features, ``channel``, the channel features, ``label`` and ``reached``.
     """
     if features.empty:
         return features.assign(channel=pd.Series(dtype="str"), label=0, reached=False).iloc[:0]
-    day = features["as_of"].iloc[0].date()
+    day = Cutoff(features["as_of"].iloc[0].date(), timezone)
     attempts = attempts_on(interactions, day)
     attempts = attempts[attempts["loan_id"].isin(features["loan_id"])]
     treated = features.merge(attempts, on="loan_id", how="inner")
@@ -204,7 +208,7 @@ def response_rows(
     rows = pd.concat([treated, untreated], ignore_index=True)
     rows = with_channel_features(rows, channel_history(interactions, payments, day))
     rows["label"] = label_pays(
-        rows, payments, window_days=window_days, rule=qualifying_rule, tolerance=tolerance
+        rows, payments, window_days=window_days, rule=qualifying_rule, tolerance=tolerance, timezone=timezone
     ).to_numpy()
     return rows.sort_values(["loan_id", "channel"], kind="stable", ignore_index=True)
 
@@ -239,6 +243,7 @@ def build_response_set(
             window_days=plan.window_days,
             qualifying_rule=qualifying_rule,
             tolerance=tolerance,
+            timezone=plan.cutoff_timezone,
         )
 
     sampled = planned_dates(tables, as_of, plan, "response day")
@@ -258,17 +263,24 @@ def build_response_set(
             lambda features: responses(features, tables["interactions"], tables["payments"]),
             min_amount_overdue=min_amount_overdue,
             tolerance=tolerance,
+            timezone=plan.cutoff_timezone,
             on_snapshot=progress,
         ).assign(sampled_day=True)
     ]
     outbound = tables["interactions"][tables["interactions"]["direction"] == "outbound"]
-    # One pass over the history, not one per day: the loans attempted on each UTC day.
-    attempted_by_day = outbound.groupby(outbound["occurred_at"].dt.floor("D").dt.date)["loan_id"].unique()
+    # One pass over the history, not one per day: the loans attempted on each work day.
+    work_days = business_dates(outbound["occurred_at"], plan.cutoff_timezone).dt.date
+    attempted_by_day = outbound.groupby(work_days)["loan_id"].unique()
     for i, day in enumerate(attempt_days, start=len(sampled) + 1):
         attempted = attempted_by_day.get(day, [])
         if len(attempted):
             subset = tables_of_loans(tables, attempted)
-            features = build_features(subset, day, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
+            features = build_features(
+                subset,
+                Cutoff(day, plan.cutoff_timezone),
+                min_amount_overdue=min_amount_overdue,
+                tolerance=tolerance,
+            )
             rows = responses(features, subset["interactions"], subset["payments"])
             frames.append(rows[rows["channel"] != NO_CONTACT].assign(sampled_day=False))
         progress(i, total, day)

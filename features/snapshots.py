@@ -10,6 +10,7 @@ import pandas as pd
 
 from features.build import build_features
 from features.labels import amount_paid_in_window, pays_qualifying_amount
+from features.point_in_time import UTC, Cutoff
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class SnapshotPlan:
     window_days: int = 30
     validation_days: int = 56
     test_days: int = 56
+    cutoff_timezone: str = UTC  # each snapshot day starts at 00:00 on the lender's clock
 
 
 def snapshot_dates(first_day: dt.date, as_of: dt.date, plan: SnapshotPlan) -> list[dt.date]:
@@ -42,13 +44,17 @@ def rows_by_date(
     *,
     min_amount_overdue: float = 1.0,
     tolerance: float = 0.01,
+    timezone: str = UTC,
     on_snapshot=None,
 ) -> pd.DataFrame:
-    """``make_rows(features)`` of the features at each date, concatenated: the loop shared by
-    training snapshots and contact-response rows. ``on_snapshot(i, n, date)`` reports progress."""
+    """``make_rows(features)`` of the features at each date (cut off at 00:00 on the lender's
+    clock ``timezone``), concatenated: the loop shared by training snapshots and contact-response
+    rows. ``on_snapshot(i, n, date)`` reports progress."""
     frames = []
     for i, date in enumerate(dates, start=1):
-        features = build_features(tables, date, min_amount_overdue=min_amount_overdue, tolerance=tolerance)
+        features = build_features(
+            tables, Cutoff(date, timezone), min_amount_overdue=min_amount_overdue, tolerance=tolerance
+        )
         frames.append(make_rows(features))
         if on_snapshot is not None:
             on_snapshot(i, len(dates), date)
@@ -85,7 +91,9 @@ def build_training_set(
     """
 
     def labelled(features: pd.DataFrame) -> pd.DataFrame:
-        paid = amount_paid_in_window(features, tables["payments"], window_days=plan.window_days)
+        paid = amount_paid_in_window(
+            features, tables["payments"], window_days=plan.window_days, timezone=plan.cutoff_timezone
+        )
         features["label"] = pays_qualifying_amount(features, paid, rule=qualifying_rule, tolerance=tolerance)
         features["amount_paid_in_window"] = paid
         return features
@@ -96,6 +104,7 @@ def build_training_set(
         labelled,
         min_amount_overdue=min_amount_overdue,
         tolerance=tolerance,
+        timezone=plan.cutoff_timezone,
         on_snapshot=on_snapshot,
     )
 

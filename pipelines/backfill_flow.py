@@ -16,7 +16,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines.common import load_and_validate, new_run_id, validation_summary
+from pipelines.common import load_and_validate, new_run_id, night_cutoff, validation_summary
 from recover import tracking
 from recover.archive import QueueArchive
 from recover.config import Config, load_config
@@ -50,6 +50,7 @@ def build_report(history, validated, as_of: dt.date, config: Config):
         window_days=config.outcome_window_days(),
         until=as_of,
         tolerance=config.label.tolerance,
+        timezone=validated.cutoff.timezone if validated.cutoff else "UTC",
         known_loans=validated.tables["loans"]["loan_id"],
     )
 
@@ -93,7 +94,7 @@ def backfill_flow(data: str, as_of: dt.date, out: str | None = None, config_path
     with stage("read the queue history", timings):
         history = read_history(config)
     with stage("validate inputs", timings):
-        validated = load_and_validate(data, as_of, config)
+        validated = load_and_validate(data, night_cutoff(config, as_of), config)
     with stage("join payments to the queues and build the reports", timings):
         report = build_report(history, validated, as_of, config)
     manifest = {

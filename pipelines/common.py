@@ -10,6 +10,7 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from data_contracts.cutoff import AsOf, Cutoff
 from data_contracts.validation import ContractError, ValidationResult, validate_tables
 from recover.config import Config
 from recover.io import read_source
@@ -35,11 +36,29 @@ class InvalidInputError(RuntimeError):
     retry_delay_seconds=[2, 10],
     retry_condition_fn=lambda task, run, state: is_transient(state),
 )
-def load_and_validate(data: str | Path, as_of: dt.date | None, config: Config) -> ValidationResult:
+def load_and_validate(data: str | Path, as_of: AsOf | None, config: Config) -> ValidationResult:
     """Read (folder, database or store) and validate the six tables. Bad rows are quarantined;
     structural problems, or more bad rows than the ceiling in any table, stop the run."""
     raw = read_source(data, config.source.tables, config.resolved_state_dir())
     return check_ceiling(validate_tables(raw, as_of=as_of), config.validation.max_bad_row_share)
+
+
+def cutoff_timezone_of(config: Config, policy: str | None = None) -> str:
+    """The lender's clock for the night's cut-off: ``cutoff.timezone`` when set, else the time
+    zone of the run's default rule pack (``policy`` or ``policy.default``), else
+    ``schedule.timezone``."""
+    if config.cutoff.timezone:
+        return config.cutoff.timezone
+    from scoring.policy.packs import load_pack
+
+    pack = load_pack(policy or config.policy.default, config.policy.packs_dir)
+    return pack.timezone or config.schedule.timezone
+
+
+def night_cutoff(config: Config, as_of: dt.date, policy: str | None = None) -> Cutoff:
+    """The cut-off of work day ``as_of``: 00:00 of it on the lender's clock (see
+    :func:`cutoff_timezone_of`). Training, scoring, validation and replays all use it."""
+    return Cutoff(as_of, cutoff_timezone_of(config, policy))
 
 
 def check_ceiling(result: ValidationResult, max_bad_row_share: float) -> ValidationResult:
@@ -90,9 +109,14 @@ def with_retries(task_, config: Config):
 
 
 def validation_summary(result: ValidationResult) -> dict:
-    """Counts per table and quarantined rows per rule, for manifests and tracking."""
+    """Counts per table, quarantined rows per rule and the rows held for a later night (after
+    the cut-off), for manifests and tracking."""
+    cutoff = result.cutoff
     return {
+        "data_cutoff_utc": None if cutoff is None else cutoff.instant.isoformat(),
+        "cutoff_timezone": None if cutoff is None else cutoff.timezone,
         "tables": result.counts().set_index("table").to_dict(orient="index"),
+        "held_for_later_nights": result.held_summary(),
         "quarantined_by_rule": [
             {"table": r.table, "column": r.column, "rule": r.rule, "rows": int(r.rows)}
             for r in result.failures_by_rule().itertuples()

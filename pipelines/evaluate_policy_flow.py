@@ -42,6 +42,7 @@ from evaluation.policies import (
     OraclePolicy,
     RandomPolicy,
 )
+from pipelines.common import cutoff_timezone_of, night_cutoff
 from pipelines.nightly_score_flow import allocation_settings
 from pipelines.train_flow import fit_channel_model, fit_propensity, response_set, training_snapshots
 from recover import tracking
@@ -67,7 +68,9 @@ OPTIONAL_POLICIES = ("engine_without_control",)
 @task(name="simulate-history", cache_policy=NO_CACHE)
 def simulate_history(config: Config):
     history = run_history(config.simulation)
-    result = validate_tables(observed_tables(history.simulator), as_of=config.simulation.as_of)
+    result = validate_tables(
+        observed_tables(history.simulator), as_of=night_cutoff(config, config.simulation.as_of)
+    )
     return history, result.tables
 
 
@@ -124,6 +127,7 @@ def evaluation_rules(config: Config) -> EvaluationRules:
         control_share=decisions.control_share if evaluation.shared_control else 0.0,
         control_days=decisions.control_days,
         control_salt=decisions.salt,
+        cutoff_timezone=cutoff_timezone_of(config),
     )
 
 

@@ -29,13 +29,14 @@ from data_contracts.outputs import (
 )
 from features.build import build_features
 from features.catalog import FEATURE_NAMES
-from features.point_in_time import as_of_instant
+from features.point_in_time import Cutoff
 from features.promises import promise_ledger
 from features.responses import channel_history
 from pipelines.common import (
     InvalidInputError,
     load_and_validate,
     new_run_id,
+    night_cutoff,
     validation_summary,
     with_retries,
 )
@@ -95,7 +96,7 @@ from scoring.choice import (
 from scoring.dispositions import check_partition, decide
 from scoring.policy.engine import apply_contact_policy, unreadable_hold_loans
 from scoring.policy.packs import resolve_packs
-from scoring.queue import finalize_decisions, rank_queue
+from scoring.queue import cutoff_column, finalize_decisions, rank_queue
 from scoring.reasons import top_reasons
 from scoring.teams import team_summary
 
@@ -115,8 +116,9 @@ REVIEW_HTML = "review.html"
 
 
 @task(name="build-features", cache_policy=NO_CACHE)
-def features_for(tables, as_of: dt.date, config: Config):
-    """Features of every overdue loan; on a cluster, built per partition of borrowers."""
+def features_for(tables, as_of: Cutoff, config: Config):
+    """Features of every overdue loan as of the night's cut-off; on a cluster, built per
+    partition of borrowers."""
     settings = {
         "as_of": as_of,
         "min_amount_overdue": config.scoring.min_amount_overdue,
@@ -198,7 +200,9 @@ def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date
     teams = config.teams
     seconds: dict[str, float] = {}
     with timed("channel scoring", seconds):
-        history = channel_history(validated.tables["interactions"], validated.tables["payments"], as_of)
+        history = channel_history(
+            validated.tables["interactions"], validated.tables["payments"], validated.cutoff or as_of
+        )
         candidates = decisions.candidates
         lawful = lawful_options(candidates, verdict.windows)
         pieces = by_partition(
@@ -242,15 +246,20 @@ def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date
 
 @task(name="apply-contact-policy", cache_policy=NO_CACHE)
 def contact_policy_for(features, validated, as_of: dt.date, config: Config, policy: str | None):
-    """Judge every overdue loan under its rule pack and give it exactly one disposition."""
+    """Judge every overdue loan under its rule pack and give it exactly one disposition. The
+    rules count the contacts made before the night's cut-off (``validated.cutoff``)."""
     packs, default, by_region = resolve_packs(
-        policy or config.policy.default, config.policy.by_region, config.policy.packs_dir
+        policy or config.policy.default,
+        config.policy.by_region,
+        config.policy.packs_dir,
+        house_rules=config.policy.cadence,
     )
     tables = validated.tables
+    cutoff = validated.cutoff or Cutoff(as_of)
     verdict = apply_contact_policy(
         features["loan_id"],
         tables,
-        as_of,
+        cutoff,
         packs,
         default,
         by_region,
@@ -259,9 +268,10 @@ def contact_policy_for(features, validated, as_of: dt.date, config: Config, poli
     promises = promise_ledger(
         tables["interactions"],
         tables["payments"],
-        as_of_instant(as_of),
+        cutoff.instant,
         tolerance=config.label.tolerance,
         grace_days=config.promises.grace_days,
+        timezone=cutoff.timezone,
     )
     decisions = decide(features, verdict, promises, as_of=as_of, preference=config.scoring.channel_preference)
     return verdict, decisions
@@ -269,9 +279,10 @@ def contact_policy_for(features, validated, as_of: dt.date, config: Config, poli
 
 @task(name="score-and-explain", cache_policy=NO_CACHE)
 def score_and_explain(
-    features, verdict, decisions, left_alone, windows, champion, config: Config, run_id: str
+    features, verdict, decisions, left_alone, windows, champion, config: Config, run_id: str, cutoff: Cutoff
 ):
-    """Score every overdue loan; explain and rank the ones queued for contact today."""
+    """Score every overdue loan; explain and rank the ones queued for contact today. Every output
+    row carries the night's cut-off (``data_cutoff_utc``)."""
     seconds: dict[str, float] = {}
     model = champion.model
     with timed("propensity scoring", seconds):
@@ -305,12 +316,17 @@ def score_and_explain(
         default_capacity=config.teams.default_capacity,
         capacity_by_channel=config.teams.capacity_by_channel,
         capacity_by_team=config.teams.capacity_by_team,
+        data_cutoff_utc=cutoff.instant,
     )
-    companions = finalize_decisions(decisions, windows, run_id)
-    companions["left_alone"] = left_alone.assign(run_id=run_id)[LEFT_ALONE_COLUMNS].reset_index(drop=True)
+    companions = finalize_decisions(decisions, windows, run_id, data_cutoff_utc=cutoff.instant)
+    companions["left_alone"] = left_alone.assign(
+        run_id=run_id, data_cutoff_utc=cutoff_column(cutoff.instant, left_alone.index)
+    )[LEFT_ALONE_COLUMNS].reset_index(drop=True)
     check_partition(features, companions["dispositions"], queue, companions)
     if config.scoring.explain == "all":
-        companions["explanations"] = explanations_of(explained, p_pay, all_reasons, run_id)
+        companions["explanations"] = explanations_of(explained, p_pay, all_reasons, run_id).assign(
+            data_cutoff_utc=cutoff.instant
+        )
     seconds["ranking and companion lists"] = round(time.perf_counter() - ranking, 3)
     scores = Scores(p_pay=p_pay, contributions=contributions, seconds=seconds)
     return (
@@ -638,10 +654,11 @@ def _score_night(
     persisting the validated tables every night (measured on 100k overdue loans: 11.5 s to
     redo, +9.7 s and +2.4 GB peak memory to persist). The per-loan stages after it are."""
     timings: dict[str, float] = {}
+    cutoff = night_cutoff(config, as_of, policy)
 
     with stage("validate inputs", timings):
         try:
-            validated = with_retries(load_and_validate, config)(data, as_of, config)
+            validated = with_retries(load_and_validate, config)(data, cutoff, config)
         except InvalidInputError as error:
             # No queue, but the operator gets the evidence: every bad row and its rules.
             write_quarantine(Path(out), error.result.quarantine(run_id))
@@ -663,7 +680,7 @@ def _score_night(
     if resumable and not refresh:
         get_run_logger().info("resuming a failed night: completed stages %s", resumable)
     with stage("build features", timings):
-        features = stages.run("features", features_for, validated.tables, as_of, config, refresh=refresh)
+        features = stages.run("features", features_for, validated.tables, cutoff, config, refresh=refresh)
     with stage("apply contact policy", timings):
         verdict, decisions = stages.run(
             "contact-policy", contact_policy_for, features, validated, as_of, config, policy, refresh=refresh
@@ -692,6 +709,7 @@ def _score_night(
             champion,
             config,
             run_id,
+            cutoff,
             refresh=refresh,
         )
         # A resumed stage carries the failed run's id: every row is this run's.
@@ -746,6 +764,9 @@ def _score_night(
     manifest = {
         "run_id": run_id,
         "as_of": str(as_of),
+        # What the run knew: every event before this instant, none after (held for later nights).
+        "data_cutoff_utc": cutoff.instant.isoformat(),
+        "cutoff": {"timezone": cutoff.timezone, "local": f"{cutoff.day}T00:00 {cutoff.timezone}"},
         "data_source": str(data),
         "input_rows": validated.rows_in,
         "validation": validation_summary(validated),
@@ -775,6 +796,8 @@ def _score_night(
             "packs": verdict.packs,
             "default": policy or config.policy.default,
             "by_region": dict(config.policy.by_region),
+            # The lender's cadence rules added to every pack (policy.cadence).
+            "cadence": [rule.id for rule in config.policy.cadence],
             "loans_by_pack": verdict.accounts["policy"].value_counts().sort_index().to_dict(),
             # Region names match exactly; a key no overdue loan carries may be a misspelling.
             "regions_without_loans": unmatched,

@@ -17,7 +17,14 @@ from models.boosting import fitting_on_dask
 from models.gate import with_group_columns
 from models.training import train_channel, train_propensity
 from models.tuning import search_propensity
-from pipelines.common import load_and_validate, table_sizes, validation_summary, with_retries
+from pipelines.common import (
+    cutoff_timezone_of,
+    load_and_validate,
+    night_cutoff,
+    table_sizes,
+    validation_summary,
+    with_retries,
+)
 from pipelines.promotion import EVALUATION_BLOCK_ARTIFACT, gate_capacity, promote_models
 from recover import tracking
 from recover.cluster import cluster_client, needs_cluster_run, run_on_cluster
@@ -41,6 +48,7 @@ def snapshot_plan(config: Config) -> SnapshotPlan:
         window_days=config.label.window_days,
         validation_days=training.validation_days,
         test_days=training.test_days,
+        cutoff_timezone=cutoff_timezone_of(config),
     )
 
 
@@ -67,6 +75,7 @@ def response_plan(config: Config) -> ResponsePlan:
         window_days=channel.response_window_days,
         validation_days=config.training.validation_days,
         test_days=config.training.test_days,
+        cutoff_timezone=cutoff_timezone_of(config),
     )
 
 
@@ -414,7 +423,7 @@ def train_flow(
     as_of = as_of or work_day(config.schedule.timezone)
     timings: dict[str, float] = {}
     with stage("validate inputs", timings):
-        validated = with_retries(load_and_validate, config)(data, as_of, config)
+        validated = with_retries(load_and_validate, config)(data, night_cutoff(config, as_of), config)
         validation = validation_summary(validated)
     with stage("build training snapshots", timings):
         snapshots = build_snapshots(validated.tables, as_of, config)

@@ -114,6 +114,17 @@ def _fail(message: str, code: int) -> None:
     raise typer.Exit(code)
 
 
+def _print_held(result) -> None:
+    """Say which valid rows lie after the night's cut-off: held for a later night, not errors."""
+    for table, held in result.held_summary().items():
+        console.print(
+            f"held for a later night: {held['rows']:,} {table} rows with {held['column']} from "
+            f"{held['first']} to {held['last']} (after the cut-off)",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def _run_guarded(function, *args, **kwargs):
     """Run a flow; turn contract, model-lookup and drift failures into clear messages and exit codes."""
     from data_contracts.validation import ContractError
@@ -204,16 +215,23 @@ def validate(
     """
     config = _setup(config_path)
     from data_contracts.validation import ContractError, validate_tables
-    from pipelines.common import new_run_id
+    from pipelines.common import new_run_id, night_cutoff
     from recover.io import read_source, write_quarantine
 
     try:
         raw = read_source(data, config.source.tables, config.resolved_state_dir())
-        result = validate_tables(raw, as_of=_parse_date(as_of) if as_of else None)
+        cutoff = night_cutoff(config, _parse_date(as_of)) if as_of else None
+        result = validate_tables(raw, as_of=cutoff)
     except ContractError as error:
         _fail(str(error), EXIT_INVALID_INPUT)
     counts = Table(
-        "table", "rows in", "accepted", "quarantined", "duplicates collapsed", title="Input validation"
+        "table",
+        "rows in",
+        "accepted",
+        "quarantined",
+        "duplicates collapsed",
+        "held",
+        title="Input validation" + (f" (cut-off {cutoff})" if cutoff else ""),
     )
     for row in result.counts().itertuples():
         counts.add_row(
@@ -222,8 +240,10 @@ def validate(
             f"{row.accepted:,}",
             f"{row.quarantined:,}",
             f"{row.duplicates_collapsed:,}",
+            f"{row.held:,}",
         )
     console.print(counts)
+    _print_held(result)
     if out is not None:
         path = write_quarantine(out, result.quarantine(new_run_id()))
         console.print(f"quarantine: {path}")
@@ -260,7 +280,7 @@ def ingest(
     import pandas as pd
 
     from data_contracts.validation import ContractError, validate_tables
-    from pipelines.common import InvalidInputError, check_ceiling, new_run_id
+    from pipelines.common import InvalidInputError, check_ceiling, new_run_id, night_cutoff
     from recover.io import read_source, write_quarantine
     from recover.store import EngineStore, conflicts_as_quarantine, default_store_path
 
@@ -269,7 +289,7 @@ def ingest(
     try:
         raw = read_source(data, config.source.tables, config.resolved_state_dir())
         result = check_ceiling(
-            validate_tables(raw, as_of=_parse_date(as_of) if as_of else None),
+            validate_tables(raw, as_of=night_cutoff(config, _parse_date(as_of)) if as_of else None),
             config.validation.max_bad_row_share,
         )
     except ContractError as error:
@@ -278,7 +298,8 @@ def ingest(
         write_quarantine(folder, error.result.quarantine(run_id))
         _fail(f"{error}\nquarantine: {folder / 'quarantine'}", EXIT_INVALID_INPUT)
     store = EngineStore(default_store_path(config.resolved_state_dir()))
-    report = store.ingest(result.tables)
+    # Rows after the cut-off are valid: the store keeps them, and each night reads up to its own.
+    report = store.ingest(result.with_held_rows())
     quarantine = pd.concat(
         [result.quarantine(run_id), conflicts_as_quarantine(report, run_id)], ignore_index=True
     )
@@ -647,7 +668,12 @@ def _check_policy(config, policy: str | None) -> None:
     from scoring.policy.packs import resolve_packs
 
     try:
-        resolve_packs(policy or config.policy.default, config.policy.by_region, config.policy.packs_dir)
+        resolve_packs(
+            policy or config.policy.default,
+            config.policy.by_region,
+            config.policy.packs_dir,
+            house_rules=config.policy.cadence,
+        )
     except (ValueError, OSError) as error:
         _fail(f"contact policy: {error}", EXIT_INVALID_INPUT)
 
@@ -1096,20 +1122,21 @@ def explain(
 
 def _explain(config, data, as_of: dt.date, loan_id: str):
     from features.responses import channel_history
-    from pipelines.common import load_and_validate
+    from pipelines.common import load_and_validate, night_cutoff
     from pipelines.nightly_score_flow import features_for
     from recover import tracking
     from review.explain import explain_account
 
-    validated = load_and_validate(data, as_of, config)
-    features = features_for.fn(validated.tables, as_of, config)
+    cutoff = night_cutoff(config, as_of)
+    validated = load_and_validate(data, cutoff, config)
+    features = features_for.fn(validated.tables, cutoff, config)
     if not (features["loan_id"] == loan_id).any():
         known = (validated.tables["loans"]["loan_id"] == loan_id).any()
         why = "is not overdue on that date: nothing to explain" if known else "is not in the loan book"
         _fail(f"loan {loan_id} {why}", EXIT_INVALID_INPUT)
     propensity = tracking.load_champion(config)
     channel = tracking.load_champion(config, config.mlflow.channel_model_name)
-    history = channel_history(validated.tables["interactions"], validated.tables["payments"], as_of)
+    history = channel_history(validated.tables["interactions"], validated.tables["payments"], cutoff)
     return explain_account(
         features, loan_id, propensity.model, channel.model, history, config.decisions.channel_cost
     )
@@ -1152,9 +1179,10 @@ def demo(
     sim = _simulate(config, data_dir, loans, seed, None)
     console.rule("2/4 validate")
     from data_contracts.validation import validate_tables
+    from pipelines.common import night_cutoff
     from recover.io import read_tables
 
-    result = validate_tables(read_tables(data_dir), as_of=sim.as_of)
+    result = validate_tables(read_tables(data_dir), as_of=night_cutoff(config, sim.as_of))
     rows = int(result.counts()["rows_in"].sum())
     console.print(f"{'valid' if result.is_valid else 'INVALID'}: {rows:,} rows in six tables")
     if not result.is_valid:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from data_contracts.enums import CHANNELS
 from recover.sources import SourceConfig
+from scoring.policy.packs import Rule
 from simulation.config import SimulationConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -247,6 +248,39 @@ class PolicyConfig(_Section):
     )
     by_region: dict[str, str] = Field(default_factory=dict, description="Borrower region -> pack name.")
     packs_dir: Path = Field(PROJECT_ROOT / "configs" / "policies", description="Where named packs are found.")
+    cadence: tuple[Rule, ...] = Field(
+        (),
+        description="The lender's own contact cadence (house policy, not law), added to every pack: "
+        "rules of any kind, typically contact_gap (at most one field visit in 7 days, one letter "
+        "in 5, one contact a day). Their ids must not repeat a pack's.",
+    )
+
+
+class CutoffConfig(_Section):
+    """The night's data cut-off: a run for work day D reads every event before 00:00 of D in the
+    lender's time zone, and none after (those are held for the next night)."""
+
+    timezone: str | None = Field(
+        None,
+        description="IANA time zone of the lender's business day; null: the run's default rule "
+        "pack's jurisdiction (us_reg_f: America/New_York), else schedule.timezone. Pick a zone "
+        "whose midnight falls after the last lawful contact hour of every borrower.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        if value is None:
+            return value
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(
+                f"cutoff.timezone {value!r} is not an IANA time zone (e.g. America/New_York)"
+            ) from None
+        return value
 
 
 class PromiseConfig(_Section):
@@ -535,6 +569,7 @@ class Config(_Section):
     decisions: DecisionsConfig = DecisionsConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     policy: PolicyConfig = PolicyConfig()
+    cutoff: CutoffConfig = CutoffConfig()
     promises: PromiseConfig = PromiseConfig()
     teams: TeamsConfig = TeamsConfig()
     outcomes: OutcomesConfig = OutcomesConfig()

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from features.labels import qualifying_amount as _qualifying_amount
+from features.point_in_time import local_midnight, local_midnights
 
 # One row per overdue loan scored on a night (the archive's columns, in this order).
 HISTORY_COLUMNS: list[str] = [
@@ -208,22 +209,24 @@ def realized_outcomes(
     window_days: int,
     until: dt.date,
     tolerance: float = 0.01,
+    timezone: str = "UTC",
 ) -> pd.DataFrame:
     """``history`` with what each loan paid in its queue's outcome window (as_of, as_of + window]
-    (UTC instants): ``window_end``, ``status`` (closed, partial: the window ends after ``until``,
+    (between the cut-offs of those days, 00:00 on the lender's clock ``timezone``): ``window_end``, ``status`` (closed, partial: the window ends after ``until``,
     the first date the payments do not cover; superseded: a run of that as-of replaced by a later
     one), ``collected`` (money paid in the window, so far for a partial one), ``paid_any``,
     ``paid`` (at least the qualifying amount: the model's label), ``cured`` (at least the amount
     overdue on the night)."""
     out = history.reset_index(drop=True).copy()
-    start = pd.to_datetime(out["as_of"]).dt.tz_localize("UTC")
-    end = start + pd.Timedelta(days=window_days)
-    until_instant = pd.Timestamp(until).tz_localize("UTC")
+    days = pd.to_datetime(out["as_of"])
+    start = local_midnights(days, timezone)
+    end = local_midnights(days + pd.Timedelta(days=window_days), timezone)
+    until_instant = local_midnight(pd.Timestamp(until), timezone)
     through_end = paid_through(payments, out["loan_id"], end)
     through_start = paid_through(payments, out["loan_id"], start)
     collected = np.round(through_end - through_start, 2)
     kept = latest_runs(out).to_numpy()
-    out["window_end"] = end.dt.tz_localize(None).astype("datetime64[ns]")
+    out["window_end"] = (days + pd.Timedelta(days=window_days)).astype("datetime64[ns]")
     out["status"] = np.where(~kept, SUPERSEDED, np.where(end <= until_instant, CLOSED, PARTIAL))
     out["collected"] = collected
     out["paid_any"] = collected > 0
@@ -703,13 +706,16 @@ def backfill_report(
     window_days: int,
     until: dt.date,
     tolerance: float = 0.01,
+    timezone: str = "UTC",
     known_loans: pd.Series | None = None,
 ) -> BackfillReport:
     """Every report of a backfill on ``until`` (the payments cover instants strictly before it).
 
     ``known_loans`` (the loans table's ids) counts archived loans the data does not know, the
     sign of a history from another book."""
-    outcomes = realized_outcomes(history, payments, window_days=window_days, until=until, tolerance=tolerance)
+    outcomes = realized_outcomes(
+        history, payments, window_days=window_days, until=until, tolerance=tolerance, timezone=timezone
+    )
     closed = outcomes[outcomes["status"] == CLOSED]
     queues = queue_table(outcomes)
     tables = {
@@ -727,7 +733,8 @@ def backfill_report(
     facts = {
         "backfill_as_of": str(until),
         "window_days": int(window_days),
-        "window": "payments with as_of < paid_at <= as_of + window_days (UTC instants)",
+        "window": "payments with cut-off(as_of) < paid_at <= cut-off(as_of + window_days)",
+        "cutoff_timezone": timezone,
         "archived_rows": int(len(history)),
         "runs": int(len(queues)),
         "queues_closed": int(status[CLOSED]["size"]),

@@ -57,6 +57,7 @@ def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) 
     accepted = sum(t["accepted"] for t in tables.values())
     quarantined = sum(t["quarantined"] for t in tables.values())
     collapsed = sum(t.get("duplicates_collapsed", 0) for t in tables.values())
+    held = sum(t.get("held", 0) for t in tables.values())
     drift = manifest.get("drift") or {}
     lines = [
         f"# Nightly queue {manifest['as_of']}",
@@ -67,11 +68,14 @@ def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) 
         + ".",
         "",
         "## Inputs",
+        f"Data cut-off: events before {manifest.get('data_cutoff_utc', 'the as-of date')} (UTC) were read.",
+        "",
         f"{rows_in:,} rows in = {accepted:,} accepted + {quarantined:,} quarantined"
-        f" + {collapsed:,} duplicate deliveries collapsed.",
+        f" + {collapsed:,} duplicate deliveries collapsed + {held:,} held for a later night"
+        " (after the cut-off).",
         "",
         *_table(
-            ["table", "rows in", "accepted", "quarantined", "duplicates collapsed"],
+            ["table", "rows in", "accepted", "quarantined", "duplicates collapsed", "held"],
             [
                 [
                     n,
@@ -79,6 +83,7 @@ def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) 
                     f"{t['accepted']:,}",
                     f"{t['quarantined']:,}",
                     f"{t.get('duplicates_collapsed', 0):,}",
+                    f"{t.get('held', 0):,}",
                 ]
                 for n, t in tables.items()
             ],

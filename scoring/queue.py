@@ -32,6 +32,7 @@ def rank_queue(
     default_capacity: int | None = None,
     capacity_by_channel: Mapping[str, int | None] | None = None,
     capacity_by_team: Mapping[str, int | None] | None = None,
+    data_cutoff_utc: pd.Timestamp | None = None,
 ) -> pd.DataFrame:
     """Rank queued loans and split them into teams.
 
@@ -41,6 +42,7 @@ def rank_queue(
     :func:`scoring.dispositions.decide` (no allocation) are ranked by expected recovery =
     p_pay x amount overdue and cut to team capacity in that order. ``p_pay`` and ``reasons``
     share their index. Ties are broken by loan_id so the same inputs always give the same queue.
+    ``data_cutoff_utc`` (the night's cut-off: what the run knew) is stamped on every row.
     """
     allocated = "incremental_value" in candidates.columns
     queue = candidates[
@@ -88,6 +90,7 @@ def rank_queue(
     queue["policy_version"] = queue["policy"].map(dict(policy_versions)).astype("str")
     queue["run_id"] = run_id
     queue["model_version"] = model_version
+    queue["data_cutoff_utc"] = cutoff_column(data_cutoff_utc, queue.index)
     if allocated:
         queue = queue.sort_values(
             ["within_capacity", "priority_score", "loan_id"], ascending=[False, False, True], kind="stable"
@@ -107,9 +110,17 @@ def rank_queue(
     return queue[QUEUE_COLUMNS].reset_index(drop=True)
 
 
-def finalize_decisions(decisions: Decisions, windows: pd.DataFrame, run_id: str) -> dict[str, pd.DataFrame]:
+def cutoff_column(data_cutoff_utc: pd.Timestamp | None, index: pd.Index) -> pd.Series:
+    """The night's cut-off as a UTC timestamp column (NaT when the frame was built outside a run)."""
+    value = pd.NaT if data_cutoff_utc is None else pd.Timestamp(data_cutoff_utc).tz_convert("UTC")
+    return pd.Series(value, index=index, dtype="datetime64[ns, UTC]")
+
+
+def finalize_decisions(
+    decisions: Decisions, windows: pd.DataFrame, run_id: str, data_cutoff_utc: pd.Timestamp | None = None
+) -> dict[str, pd.DataFrame]:
     """The companion outputs in their public column order: suppressed, dispositions, promise
-    follow-up, forbearance and contact windows."""
+    follow-up, forbearance and contact windows, each row stamped with the night's cut-off."""
     as_of = decisions.dispositions["as_of"].iloc[0] if len(decisions.dispositions) else pd.NaT
     windows = windows.assign(as_of=as_of).astype({"as_of": "datetime64[ns]"})
     for column in ["p_response", "p_self_cure", "incremental_value"]:
@@ -127,6 +138,8 @@ def finalize_decisions(decisions: Decisions, windows: pd.DataFrame, run_id: str)
         "contact_windows": (windows, CONTACT_WINDOW_COLUMNS),
     }
     return {
-        name: frame.assign(run_id=run_id)[columns].reset_index(drop=True)
+        name: frame.assign(run_id=run_id, data_cutoff_utc=cutoff_column(data_cutoff_utc, frame.index))[
+            columns
+        ].reset_index(drop=True)
         for name, (frame, columns) in frames.items()
     }

@@ -34,6 +34,8 @@ settings.register_profile("recover", database=None)
 settings.load_profile("recover")
 
 SMALL_BOOK_AS_OF = dt.date(2026, 6, 1)
+# The default config's cut-off clock (the us_reg_f pack's): the small book is read as a run would.
+LENDER_TIMEZONE = "America/New_York"
 POSTGRES_URL = os.environ.get(
     "RECOVER_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
@@ -68,10 +70,11 @@ def small_book(session_dir):
 @pytest.fixture(scope="session")
 def small_tables(small_book):
     """The small book's tables in contract types."""
+    from data_contracts.cutoff import Cutoff
     from data_contracts.validation import validate_tables
     from recover.io import read_tables
 
-    result = validate_tables(read_tables(small_book[0]), as_of=SMALL_BOOK_AS_OF)
+    result = validate_tables(read_tables(small_book[0]), as_of=Cutoff(SMALL_BOOK_AS_OF, LENDER_TIMEZONE))
     assert result.is_valid, result.failures_by_rule()
     return result.tables
 
@@ -84,7 +87,14 @@ def trained_outcome(small_tables):
     from recover.config import load_config
 
     config = load_config()
-    plan = SnapshotPlan(every_days=14, min_history_days=60, window_days=30, validation_days=56, test_days=56)
+    plan = SnapshotPlan(
+        every_days=14,
+        min_history_days=60,
+        window_days=30,
+        validation_days=56,
+        test_days=56,
+        cutoff_timezone=LENDER_TIMEZONE,
+    )
     snapshots = build_training_set(small_tables, SMALL_BOOK_AS_OF, plan)
     split = out_of_time_split(snapshots, plan)
     params = {**config.training.lightgbm.model_dump(), "n_estimators": 150, "min_child_samples": 40}
@@ -133,6 +143,7 @@ def response_rows(small_tables):
         validation_days=56,
         test_days=56,
         attempts_every_days=2,
+        cutoff_timezone=LENDER_TIMEZONE,
     )
     return build_response_set(small_tables, SMALL_BOOK_AS_OF, plan), plan
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pandas as pd
 
 from data_contracts.enums import CHANNELS
+from features.point_in_time import AsOf
 from scoring.frames import member_of
 from scoring.policy.packs import BorrowerHold, FlagHold, RulePack
 from scoring.policy.windows import contact_history, contact_windows, evaluate_blocks, policy_accounts
@@ -111,7 +111,7 @@ def assign_packs(accounts: pd.DataFrame, default: str, by_region: Mapping[str, s
 def apply_contact_policy(
     loan_ids: pd.Series,
     tables: Mapping[str, pd.DataFrame],
-    as_of: dt.date,
+    as_of: AsOf,
     packs: Mapping[str, RulePack],
     default: str,
     by_region: Mapping[str, str] | None = None,

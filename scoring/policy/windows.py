@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.enums import CHANNELS
-from features.point_in_time import as_of_date, as_of_instant
+from features.point_in_time import AsOf, as_of_date, as_of_instant
 from scoring.frames import member_of
-from scoring.policy.packs import AttemptCap, ContactHours, RulePack
+from scoring.policy.packs import AttemptCap, ContactGap, ContactHours, RulePack
 from scoring.policy.rules import BLOCK_COLUMNS, RULE_FUNCTIONS, ContactHistory, attempts_left, lookback_days
 
 ACCOUNT_COLUMNS = [
@@ -68,7 +68,7 @@ def local_dates(instants: pd.Series, timezones: pd.Series) -> pd.Series:
 def contact_history(
     accounts: pd.DataFrame,
     tables: Mapping[str, pd.DataFrame],
-    as_of: dt.date,
+    as_of: AsOf,
     pack: RulePack,
 ) -> ContactHistory:
     """What the pack's rules see on the work day ``as_of``: recent interactions (and every
@@ -184,9 +184,11 @@ def contact_windows(pack: RulePack, history: ContactHistory, blocks: pd.DataFram
 
 def _attempts_left_today(pack: RulePack, history: ContactHistory, grid: pd.DataFrame) -> pd.Series:
     """Per (loan, channel) row, the fewest attempts any cap on that channel still allows today
-    (0 when not lawful today; null when no cap applies): a dialer that retries must stop there."""
+    (0 when not lawful today; null when no cap applies): a dialer that retries must stop there.
+    A contact gap is a cap of one attempt in its days."""
     left = pd.Series(pd.NA, index=grid.index, dtype="Int64")
-    for rule in pack.of_kind(AttemptCap):
+    caps = pack.of_kind(AttemptCap) + [gap.as_attempt_cap() for gap in pack.of_kind(ContactGap)]
+    for rule in caps:
         allowed = attempts_left(rule, history)
         rows = grid["channel"].isin(rule.channels)
         this_rule = grid.loc[rows, "loan_id"].map(allowed).astype("Int64")

@@ -311,13 +311,14 @@ def test_queue_rows_say_how_many_attempts_are_left_today(pack, calls, left):
 # --- flags known on the work day hold that day ----------------------------------------------------
 
 
-def test_a_flag_starting_on_the_as_of_date_is_accepted_and_one_after_is_quarantined():
+def test_a_flag_starting_on_the_as_of_date_is_accepted_and_one_after_is_held_for_its_night():
     tables = raw_tables(
         account_flags=[flag("L1", "cease_and_desist", "2025-01-15"), flag("L1", "bankruptcy", "2025-01-16")]
     )
     result = validate_tables(tables, as_of=dt.date(2025, 1, 15))
     assert list(result.tables["account_flags"]["flag"]) == ["cease_and_desist"]
-    assert list(result.failures["rule"]) == ["starts_after_as_of"]
+    assert list(result.held_rows["account_flags"]["flag"]) == ["bankruptcy"]
+    assert result.is_valid, "a later night's flag is not a bad row"
     packs, default, by_region = resolve_packs("us_reg_f", {})
     verdict = apply_contact_policy(
         pd.Series(["L1"]), result.tables, dt.date(2025, 1, 15), packs, default, by_region

@@ -131,14 +131,17 @@ BAD_ROWS = [
         "borrower_id",
         "foreign_key(borrowers.borrower_id)",
     ),
-    (
-        "future event",
-        _append("payments", payment("P9", "2025-01-01T00:00:00", 5.0)),
-        "payments",
-        "paid_at",
-        "event_on_or_after_as_of",
-    ),
 ]
+
+
+def test_an_event_at_or_after_the_cutoff_is_held_for_a_later_night_not_quarantined():
+    tables = _append("payments", payment("P9", "2025-01-01T00:00:00", 5.0))
+    result = validate_tables(tables, as_of=dt.date(2025, 1, 1))
+    assert result.is_valid
+    counts = result.counts().set_index("table")
+    assert counts.loc["payments", "held"] == 1
+    assert "P9" not in set(result.tables["payments"]["payment_id"])
+    assert list(result.held_rows["payments"]["payment_id"]) == ["P9"]
 
 
 @pytest.mark.parametrize(
@@ -151,7 +154,8 @@ def test_each_rule_rejects_a_bad_row(case, tables, table, column, rule):
     assert hits["rule"].str.startswith(rule).any(), result.failures.to_string()
     counts = result.counts().set_index("table")
     assert (
-        counts["rows_in"] == counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"]
+        counts["rows_in"]
+        == counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"] + counts["held"]
     ).all()
 
 

@@ -483,7 +483,8 @@ def test_a_damaged_delivery_is_quarantined_and_scoring_goes_on(trained, tmp_path
     quarantine = pd.read_parquet(out / "quarantine" / "quarantine.parquet")
     for table, counts in manifest["validation"]["tables"].items():
         assert (
-            counts["rows_in"] == counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"]
+            counts["rows_in"]
+            == counts["accepted"] + counts["quarantined"] + counts["duplicates_collapsed"] + counts["held"]
         )
         assert (quarantine["table"] == table).sum() == counts["quarantined"]
     damaged_in_place = log[~log["corruption"].isin(["exact_duplicate", "conflicting_duplicate"])]
