@@ -166,4 +166,5 @@ def contact_policy_columns(n: int) -> dict:
         "channel_reason_1": "Paid within a week after 50% of recent call attempts (favours call over sms)",
         "channel_reason_2": "Reached through call in 40% of recent attempts (favours call over sms)",
         "channel_reason_3": "Days past due: 12 (favours sms)",
+        "data_cutoff_utc": pd.Series([pd.Timestamp("2025-01-15T05:00Z")] * n, dtype="datetime64[ns, UTC]"),
     }
