@@ -58,6 +58,9 @@ def suppressed(n: int, run_id: str, as_of: dt.date = AS_OF) -> pd.DataFrame:
             "source": "11 USC 362",
             "policy": "us_reg_f",
             "policy_version": "2026.11.0",
+            "data_cutoff_utc": pd.Series(
+                pd.Timestamp("2025-01-15T05:00Z"), index=range(n), dtype="datetime64[ns, UTC]"
+            ),
         }
     )[SUPPRESSED_COLUMNS]
 
