@@ -58,7 +58,7 @@ def local_midnight(day: pd.Timestamp, timezone: str) -> pd.Timestamp:
     if naive.tzinfo is not None:
         naive = naive.tz_localize(None)
     local = naive.tz_localize(timezone, nonexistent="shift_forward", ambiguous=True)
-    return local.tz_convert(UTC)
+    return local.tz_convert(UTC).as_unit("ns")
 
 
 def local_midnights(days: pd.Series, timezone: str) -> pd.Series:

@@ -324,8 +324,9 @@ def score_and_explain(
     )[LEFT_ALONE_COLUMNS].reset_index(drop=True)
     check_partition(features, companions["dispositions"], queue, companions)
     if config.scoring.explain == "all":
-        companions["explanations"] = explanations_of(explained, p_pay, all_reasons, run_id).assign(
-            data_cutoff_utc=cutoff.instant
+        explanations = explanations_of(explained, p_pay, all_reasons, run_id)
+        companions["explanations"] = explanations.assign(
+            data_cutoff_utc=cutoff_column(cutoff.instant, explanations.index)
         )
     seconds["ranking and companion lists"] = round(time.perf_counter() - ranking, 3)
     scores = Scores(p_pay=p_pay, contributions=contributions, seconds=seconds)
