@@ -643,8 +643,21 @@ def _score(
         f"(of which {counts['forbearance']:,} to forbearance), {counts['promise_follow_up']:,} awaiting a "
         f"promise -> {out}"
     )
+    _print_cutoff(result["manifest"])
     _print_drift(result["manifest"].get("drift"), out)
     return result
+
+
+def _print_cutoff(manifest: dict) -> None:
+    """What the run knew: its data cut-off, and the rows after it held for a later night."""
+    held = manifest["validation"].get("held_for_later_nights") or {}
+    later = ", ".join(f"{facts['rows']:,} {table}" for table, facts in held.items())
+    console.print(
+        f"Data cut-off {manifest['cutoff']['local']} = {manifest['data_cutoff_utc']} UTC"
+        + (f"; held for a later night: {later}" if later else ""),
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 def _print_drift(drift: dict | None, out: Path) -> None:

@@ -462,6 +462,12 @@ def test_simulate_train_score_on_a_small_book(tmp_path, monkeypatch, prefect_har
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["counts"]["queued"] > 0
     assert manifest["counts"]["scored"] == manifest["counts"]["overdue"] >= manifest["counts"]["queued"]
+    # The run says what it knew: 00:00 of the work day in New York (us_reg_f's clock), everywhere.
+    cutoff = pd.Timestamp(f"{AS_OF}T00:00", tz="America/New_York").tz_convert("UTC")
+    assert manifest["data_cutoff_utc"] == cutoff.isoformat()
+    assert f"Data cut-off {AS_OF}T00:00 America/New_York" in " ".join(scored.output.split())
+    for name in ("queue", "suppressed", "dispositions", "contact_windows"):
+        assert (pd.read_parquet(out / f"{name}.parquet")["data_cutoff_utc"] == cutoff).all(), name
 
 
 @pytest.mark.e2e
