@@ -74,6 +74,7 @@ def stop_the_line_errors() -> tuple[type[BaseException], ...]:
     holds. Retrying them would only delay the clear error."""
     from pandera.errors import SchemaError, SchemaErrors
 
+    from features.snapshots import HistoryTooShortError
     from recover.operations import NightLockedError
     from review.drift import DriftError
 
@@ -84,6 +85,7 @@ def stop_the_line_errors() -> tuple[type[BaseException], ...]:
         SchemaErrors,
         DriftError,
         NightLockedError,
+        HistoryTooShortError,
     )
 
 

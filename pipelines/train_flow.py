@@ -11,8 +11,14 @@ from prefect.cache_policies import NO_CACHE
 
 from data_contracts.outputs import TrainingSnapshot
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
-from features.responses import ResponsePlan, build_response_set, sampled_rows, treatment_summary
-from features.snapshots import SnapshotPlan, build_training_set, out_of_time_split
+from features.responses import NO_CONTACT, ResponsePlan, build_response_set, sampled_rows, treatment_summary
+from features.snapshots import (
+    HistoryTooShortError,
+    SnapshotPlan,
+    build_training_set,
+    out_of_time_split,
+    split_plan,
+)
 from models.boosting import fitting_on_dask
 from models.gate import with_group_columns
 from models.training import train_channel, train_propensity
@@ -49,6 +55,7 @@ def snapshot_plan(config: Config) -> SnapshotPlan:
         validation_days=training.validation_days,
         test_days=training.test_days,
         cutoff_timezone=cutoff_timezone_of(config),
+        cadence=training.snapshot_cadence,
     )
 
 
@@ -128,6 +135,19 @@ def fit_channel_model(responses, config: Config, ipw: bool | None = None):
 def build_snapshots(tables, as_of: dt.date, config: Config):
     snapshots = training_snapshots(tables, as_of, config, progress("snapshot", 5))
     return TrainingSnapshot.validate(snapshots, lazy=True)
+
+
+def require_contact_history(responses, propensity_label: str) -> None:
+    """Stop with what is missing when the history holds no outbound contact to learn channels
+    from (a book delivered without its contact history): the propensity model is registered."""
+    tried = sorted(set(responses["channel"]) - {NO_CONTACT})
+    if not tried:
+        raise HistoryTooShortError(
+            f"the propensity model was trained and registered ({propensity_label}), but the best-channel "
+            "model cannot be: the interactions table holds no outbound contact before the as-of date, "
+            "so no channel's effect can be learnt. Deliver the contact history (interactions), or train "
+            "again once the engine's own queues have been worked and reported"
+        )
 
 
 @task(name="build-response-set", cache_policy=NO_CACHE)
@@ -255,7 +275,11 @@ def log_and_register(
     drift_reference: dict | None = None,
     report: TrainingReport | None = None,
     search_run_id: str | None = None,
+    out_of_time_plan: str | None = None,
 ):
+    extra = {"search_run_id": search_run_id} if search_run_id else {}
+    if out_of_time_plan:
+        extra["out_of_time_plan"] = out_of_time_plan
     return tracking.log_training_run(
         config,
         outcome,
@@ -270,7 +294,7 @@ def log_and_register(
         },
         frames=report.frames if report is not None else None,
         files=report.files if report is not None else None,
-        extra_params={"search_run_id": search_run_id} if search_run_id else None,
+        extra_params=extra or None,
     )
 
 
@@ -280,7 +304,9 @@ def evidence_groups(config: Config) -> list[str]:
     return list(dict.fromkeys([*config.review.attributes, "region"]))
 
 
-def training_report(split, borrowers, outcome, as_of: dt.date, data: str, config: Config) -> TrainingReport:
+def training_report(
+    split, borrowers, outcome, as_of: dt.date, data: str, config: Config, out_of_time_plan: str | None = None
+) -> TrainingReport:
     """Per-segment metrics, deciles, calibration, SHAP summary, model card and the gate's
     evidence block (the test block with its protected-group columns) of a propensity run."""
     test = split["test"]
@@ -307,6 +333,7 @@ def training_report(split, borrowers, outcome, as_of: dt.date, data: str, config
             "window_days": config.label.window_days,
             "metrics": outcome.metrics,
             "data": outcome.data_summary,
+            "out_of_time_plan": out_of_time_plan,
         },
     )
     return TrainingReport(
@@ -378,8 +405,10 @@ def channel_training_report_task(split, outcome, as_of: dt.date, data: str, conf
 
 
 @task(name="training-report", cache_policy=NO_CACHE)
-def training_report_task(split, borrowers, outcome, as_of: dt.date, data: str, config: Config):
-    return training_report(split, borrowers, outcome, as_of, data, config)
+def training_report_task(
+    split, borrowers, outcome, as_of: dt.date, data: str, config: Config, out_of_time_plan: str | None = None
+):
+    return training_report(split, borrowers, outcome, as_of, data, config, out_of_time_plan)
 
 
 @task(name="promotion-gate", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -430,6 +459,8 @@ def train_flow(
         # One out-of-time split serves the search, the fit, the fairness check, the drift
         # reference and the report.
         split = out_of_time_split(snapshots, snapshot_plan(config))
+        out_of_time_plan = split_plan(snapshots["as_of"], snapshot_plan(config)).describe()
+        logger.info("  %s", out_of_time_plan)
     search = config.training.search
     trials = search.trials if search_trials is None else search_trials
     search_run_id = None
@@ -444,15 +475,28 @@ def train_flow(
     with stage("drift reference of the test block", timings):
         reference = drift_reference_at_training(split, outcome, config)
     with stage("segments, deciles, calibration, SHAP summary and model card", timings):
-        report = training_report_task(split, validated.tables["borrowers"], outcome, as_of, str(data), config)
+        report = training_report_task(
+            split, validated.tables["borrowers"], outcome, as_of, str(data), config, out_of_time_plan
+        )
         outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **report.metrics})
     with stage("log to MLflow and register", timings):
         example = snapshots[list(FEATURE_NAMES)].head(5)
         champion = log_and_register(
-            outcome, as_of, str(data), config, example, validation, fairness, reference, report, search_run_id
+            outcome,
+            as_of,
+            str(data),
+            config,
+            example,
+            validation,
+            fairness,
+            reference,
+            report,
+            search_run_id,
+            out_of_time_plan,
         )
     with stage("build response rows (contacts and their outcomes)", timings):
         responses = build_responses(validated.tables, as_of, config)
+        require_contact_history(responses, champion.label)
     with stage("fit best-channel model out of time", timings):
         channel_outcome = fit_channel(responses, config)
     with stage("log best-channel model and register", timings):
@@ -497,6 +541,7 @@ def train_flow(
         "fairness": fairness,
         "promotion": [decision.to_dict() for decision in decisions],
         "search_run_id": search_run_id,
+        "out_of_time_plan": out_of_time_plan,
         "lightgbm": config.training.lightgbm.model_dump(),
         "timings": timings,
     }

@@ -128,6 +128,7 @@ def _print_held(result) -> None:
 def _run_guarded(function, *args, **kwargs):
     """Run a flow; turn contract, model-lookup and drift failures into clear messages and exit codes."""
     from data_contracts.validation import ContractError
+    from features.snapshots import HistoryTooShortError
     from pipelines.common import InvalidInputError
     from recover.operations import NightLockedError
     from review.drift import DriftError
@@ -138,6 +139,8 @@ def _run_guarded(function, *args, **kwargs):
         _fail(str(error), EXIT_LOCKED)
     except (ContractError, InvalidInputError) as error:
         _fail(str(error), EXIT_INVALID_INPUT)
+    except HistoryTooShortError as error:
+        _fail(f"cannot train: {error}", EXIT_INVALID_INPUT)
     except LookupError as error:
         # KeyError and IndexError are LookupErrors too, but they are bugs or broken models, not
         # a missing champion: let them surface with their traceback.
@@ -410,6 +413,7 @@ def _train(
         f"(validation {m['valid_auc']:.3f} vs {m['valid_heuristic_dpd_auc']:.3f}); "
         f"Brier {m['test_brier']:.3f}, calibration error {m['test_ece']:.3f}."
     )
+    console.print(f"Propensity {result['out_of_time_plan']}.", highlight=False, soft_wrap=True)
     _print_promotion(result["promotion"], config)
     return result
 

@@ -72,6 +72,11 @@ class SearchConfig(_Section):
 
 class TrainingConfig(_Section):
     snapshot_every_days: int = Field(14, gt=0)
+    snapshot_cadence: Literal["auto", "days", "monthly"] = Field(
+        "auto",
+        description="days: a snapshot every snapshot_every_days; monthly: on the as-of's day of each "
+        "earlier month; auto: monthly when at least 80% of the loans pay monthly.",
+    )
     min_history_days: int = Field(60, ge=0)
     validation_days: int = Field(56, gt=0)
     test_days: int = Field(56, gt=0)

@@ -150,6 +150,8 @@ def model_card(facts: Mapping[str, object]) -> str:
                 f"- {block}: {summary['rows']:,} snapshot rows, {summary['snapshots']} snapshot days "
                 f"{summary['first_snapshot']} to {summary['last_snapshot']}, pay rate {summary['pay_rate']:.1%}."
             )
+    if facts.get("out_of_time_plan"):
+        lines.append(f"- The {facts['out_of_time_plan']}.")
     lines += [
         "- Out of time only: validation and test are the newest snapshot days, embargoed so no label",
         "  window overlaps a later block's features.",
