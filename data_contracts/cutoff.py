@@ -30,10 +30,7 @@ class Cutoff:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "day", pd.Timestamp(self.day).date())
-        try:
-            ZoneInfo(self.timezone)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"{self.timezone!r} is not an IANA time zone (e.g. America/New_York)") from None
+        iana_zone(self.timezone, "the cut-off")
 
     @property
     def instant(self) -> pd.Timestamp:
@@ -49,6 +46,18 @@ class Cutoff:
 
 
 AsOf = dt.date | str | pd.Timestamp | Cutoff
+
+
+def iana_zone(value: str, what: str) -> str:
+    """``value`` when it names an IANA time zone, else a ValueError naming ``what`` it is for
+    (config fields, rule packs and cut-offs share this one check)."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {value!r} for {what}: give an IANA zone name such as 'America/New_York'"
+        ) from None
+    return value
 
 
 def local_midnight(day: pd.Timestamp, timezone: str) -> pd.Timestamp:

@@ -228,7 +228,11 @@ def split_plan(dates, plan: SnapshotPlan) -> SplitPlan:
 def out_of_time_split(snapshots: pd.DataFrame, plan: SnapshotPlan) -> dict[str, pd.DataFrame]:
     """Split snapshots by date into train, validation and test blocks, newest last (the blocks of
     :func:`split_plan`, shortened on a short history)."""
-    blocks = split_plan(snapshots["as_of"], plan)
+    return split_by_plan(snapshots, split_plan(snapshots["as_of"], plan))
+
+
+def split_by_plan(snapshots: pd.DataFrame, blocks: SplitPlan) -> dict[str, pd.DataFrame]:
+    """The rows of each block of ``blocks`` (train, valid, test)."""
     return {
         name: snapshots[snapshots["as_of"].isin(pd.to_datetime(list(dates)))].reset_index(drop=True)
         for name, dates in (("train", blocks.train), ("valid", blocks.valid), ("test", blocks.test))

@@ -17,6 +17,7 @@ from features.snapshots import (
     SnapshotPlan,
     build_training_set,
     out_of_time_split,
+    split_by_plan,
     split_plan,
 )
 from models.boosting import fitting_on_dask
@@ -458,8 +459,9 @@ def train_flow(
         snapshots = build_snapshots(validated.tables, as_of, config)
         # One out-of-time split serves the search, the fit, the fairness check, the drift
         # reference and the report.
-        split = out_of_time_split(snapshots, snapshot_plan(config))
-        out_of_time_plan = split_plan(snapshots["as_of"], snapshot_plan(config)).describe()
+        blocks = split_plan(snapshots["as_of"], snapshot_plan(config))
+        split = split_by_plan(snapshots, blocks)
+        out_of_time_plan = blocks.describe()
         logger.info("  %s", out_of_time_plan)
     search = config.training.search
     trials = search.trials if search_trials is None else search_trials

@@ -12,6 +12,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from data_contracts.cutoff import iana_zone
 from data_contracts.enums import CHANNELS
 from recover.sources import SourceConfig
 from scoring.policy.packs import Rule
@@ -275,17 +276,7 @@ class CutoffConfig(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str | None) -> str | None:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        if value is None:
-            return value
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"cutoff.timezone {value!r} is not an IANA time zone (e.g. America/New_York)"
-            ) from None
-        return value
+        return value if value is None else iana_zone(value, "cutoff.timezone")
 
 
 class PromiseConfig(_Section):
@@ -460,15 +451,7 @@ class ScheduleConfig(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(
-                f"schedule.timezone {value!r} is not an IANA time zone (e.g. Europe/London)"
-            ) from None
-        return value
+        return iana_zone(value, "schedule.timezone")
 
     @field_validator("nightly_cron", "training_cron")
     @classmethod

@@ -11,7 +11,6 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -24,6 +23,7 @@ from pydantic import (
     model_validator,
 )
 
+from data_contracts.cutoff import iana_zone
 from data_contracts.enums import CHANNELS, DIRECTIONS, FLAGS, RIGHT_PARTY_OUTCOMES
 
 PACKS_DIR = Path(__file__).resolve().parents[2] / "configs" / "policies"
@@ -178,19 +178,8 @@ class ContactGap(_Rule):
     def as_attempt_cap(self) -> AttemptCap:
         """The same rule as an attempt cap of one attempt in ``days`` local days (same id and
         reason), so that blocks and attempts left are computed once for both kinds."""
-        return AttemptCap(
-            kind="attempt_cap",
-            id=self.id,
-            reason=self.reason,
-            description=self.description,
-            source=self.source,
-            channels=self.channels,
-            counted_channels=self.counted_channels,
-            directions=self.directions,
-            max_attempts=1,
-            window_days=self.days,
-            scope=self.scope,
-        )
+        shared = self.model_dump(exclude={"kind", "days"})
+        return AttemptCap(kind="attempt_cap", **shared, max_attempts=1, window_days=self.days)
 
 
 Rule = Annotated[
@@ -225,15 +214,7 @@ class RulePack(BaseModel):
     @field_validator("timezone")
     @classmethod
     def _iana_zone(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as error:
-            raise ValueError(
-                f"unknown time zone {value!r}: give an IANA zone name such as 'America/New_York'"
-            ) from error
-        return value
+        return value if value is None else iana_zone(value, "the pack's timezone")
 
     @model_validator(mode="after")
     def _unique_rule_ids(self) -> RulePack:
