@@ -139,8 +139,8 @@ def allocate(
     ``options`` columns: loan_id, channel, resource, p_contact, p_self_cure, amount_overdue.
     1. a ``control_share`` of loans (random, drawn once per ``control_days`` period so a control
        loan stays uncontacted for the whole period) is left alone, flagged ``control``;
-    2. ``exploration_share`` of each resource's slots goes to random loans through a random
-       lawful channel, flagged ``exploration``;
+    2. ``exploration_share`` of the queue goes to random loans through a random lawful
+       channel, flagged ``exploration`` (:func:`_exploration`);
     3. the remaining capacity goes to the options of highest incremental value;
     4. loans whose best option has a positive value but found no capacity stay queued beyond
        capacity; loans whose best option is not positive are left alone, with the reason.
@@ -161,7 +161,7 @@ def allocate(
     control_ids = set(loans[held_out])
     open_options = options[~options["loan_id"].isin(control_ids)]
 
-    explore = _exploration(open_options, best, capacity, settings, as_of)
+    explore = _exploration(open_options, capacity, settings, as_of)
     remaining_capacity = dict(capacity)
     used = explore["resource"].value_counts()
     for resource, count in used.items():
@@ -202,34 +202,36 @@ def allocate(
 
 def _exploration(
     options: pd.DataFrame,
-    best: pd.DataFrame,
     capacity: Mapping[str, int | None],
     settings: AllocationSettings,
     as_of: dt.date,
 ) -> pd.DataFrame:
-    """Random loans with a random lawful channel: ``exploration_share`` of each resource's slots.
+    """Random loans through a uniformly random lawful channel: ``exploration_share`` of the
+    queue the value ranking would fill within capacity on its own.
 
-    A capacitated resource gives that share of its capacity; a free one that share of the
-    loans the value ranking sends to it (share / (1 - share) of them, so exploration is the
-    stated share of its final list).
+    The size is a share of the queue the value ranking would fill on its own (a share, not a
+    count: a small book explores a little, a large one more; sizing it from team capacities
+    made a third of a 3,000-loan book's queue random). The channel is drawn among the loan's
+    lawful ones, so every channel gains randomised evidence, the ones the ranking never chooses
+    included. A capacitated team gives exploration at most ``exploration_share`` of its slots
+    (rounded up), so a small team is never taken over by it.
     """
     share = settings.exploration_share
     if share <= 0 or options.empty:
         return options.iloc[:0]
+    planned = len(greedy_allocation(options, capacity))
+    wanted = int(round(share * planned))
+    if wanted == 0:
+        return options.iloc[:0]
     pick = random_option(options, as_of, settings.salt)
     order = unit_uniforms(pick["loan_id"], as_of, f"{settings.salt}:explore")
-    pick = pick.assign(_order=order).sort_values(["resource", "_order"], kind="stable")
-    positive_best = best[(best["value"] > 0) & best.index.isin(options["loan_id"])]
-    preferred = positive_best["resource"].value_counts()
-    quota = {}
-    for resource in pick["resource"].unique():
-        limit = capacity.get(resource)
-        if limit is None:
-            quota[resource] = int(round(share / (1 - share) * preferred.get(resource, 0)))
-        else:
-            quota[resource] = int(round(share * int(limit)))
+    pick = pick.assign(_order=order).sort_values(["_order", "loan_id"], kind="stable")
+    limits = pick["resource"].map(
+        {resource: capacity.get(resource) for resource in pick["resource"].unique()}
+    )
+    room = limits.map(lambda limit: np.inf if limit is None or pd.isna(limit) else np.ceil(share * limit))
     position = pick.groupby("resource", sort=False).cumcount()
-    chosen = pick[position.to_numpy() < pick["resource"].map(quota).to_numpy()]
+    chosen = pick[position.to_numpy() < room.to_numpy(dtype="float64")].head(wanted)
     return chosen.drop(columns=["_order"])
 
 

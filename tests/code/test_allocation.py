@@ -138,15 +138,25 @@ def test_every_loan_is_either_contacted_or_left_alone_exactly_once():
     assert result.assignments["loan_id"].is_unique and result.left_alone["loan_id"].is_unique
 
 
-def test_capacity_holds_and_exploration_takes_its_share_of_slots():
+def test_capacity_holds_and_exploration_is_a_share_of_the_queue_not_of_capacity():
     options = _book()
     capacity = {"call": 40, "sms": None, "letter": 20}
     result = allocate(options, capacity, AllocationSettings(COSTS, exploration_share=0.1), as_of=AS_OF)
     worked = result.assignments[result.assignments["within_capacity"]]
+    explored = worked[worked["exploration"]]
+    assert abs(len(explored) - 0.1 * len(worked)) <= 0.01 * len(worked) + 1
+    assert explored["resource"].nunique() == 3  # every channel gains randomised evidence
     for resource in ("call", "letter"):
         assert (worked["resource"] == resource).sum() <= capacity[resource]
-        explored = worked[(worked["resource"] == resource) & worked["exploration"]]
-        assert len(explored) == round(0.1 * capacity[resource])
+        assert (explored["resource"] == resource).sum() <= np.ceil(0.1 * capacity[resource])
+
+
+def test_a_small_book_under_large_capacities_explores_a_share_of_its_own_queue():
+    options = _book(n=60)
+    roomy = {"call": 150, "sms": None, "letter": 150}
+    result = allocate(options, roomy, AllocationSettings(COSTS, exploration_share=0.05), as_of=AS_OF)
+    queued = result.assignments[result.assignments["within_capacity"]]
+    assert 0 < queued["exploration"].sum() <= 0.05 * len(queued) + 1
 
 
 def test_left_alone_reasons_follow_self_cure_and_control():
