@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
@@ -140,3 +141,40 @@ def new_run_id() -> str:
 
 def table_sizes(tables: dict[str, pd.DataFrame]) -> dict[str, int]:
     return {name: int(len(frame)) for name, frame in tables.items()}
+
+
+@dataclass(frozen=True)
+class PriorChannel:
+    """The stated prior standing in for an unregistered best-channel model (the manifest and
+    the stage cache read it as they read a registered version)."""
+
+    model: object
+    reason: str
+    name: str = "prior"
+    version: str | None = None
+    run_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        return "prior (channel_model.prior_lift)"
+
+
+NO_CHANNEL_MODEL = (
+    "no best-channel model is registered (the training history held too few contacts to learn channels from)"
+)
+
+
+def channel_champion_or_prior(config: Config, propensity_champion):
+    """The best-channel champion, or the stated prior (models/channel_prior.py) on top of the
+    propensity champion when training registered none: a book without contact history still
+    gets a lawful queue, and says where its channels came from."""
+    from models.channel_prior import ChannelPriorModel
+    from recover import tracking
+
+    name = config.mlflow.channel_model_name
+    if tracking.alias_version(config, name, config.mlflow.champion_alias) is not None:
+        return tracking.load_champion(config, name)
+    prior = ChannelPriorModel(
+        propensity_champion.model, config.channel_model.prior_lift, NO_CHANNEL_MODEL
+    ).fit()
+    return PriorChannel(model=prior, reason=NO_CHANNEL_MODEL)

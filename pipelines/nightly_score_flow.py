@@ -32,8 +32,10 @@ from features.catalog import FEATURE_NAMES
 from features.point_in_time import Cutoff
 from features.promises import promise_ledger
 from features.responses import channel_history
+from models.channel_prior import is_prior
 from pipelines.common import (
     InvalidInputError,
+    channel_champion_or_prior,
     load_and_validate,
     new_run_id,
     night_cutoff,
@@ -667,7 +669,7 @@ def _score_night(
     with stage("load champion models", timings):
         load = with_retries(champion_for, config)
         champion = load(config)
-        channel_champion = load(config, config.mlflow.channel_model_name)
+        channel_champion = channel_champion_or_prior(config, champion)
     models = {
         "policy": policy,
         "propensity": [champion.label, champion.run_id],
@@ -782,10 +784,25 @@ def _score_night(
             "version": channel_champion.version,
             "label": channel_champion.label,
             "mlflow_run_id": channel_champion.run_id,
+            # Where tonight's channel values came from: a learnt model, or the stated prior.
+            "source": "prior" if is_prior(channel_champion.model) else "model",
+            **(
+                {"not_fitted": channel_champion.reason, "prior_lift": dict(config.channel_model.prior_lift)}
+                if is_prior(channel_champion.model)
+                else {}
+            ),
         },
         "decisions": {
             **config.decisions.model_dump(),
             "exploration": int(queue["exploration"].sum()),
+            # The share actually queued at random tonight (the configured share is of the queue
+            # the value ranking fills, so it is close to exploration_share, never a fixed count).
+            "exploration_share_of_queue": round(
+                float(queue.loc[queue["within_capacity"], "exploration"].mean())
+                if bool(queue["within_capacity"].any())
+                else 0.0,
+                4,
+            ),
             "control": int(companions["left_alone"]["control"].sum()),
             "left_alone_by_reason": companions["left_alone"]["reason"].value_counts().sort_index().to_dict(),
             "incremental_value_within_capacity": round(

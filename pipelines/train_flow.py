@@ -13,7 +13,6 @@ from data_contracts.outputs import TrainingSnapshot
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
 from features.responses import NO_CONTACT, ResponsePlan, build_response_set, sampled_rows, treatment_summary
 from features.snapshots import (
-    HistoryTooShortError,
     SnapshotPlan,
     build_training_set,
     out_of_time_split,
@@ -138,17 +137,24 @@ def build_snapshots(tables, as_of: dt.date, config: Config):
     return TrainingSnapshot.validate(snapshots, lazy=True)
 
 
-def require_contact_history(responses, propensity_label: str) -> None:
-    """Stop with what is missing when the history holds no outbound contact to learn channels
-    from (a book delivered without its contact history): the propensity model is registered."""
-    tried = sorted(set(responses["channel"]) - {NO_CONTACT})
-    if not tried:
-        raise HistoryTooShortError(
-            f"the propensity model was trained and registered ({propensity_label}), but the best-channel "
-            "model cannot be: the interactions table holds no outbound contact before the as-of date, "
-            "so no channel's effect can be learnt. Deliver the contact history (interactions), or train "
-            "again once the engine's own queues have been worked and reported"
+def channel_history_gap(responses, min_attempts: int) -> str | None:
+    """Why the history cannot teach a best-channel model, or None when it can: it needs at
+    least ``min_attempts`` outbound contacts, some that reached the borrower and some that did
+    not (the funnel contrasts the two). A book delivered without its contact history is the
+    usual case; the queue then values channels by the stated prior (models/channel_prior.py)."""
+    attempts = responses[responses["channel"] != NO_CONTACT]
+    if attempts.empty:
+        return "the history holds no outbound contact before the as-of date"
+    if len(attempts) < min_attempts:
+        return (
+            f"the history holds {len(attempts)} outbound contacts, fewer than the "
+            f"{min_attempts} channel_model.min_attempts asks for"
         )
+    reached = attempts["reached"].astype(bool)
+    if reached.all() or not reached.any():
+        state = "reached the borrower" if reached.all() else "failed to reach the borrower"
+        return f"every one of the history's {len(attempts)} outbound contacts {state}"
+    return None
 
 
 @task(name="build-response-set", cache_policy=NO_CACHE)
@@ -498,7 +504,45 @@ def train_flow(
         )
     with stage("build response rows (contacts and their outcomes)", timings):
         responses = build_responses(validated.tables, as_of, config)
-        require_contact_history(responses, champion.label)
+        channel_gap = channel_history_gap(responses, config.channel_model.min_attempts)
+    if channel_gap is None:
+        channel_champion, channel_metrics = train_channel_stages(
+            responses, as_of, str(data), config, validation, timings
+        )
+    else:
+        logger.warning(
+            "  no best-channel model: %s; the queue values channels by channel_model.prior_lift", channel_gap
+        )
+        channel_champion, channel_metrics = None, {}
+    with stage("promotion gate" + (" and promotion" if promote else ""), timings):
+        decisions = promotion_gate_task(config, promote)
+    result = {
+        "as_of": str(as_of),
+        "model": champion.label,
+        "channel_model": channel_champion.label if channel_champion is not None else None,
+        "channel_model_not_fitted": channel_gap,
+        "channel_metrics": channel_metrics,
+        "treatments": treatment_summary(sampled_rows(responses)).to_dict("records"),
+        "mlflow_run_id": champion.run_id,
+        "tracking_uri": tracking.tracking_uri(config),
+        "metrics": outcome.metrics,
+        "data": outcome.data_summary,
+        "input_rows": table_sizes(validated.tables),
+        "validation": validation,
+        "fairness": fairness,
+        "promotion": [decision.to_dict() for decision in decisions],
+        "search_run_id": search_run_id,
+        "out_of_time_plan": out_of_time_plan,
+        "lightgbm": config.training.lightgbm.model_dump(),
+        "timings": timings,
+    }
+    attach_training_summary(result, config)
+    return result
+
+
+def train_channel_stages(responses, as_of: dt.date, data: str, config: Config, validation: dict, timings):
+    """Fit, report, log and register the best-channel model; returns (registered version,
+    metrics)."""
     with stage("fit best-channel model out of time", timings):
         channel_outcome = fit_channel(responses, config)
     with stage("log best-channel model and register", timings):
@@ -526,29 +570,7 @@ def train_flow(
             channel_evidence,
             channel_report_,
         )
-    with stage("promotion gate" + (" and promotion" if promote else ""), timings):
-        decisions = promotion_gate_task(config, promote)
-    result = {
-        "as_of": str(as_of),
-        "model": champion.label,
-        "channel_model": channel_champion.label,
-        "channel_metrics": channel_outcome.metrics,
-        "treatments": treatment_summary(sampled_rows(responses)).to_dict("records"),
-        "mlflow_run_id": champion.run_id,
-        "tracking_uri": tracking.tracking_uri(config),
-        "metrics": outcome.metrics,
-        "data": outcome.data_summary,
-        "input_rows": table_sizes(validated.tables),
-        "validation": validation,
-        "fairness": fairness,
-        "promotion": [decision.to_dict() for decision in decisions],
-        "search_run_id": search_run_id,
-        "out_of_time_plan": out_of_time_plan,
-        "lightgbm": config.training.lightgbm.model_dump(),
-        "timings": timings,
-    }
-    attach_training_summary(result, config)
-    return result
+    return channel_champion, channel_outcome.metrics
 
 
 @task(name="attach-training-summary", cache_policy=NO_CACHE)

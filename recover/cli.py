@@ -406,14 +406,28 @@ def _train(
             )
         )
     m = result["metrics"]
+    registered = (
+        f"[bold]{result['model']}[/] and [bold]{result['channel_model']}[/]"
+        if result["channel_model"]
+        else f"[bold]{result['model']}[/]"
+    )
     console.print(
-        f"Registered [bold]{result['model']}[/] and [bold]{result['channel_model']}[/] as "
+        f"Registered {registered} as "
         f"'{config.mlflow.challenger_alias}'. Out-of-time test AUC "
         f"[bold]{m['test_auc']:.3f}[/] vs days-past-due heuristic {m['test_heuristic_dpd_auc']:.3f} "
         f"(validation {m['valid_auc']:.3f} vs {m['valid_heuristic_dpd_auc']:.3f}); "
         f"Brier {m['test_brier']:.3f}, calibration error {m['test_ece']:.3f}."
     )
     console.print(f"Propensity {result['out_of_time_plan']}.", highlight=False, soft_wrap=True)
+    if result.get("channel_model_not_fitted"):
+        console.print(
+            f"No best-channel model: {result['channel_model_not_fitted']}. Tonight's queue values "
+            "channels by the stated prior (channel_model.prior_lift) and says so in every "
+            "channel reason and the manifest; its exploration contacts build the history a later "
+            "training learns channels from.",
+            highlight=False,
+            soft_wrap=True,
+        )
     _print_promotion(result["promotion"], config)
     return result
 
@@ -1139,7 +1153,7 @@ def explain(
 
 def _explain(config, data, as_of: dt.date, loan_id: str):
     from features.responses import channel_history
-    from pipelines.common import load_and_validate, night_cutoff
+    from pipelines.common import channel_champion_or_prior, load_and_validate, night_cutoff
     from pipelines.nightly_score_flow import features_for
     from recover import tracking
     from review.explain import explain_account
@@ -1152,7 +1166,7 @@ def _explain(config, data, as_of: dt.date, loan_id: str):
         why = "is not overdue on that date: nothing to explain" if known else "is not in the loan book"
         _fail(f"loan {loan_id} {why}", EXIT_INVALID_INPUT)
     propensity = tracking.load_champion(config)
-    channel = tracking.load_champion(config, config.mlflow.channel_model_name)
+    channel = channel_champion_or_prior(config, propensity)
     history = channel_history(validated.tables["interactions"], validated.tables["payments"], cutoff)
     return explain_account(
         features, loan_id, propensity.model, channel.model, history, config.decisions.channel_cost

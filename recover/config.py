@@ -107,6 +107,34 @@ class ChannelModelConfig(_Section):
     )
     weight_clip: float = Field(20.0, gt=1, description="Cap of the stabilised inverse-propensity weights.")
     lightgbm: LightGBMParams = LightGBMParams(n_estimators=300, colsample_bytree=0.9)
+    min_attempts: int = Field(
+        200,
+        ge=1,
+        description="Fewest outbound contacts in the history, some reaching the borrower and some "
+        "not, before a best-channel model is fitted; below it the queue values channels by "
+        "prior_lift (models/channel_prior.py) and says so.",
+    )
+    prior_lift: dict[str, float] = Field(
+        default_factory=lambda: {
+            "call": 0.06,
+            "sms": 0.02,
+            "email": 0.01,
+            "whatsapp": 0.02,
+            "field_visit": 0.10,
+            "letter": 0.015,
+        },
+        description="Stated prior where no channel model is learnt: the share of the gap to paying "
+        "(1 - p_self_cure) that one contact through the channel closes within the response window. "
+        "An assumption, not an estimate: conversations move borrowers more than messages.",
+    )
+
+    @field_validator("prior_lift")
+    @classmethod
+    def _prior_names_every_channel(cls, value: dict[str, float]) -> dict[str, float]:
+        bad = sorted(channel for channel, lift in value.items() if not 0.0 <= lift <= 1.0)
+        if bad:
+            raise ValueError(f"prior_lift must lie in [0, 1]; not so for {bad}")
+        return _all_channels(value, "channel_model.prior_lift")
 
 
 def _all_channels(value: dict, what: str) -> dict:

@@ -132,7 +132,12 @@ def training_summary_markdown(result: dict, mlflow_link: dict | None) -> str:
         f"# Training as of {result['as_of']}",
         "",
         f"Propensity challenger trained on {sum(rows.values()):,} input rows; champions now "
-        f"{result['model']} and {result['channel_model']}.",
+        f"{result['model']} and "
+        + (
+            f"{result['channel_model']}."
+            if result.get("channel_model")
+            else f"no best-channel model ({result.get('channel_model_not_fitted')}): channels by the stated prior."
+        ),
         "",
         "## Out-of-time metrics (propensity)",
         "",

@@ -14,6 +14,7 @@ import pandas as pd
 
 from features.catalog import REACHED_INPUT
 from features.responses import NO_CONTACT, option_rows
+from models.channel_prior import is_prior
 from scoring.allocation import Allocation, AllocationSettings, incremental_values
 from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
 from scoring.frames import member_of
@@ -102,7 +103,8 @@ def explain_channels(
     """``runner_up_channel`` and channel_reason_1..n of each queued loan (``queued`` carries the
     account features and ``recommended_channel``).
 
-    The reasons come from the SHAP values of the model that values the channels, the response
+    With the stated prior in place of a model (:mod:`models.channel_prior`), the reasons say
+    so. Otherwise they come from the SHAP values of the model that values the channels, the response
     when the attempt gets through (:class:`models.channel.ResponseWhenReachedModel`): against a
     rival channel, the chosen and the rival channel's rows, both reached; against no contact, the
     chosen channel reached and not reached (what getting through changes for this account; the
@@ -112,6 +114,13 @@ def explain_channels(
         return pd.DataFrame(columns=columns, index=queued.index, dtype="str")
     chosen_channel = queued["recommended_channel"].astype("str").to_numpy()
     rival_channel = queued["loan_id"].map(runner_up).astype("str").to_numpy()
+    if is_prior(model):
+        # No learnt model to attribute the choice to: the reasons state the prior.
+        reasons = model.channel_reasons(
+            pd.Series(chosen_channel, index=queued.index), pd.Series(rival_channel, index=queued.index), n=n
+        )
+        reasons.insert(0, "runner_up_channel", rival_channel)
+        return reasons
     against_none = rival_channel == NO_CONTACT
     pairs = pd.DataFrame({"loan_id": queued["loan_id"].to_numpy()})
     both = pd.concat(
