@@ -38,7 +38,7 @@ the self-cure S-learner comparable (``ipw=True``).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -49,6 +49,7 @@ from data_contracts.enums import CHANNELS
 from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES, REACHED_INPUT, spec
 from features.responses import CHANNEL_FEATURES, NO_CONTACT, TREATMENTS, sampled_mask
 from models.boosting import CalibratedBooster, lgbm_classifier, model_matrix
+from models.identification import identification_table, overlap_weights, prior_effect, shrink_to_prior
 
 RESPONSE_PARAMS: dict[str, object] = {
     "n_estimators": 300,
@@ -227,6 +228,11 @@ class ChannelResponseModel(CalibratedBooster):
     features : account features, each with a catalog entry.
     ipw : weight the self-cure S-learner's rows by the inverse propensity of the historical policy.
     weight_clip : cap of the stabilised weights.
+    prior_lift : the stated prior per channel (share of the gap to paying one contact closes);
+        where the old policy gives no overlap the effect is shrunk toward it
+        (:mod:`models.identification`). None: the learnt effect everywhere.
+    min_propensity : the old policy's propensity at which a channel's effect counts as
+        identified (overlap weight 1).
     random_state : seed of the boosters.
     """
 
@@ -236,12 +242,16 @@ class ChannelResponseModel(CalibratedBooster):
         features: Sequence[str] = FEATURE_NAMES,
         ipw: bool = True,
         weight_clip: float = 20.0,
+        prior_lift: Mapping[str, float] | None = None,
+        min_propensity: float = 0.01,
         random_state: int = 7,
     ):
         self.params = params
         self.features = features
         self.ipw = ipw
         self.weight_clip = weight_clip
+        self.prior_lift = prior_lift
+        self.min_propensity = min_propensity
         self.random_state = random_state
 
     def fit(self, X: pd.DataFrame, y, *, reached=None, eval_set: tuple[pd.DataFrame, object] | None = None):
@@ -269,12 +279,13 @@ class ChannelResponseModel(CalibratedBooster):
         self.feature_names_in_ = np.asarray([*numeric, *self.categories_], dtype=object)
         # Every input needs a catalog entry (KeyError otherwise): reasons speak of all of them.
         monotone = [spec(name).monotone for name in self.feature_names_in_]
-        if self.ipw:
-            self.policy_model_ = ContactPolicyModel(
-                features=self.features, random_state=self.random_state
-            ).fit(X, X["channel"])
-        else:
-            self.policy_model_ = None
+        # The old policy's model serves the weights (ipw) and the overlap of every channel.
+        self.policy_model_ = ContactPolicyModel(features=self.features, random_state=self.random_state).fit(
+            X, X["channel"]
+        )
+        self.identification_ = identification_table(
+            X, self.policy_model_.predict_proba(X), self.min_propensity
+        )
         weights = self._weights(X)
         self.training_weights_ = {
             "effective_sample_size": effective_sample_size(weights),
@@ -313,7 +324,7 @@ class ChannelResponseModel(CalibratedBooster):
         return self
 
     def _weights(self, X: pd.DataFrame) -> np.ndarray:
-        if self.policy_model_ is None:
+        if not self.ipw or self.policy_model_ is None:
             return np.ones(len(X))
         return self.policy_model_.weights(X, X["channel"], clip=self.weight_clip)
 
@@ -342,7 +353,12 @@ class ChannelResponseModel(CalibratedBooster):
         if_not_reached = np.full(len(X), np.nan)
         if treated.any():
             if_reached[treated], if_not_reached[treated] = self.response_model_.contrast(X[treated])
-        effect = np.where(treated, p_reach * (if_reached - if_not_reached), 0.0)
+        learnt = np.where(treated, p_reach * (if_reached - if_not_reached), 0.0)
+        weight = self.overlap(X)
+        effect = learnt
+        if self.prior_lift is not None:
+            prior = np.where(treated, prior_effect(X["channel"], p_none, self.prior_lift), 0.0)
+            effect = shrink_to_prior(learnt, prior, weight)
         p_contact = np.clip(p_none + effect, 0.0, 1.0)
         return pd.DataFrame(
             {
@@ -352,9 +368,29 @@ class ChannelResponseModel(CalibratedBooster):
                 "p_reach": p_reach,
                 "p_if_reached": if_reached,
                 "p_if_not_reached": if_not_reached,
+                "learnt_uplift": learnt,
+                "overlap_weight": weight,
             },
             index=X.index,
         )
+
+    def overlap(self, X: pd.DataFrame) -> np.ndarray:
+        """Per row, how far the history identifies the effect of the row's channel for this
+        account (:func:`models.identification.overlap_weights`; 1 for ``none`` rows and for
+        models fitted before overlap was measured)."""
+        policy = getattr(self, "policy_model_", None)
+        weight = np.ones(len(X))
+        treated = (X["channel"] != NO_CONTACT).to_numpy()
+        if policy is None or not treated.any():
+            return weight
+        proba = policy.predict_proba(X[treated])
+        channel = X.loc[treated, "channel"].astype("str").to_numpy()
+        columns = {name: i for i, name in enumerate(proba.columns)}
+        index = np.array([columns.get(c, -1) for c in channel])
+        values = proba.to_numpy()
+        e = np.where(index >= 0, values[np.arange(len(index)), np.maximum(index, 0)], 0.0)
+        weight[treated] = overlap_weights(e, getattr(self, "min_propensity", 0.0))
+        return weight
 
 
 __all__ = [

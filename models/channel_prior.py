@@ -62,7 +62,16 @@ class ChannelPriorModel(BaseEstimator):
         reach and the response when reached are not modelled (NaN)."""
         check_is_fitted(self, "lift_")
         if len(X) == 0:
-            columns = ["p_contact", "p_self_cure", "uplift", "p_reach", "p_if_reached", "p_if_not_reached"]
+            columns = [
+                "p_contact",
+                "p_self_cure",
+                "uplift",
+                "p_reach",
+                "p_if_reached",
+                "p_if_not_reached",
+                "learnt_uplift",
+                "overlap_weight",
+            ]
             return pd.DataFrame(columns=columns, index=X.index, dtype="float64")
         p_none = np.asarray(self.propensity.predict_proba(X)[:, 1], dtype="float64")
         channel = X["channel"].astype("str")
@@ -78,6 +87,9 @@ class ChannelPriorModel(BaseEstimator):
                 "p_reach": missing,
                 "p_if_reached": missing,
                 "p_if_not_reached": missing,
+                "learnt_uplift": missing,
+                # Nothing is identified: every value is the prior's.
+                "overlap_weight": np.zeros(len(X)),
             },
             index=X.index,
         )

@@ -378,12 +378,16 @@ def drift_for(reference: dict | None, features, p_pay, config: Config, run_id: s
         table, summary = pd.DataFrame(columns=DRIFT_COLUMNS), None
     else:
         table = population_stability(reference, features[list(FEATURE_NAMES)], p_pay, warn=warn, fail=fail)
-        summary = summarise_drift(table, monitoring.drift_fail_on)
+        summary = summarise_drift(table, monitoring.drift_fail_on).with_weak_reference(
+            reference.get("snapshots"), monitoring.min_reference_snapshots
+        )
     block = drift_block(summary, warn=warn, fail=fail, fail_on=monitoring.drift_fail_on)
     logger = get_run_logger()
     message = block["detail"] if summary is None else drift_warning(summary, warn, fail)
     if message:
         logger.warning(message)
+    if summary is not None and summary.downgraded:
+        logger.warning("drift beyond the fail threshold on %s; %s", summary.blocking, summary.downgraded)
     table = table.assign(run_id=run_id, as_of=str(as_of))[["run_id", "as_of", *DRIFT_COLUMNS]]
     try:
         create_table_artifact(

@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from models.gate import GateResult, GateRules, channel_evidence, promotion_gate, propensity_evidence
+from models.gate import (
+    PLAIN_LIGHTGBM_COLUMN,
+    GateResult,
+    GateRules,
+    channel_evidence,
+    promotion_gate,
+    propensity_evidence,
+)
 from recover import tracking
 from recover.config import Config
 
@@ -128,6 +135,9 @@ def run_gate(
     }
     if kind == "propensity":
         facts["capacity_per_day"] = gate_capacity(config, block)
+        # The baselines are judged on the block's own columns: days_past_due and the plain
+        # LightGBM's predictions logged with the run (absent from blocks logged before them).
+        facts["plain_lightgbm_in_evidence"] = PLAIN_LIGHTGBM_COLUMN in block.columns
     gate_run_id = tracking.log_gate(config, name, version, result, facts)
     promoted = bool(promote and result.passed)
     if promoted:

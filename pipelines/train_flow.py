@@ -20,7 +20,7 @@ from features.snapshots import (
     split_plan,
 )
 from models.boosting import fitting_on_dask
-from models.gate import with_group_columns
+from models.gate import with_baseline_columns, with_group_columns
 from models.training import train_channel, train_propensity
 from models.tuning import search_propensity
 from pipelines.common import (
@@ -128,6 +128,8 @@ def fit_channel_model(responses, config: Config, ipw: bool | None = None):
         config.training.seed,
         ipw=channel.ipw if ipw is None else ipw,
         weight_clip=channel.weight_clip,
+        prior_lift=channel.prior_lift,
+        min_propensity=channel.min_propensity,
     )
 
 
@@ -183,6 +185,7 @@ def log_and_register_channel(
     validation: dict,
     evidence=None,
     report: TrainingReport | None = None,
+    tables=None,
 ):
     channel = config.channel_model
     return tracking.log_training_run(
@@ -207,6 +210,7 @@ def log_and_register_channel(
             **({EVALUATION_BLOCK_ARTIFACT: evidence} if evidence is not None else {}),
         },
         files=report.files if report is not None else None,
+        tables=tables,
     )
 
 
@@ -257,12 +261,16 @@ def training_drift_reference(split, outcome, config: Config) -> dict:
     # demo's normal night measured a p_pay PSI of 0.103 (a warning every night), against the
     # test block 0.010.
     test = split["test"]
-    return training_reference(
+    reference = training_reference(
         test,
         outcome.model.predict_proba(test)[:, 1],
         FEATURE_NAMES,
         bins=config.monitoring.drift_bins,
     )
+    # How many snapshot days the reference spans: one month of a short history is a weak
+    # reference (monitoring.min_reference_snapshots).
+    reference["snapshots"] = int(test["as_of"].nunique())
+    return reference
 
 
 @task(name="drift-reference", cache_policy=NO_CACHE)
@@ -283,10 +291,19 @@ def log_and_register(
     report: TrainingReport | None = None,
     search_run_id: str | None = None,
     out_of_time_plan: str | None = None,
+    tables=None,
 ):
+    """Log the propensity run (with ``tables``, the validated input tables, as its dataset) and
+    register the model; the gate's evidence block carries the plain LightGBM baseline's
+    predictions on the test block (``baseline_plain_lightgbm``) beside its group columns."""
     extra = {"search_run_id": search_run_id} if search_run_id else {}
     if out_of_time_plan:
         extra["out_of_time_plan"] = out_of_time_plan
+    frames = dict(report.frames) if report is not None else None
+    if frames is not None and EVALUATION_BLOCK_ARTIFACT in frames:
+        frames[EVALUATION_BLOCK_ARTIFACT] = with_baseline_columns(
+            frames[EVALUATION_BLOCK_ARTIFACT], outcome.baseline_scores
+        )
     return tracking.log_training_run(
         config,
         outcome,
@@ -299,9 +316,10 @@ def log_and_register(
             FAIRNESS_ARTIFACT: fairness,
             **({DRIFT_REFERENCE_ARTIFACT: drift_reference} if drift_reference is not None else {}),
         },
-        frames=report.frames if report is not None else None,
+        frames=frames,
         files=report.files if report is not None else None,
         extra_params=extra or None,
+        tables=tables,
     )
 
 
@@ -501,13 +519,14 @@ def train_flow(
             report,
             search_run_id,
             out_of_time_plan,
+            tables=validated.tables,
         )
     with stage("build response rows (contacts and their outcomes)", timings):
         responses = build_responses(validated.tables, as_of, config)
         channel_gap = channel_history_gap(responses, config.channel_model.min_attempts)
     if channel_gap is None:
         channel_champion, channel_metrics = train_channel_stages(
-            responses, as_of, str(data), config, validation, timings
+            responses, as_of, str(data), config, validation, timings, tables=validated.tables
         )
     else:
         logger.warning(
@@ -540,9 +559,11 @@ def train_flow(
     return result
 
 
-def train_channel_stages(responses, as_of: dt.date, data: str, config: Config, validation: dict, timings):
-    """Fit, report, log and register the best-channel model; returns (registered version,
-    metrics)."""
+def train_channel_stages(
+    responses, as_of: dt.date, data: str, config: Config, validation: dict, timings, tables=None
+):
+    """Fit, report, log and register the best-channel model (``tables``: the validated input
+    tables, logged as the run's dataset); returns (registered version, metrics)."""
     with stage("fit best-channel model out of time", timings):
         channel_outcome = fit_channel(responses, config)
     with stage("log best-channel model and register", timings):
@@ -569,6 +590,7 @@ def train_channel_stages(responses, as_of: dt.date, data: str, config: Config, v
             validation,
             channel_evidence,
             channel_report_,
+            tables=tables,
         )
     return channel_champion, channel_outcome.metrics
 

@@ -411,13 +411,40 @@ def _train(
         if result["channel_model"]
         else f"[bold]{result['model']}[/]"
     )
+    nan = float("nan")
     console.print(
         f"Registered {registered} as "
         f"'{config.mlflow.challenger_alias}'. Out-of-time test AUC "
         f"[bold]{m['test_auc']:.3f}[/] vs days-past-due heuristic {m['test_heuristic_dpd_auc']:.3f} "
-        f"(validation {m['valid_auc']:.3f} vs {m['valid_heuristic_dpd_auc']:.3f}); "
+        f"and plain LightGBM {m.get('test_plain_lightgbm_auc', nan):.3f} "
+        f"(validation {m['valid_auc']:.3f} vs {m['valid_heuristic_dpd_auc']:.3f} "
+        f"and {m.get('valid_plain_lightgbm_auc', nan):.3f}); "
         f"Brier {m['test_brier']:.3f}, calibration error {m['test_ece']:.3f}."
     )
+    data = result.get("data", {})
+    monotone, inputs = data.get("monotone_constraints"), data.get("model_inputs")
+    if monotone and inputs:
+        dropped = inputs.get("dropped") or {}
+        console.print(
+            f"Monotone constraints {monotone['choice']} (validation AUC {monotone['valid_auc_constrained']:.4f} "
+            f"with, {monotone['valid_auc_unconstrained']:.4f} without); inputs {inputs['used']} of "
+            f"{inputs['of']} features"
+            + (
+                "; dropped, no information on the train block: "
+                + ", ".join(f"{name} ({why})" for name, why in dropped.items())
+                if dropped
+                else ""
+            )
+            + ".",
+            highlight=False,
+            soft_wrap=True,
+        )
+    from recover.tracking import baseline_verdict
+
+    for sentence in baseline_verdict(config, m):
+        console.print(
+            f"[bold yellow]Warning[/]: the propensity model {sentence}.", highlight=False, soft_wrap=True
+        )
     console.print(f"Propensity {result['out_of_time_plan']}.", highlight=False, soft_wrap=True)
     if result.get("channel_model_not_fitted"):
         console.print(
@@ -459,6 +486,12 @@ def _print_promotion(decisions: list[dict], config) -> None:
                     "[green]yes[/]" if row["passed"] else "[bold red]NO[/]",
                 )
             _wide_console().print(table)
+            for sentence in gate.get("warnings") or []:
+                console.print(
+                    f"[bold yellow]Warning[/]: {decision['model']} v{decision['challenger']} {sentence}.",
+                    highlight=False,
+                    soft_wrap=True,
+                )
         alias = config.mlflow.champion_alias
         if decision["promoted"]:
             outcome = f"[bold green]promoted[/]: '{alias}' -> v{decision['champion_after']}"
@@ -692,6 +725,12 @@ def _print_drift(drift: dict | None, out: Path) -> None:
         f"(p_pay {drift['score_psi']:.3f}) -> {Path(out) / 'drift.csv'}",
         highlight=False,
     )
+    if drift.get("downgraded"):
+        console.print(
+            f"[yellow]drift beyond the fail threshold[/] ({', '.join(drift['blocking'])}): {drift['downgraded']}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def _check_policy(config, policy: str | None) -> None:
@@ -1123,7 +1162,7 @@ def explain(
         channels = Table(
             title="Channels (lawfulness is decided by the nightly run's rule pack)", title_justify="left"
         )
-        for header in ("channel", "p_response", "p_self_cure", "uplift", "incremental value"):
+        for header in ("channel", "p_response", "p_self_cure", "uplift", "incremental value", "identified"):
             channels.add_column(header, justify="right")
         funnel = Table(
             title="Funnel: uplift = p_reach x (p_pay if reached - p_pay if not)", title_justify="left"
@@ -1137,6 +1176,8 @@ def explain(
                 f"{row.p_self_cure:.3f}",
                 f"{row.uplift:+.3f}",
                 f"{row.incremental_value:+,.2f}",
+                # How far the history identifies the effect (1) or the stated prior decides (0).
+                f"{row.overlap_weight:.0%}",
             )
             funnel.add_row(
                 row.channel, f"{row.p_reach:.3f}", f"{row.p_if_reached:.3f}", f"{row.p_if_not_reached:.3f}"

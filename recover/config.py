@@ -123,9 +123,20 @@ class ChannelModelConfig(_Section):
             "field_visit": 0.10,
             "letter": 0.015,
         },
-        description="Stated prior where no channel model is learnt: the share of the gap to paying "
+        description="Stated prior, used where the history does not identify a channel's effect (shrunk "
+        "toward by the overlap weight, models/identification.py) and where no channel model is learnt "
+        "at all: the share of the gap to paying "
         "(1 - p_self_cure) that one contact through the channel closes within the response window. "
         "An assumption, not an estimate: conversations move borrowers more than messages.",
+    )
+
+    min_propensity: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="The old policy's propensity of a channel on an account-day at which its "
+        "effect counts as identified there; below it the effect is shrunk toward prior_lift in "
+        "proportion (models/identification.py). 0: trust the learnt effect everywhere.",
     )
 
     @field_validator("prior_lift")
@@ -389,9 +400,14 @@ class ReviewConfig(_Section):
 
 
 class GateMetrics(_Section):
-    """One number per promotion-gate metric (null: not judged on that count)."""
+    """One number per promotion-gate metric (null: not judged on that count). The baseline
+    metrics (``auc_over_dpd_heuristic``, ``auc_over_plain_lightgbm``: the propensity model's AUC
+    minus the baseline's on the same out-of-time rows) take a limit only: the margin by which the
+    model must beat that baseline."""
 
     auc: float | None = None
+    auc_over_dpd_heuristic: float | None = None
+    auc_over_plain_lightgbm: float | None = None
     brier: float | None = None
     ece: float | None = None
     recovery_captured_at_capacity: float | None = None
@@ -407,7 +423,10 @@ class PromotionConfig(_Section):
     """The promotion gate (`recover promote`, `recover train --promote`): on the challenger's
     out-of-time test block, the challenger may be worse than the champion by at most
     ``tolerance`` per metric and must meet the absolute ``limit`` (a floor for AUC and recovery
-    captured, a ceiling for the lower-is-better brier, ece, group_auc_gap, worst_group_ece)."""
+    captured, a ceiling for the lower-is-better brier, ece, group_auc_gap, worst_group_ece). A
+    propensity challenger must also beat the days-past-due heuristic and a plain LightGBM on
+    those rows by ``limit.auc_over_dpd_heuristic`` and ``limit.auc_over_plain_lightgbm`` (null:
+    not judged; the first version, which no gate refuses, is still warned about)."""
 
     tolerance: GateMetrics = GateMetrics(
         auc=0.002,
@@ -417,7 +436,7 @@ class PromotionConfig(_Section):
         group_auc_gap=0.02,
         worst_group_ece=0.02,
     )
-    limit: GateMetrics = GateMetrics(ece=0.05)
+    limit: GateMetrics = GateMetrics(ece=0.05, auc_over_dpd_heuristic=0.0, auc_over_plain_lightgbm=0.0)
     capacity_per_day: int | None = Field(
         None,
         ge=1,
@@ -441,6 +460,13 @@ class MonitoringConfig(_Section):
     drift_fail_on: Literal["score", "any"] = Field(
         "score",
         description="Whose PSI beyond drift_fail_psi stops the run: the score's alone, or any feature's too.",
+    )
+    min_reference_snapshots: int = Field(
+        2,
+        ge=1,
+        description="A champion whose drift reference (its out-of-time test block) spans fewer snapshot "
+        "days, as a short history's one-month block does, reports drift beyond drift_fail_psi without "
+        "stopping the night: one month's change of a young book is not evidence of a broken feed.",
     )
 
     @model_validator(mode="after")

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
+import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -133,6 +136,131 @@ def load_champion(config: Config, name: str | None = None) -> ChampionModel:
     return champion
 
 
+_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _git(*args: str) -> str | None:
+    """``git -C <project root> args`` output, or None (no git, not a checkout, any error)."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(_PROJECT_ROOT), *args], capture_output=True, text=True, timeout=10, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() if done.returncode == 0 else None
+
+
+@functools.cache
+def code_version() -> str:
+    """Which code trains: ``git:<commit>`` (``+dirty`` with uncommitted changes to tracked files)
+    when the project is a git checkout of its own, else ``recover <package version>``. Never
+    fails: without git or a checkout it falls back to the version. Read once per process (the
+    code a process runs is the code it imported)."""
+    top = _git("rev-parse", "--show-toplevel")
+    if top and Path(top).resolve() == _PROJECT_ROOT:  # not a repository that merely holds the venv
+        commit = _git("rev-parse", "HEAD")
+        if commit:
+            dirty = _git("status", "--porcelain", "--untracked-files=no")
+            return f"git:{commit}{'+dirty' if dirty else ''}"
+    try:
+        return f"recover {metadata.version('recover')}"
+    except metadata.PackageNotFoundError:
+        return "recover (unknown version)"
+
+
+def code_tags() -> dict[str, str]:
+    """The run tags naming the code: ``recover.code_version`` (:func:`code_version`) and
+    ``recover.code_fingerprint`` (a digest of the engine's source and configs)."""
+    from recover.operations import code_fingerprint
+
+    return {"recover.code_version": code_version(), "recover.code_fingerprint": code_fingerprint()}
+
+
+def _dataset_source(data_source: str):
+    """The MLflow dataset source of ``data_source``: a folder as its absolute path (MLflow makes it
+    a local source); a database URL (password hidden) or the engine's store as a source of its own
+    kind (MLflow has none for them)."""
+    from mlflow.data.dataset_source import DatasetSource
+
+    from recover.io import STORE_SOURCE
+    from recover.sources import is_database_url
+
+    if not is_database_url(data_source) and data_source != STORE_SOURCE:
+        return str(Path(data_source).resolve())
+    uri = data_source
+    if is_database_url(data_source):
+        import sqlalchemy as sa
+
+        with contextlib.suppress(Exception):
+            uri = sa.engine.make_url(data_source).render_as_string(hide_password=True)
+
+    class RecoverTablesSource(DatasetSource):
+        """The six input tables as `recover` read them (a database or the engine's store)."""
+
+        def __init__(self, uri: str):
+            self.uri = uri
+
+        @staticmethod
+        def _get_source_type() -> str:
+            return "recover_tables"
+
+        def load(self, **kwargs):
+            raise NotImplementedError("read the tables with recover.io.read_source")
+
+        @staticmethod
+        def _can_resolve(raw_source) -> bool:
+            return False
+
+        @classmethod
+        def _resolve(cls, raw_source):
+            raise NotImplementedError
+
+        def to_dict(self) -> dict:
+            return {"uri": self.uri}
+
+        @classmethod
+        def from_dict(cls, source_dict: dict):
+            return cls(source_dict["uri"])
+
+    return RecoverTablesSource(uri)
+
+
+def log_book(tables: Mapping[str, object], data_source: str) -> str:
+    """On the active run: the validated input tables it learned from as an MLflow dataset (rows,
+    columns and digest per table, context ``training``; its digest is the first 32 hex digits of
+    the book's, MLflow keeps at most 36) and the tag ``recover.data_digest`` (the whole SHA-256).
+    Returns the digest."""
+    import warnings
+
+    import mlflow
+
+    from data_contracts.digest import book_profile, tables_digest
+
+    digest = tables_digest(tables)
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold missing values: these counts never do.
+        warnings.filterwarnings("ignore", message=".*integer column.*")
+        # A local folder matches MLflow's local source twice over; it says so, and takes it.
+        warnings.filterwarnings("ignore", message=".*can be interpreted in multiple ways.*")
+        dataset = mlflow.data.from_pandas(
+            book_profile(tables), source=_dataset_source(data_source), name="input-tables", digest=digest[:32]
+        )
+        mlflow.log_input(dataset, context="training")
+    mlflow.set_tag("recover.data_digest", digest)
+    return digest
+
+
+def baseline_verdict(config: Config, metrics: Mapping[str, float]) -> list[str]:
+    """The warnings of a propensity run's test metrics against its baselines (the gate's margins,
+    ``promotion.limit``): empty when it beats them, or when the run measured no baseline."""
+    from models.gate import baseline_warnings, training_baseline_excess
+
+    if "test_plain_lightgbm_auc" not in metrics and "test_heuristic_dpd_auc" not in metrics:
+        return []
+    excess = training_baseline_excess(metrics)
+    return baseline_warnings(excess, config.promotion.limit.given())
+
+
 def log_training_run(
     config: Config,
     outcome,
@@ -148,14 +276,18 @@ def log_training_run(
     artifacts: dict[str, dict] | None = None,
     frames: dict[str, object] | None = None,
     files: dict[str, bytes | str] | None = None,
+    tables: Mapping[str, object] | None = None,
 ) -> ChampionModel:
     """Log a training run (params, metrics, data window, input validation counts, catalog,
     model; ``artifacts``: JSON documents by file name, e.g. the fairness check; ``frames``:
     DataFrames saved as Parquet or CSV by file name, e.g. the evaluation block the promotion
-    gate reuses; ``files``: bytes or text by file name, e.g. plots and the model card),
-    register the model (``model_name``, default the propensity model) and point the challenger
-    alias at the new version, and the champion alias too when the model has no champion yet
-    (the nightly run needs one; later versions reach it through the promotion gate)."""
+    gate reuses; ``files``: bytes or text by file name, e.g. plots and the model card;
+    ``tables``: the validated input tables, logged as the run's dataset with their content
+    digest), tag the code version, register the model (``model_name``, default the propensity
+    model) and point the challenger alias at the new version, and the champion alias too when
+    the model has no champion yet (the nightly run needs one; later versions reach it through
+    the promotion gate, and a first version that does not beat its baselines says so in its
+    tags)."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -163,13 +295,22 @@ def log_training_run(
 
     experiment_id = configure(config)
     name = model_name or config.mlflow.propensity_model_name
+    shortfalls = baseline_verdict(config, outcome.metrics)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{kind}-{as_of}") as run:
         mlflow.set_tags({"recover.kind": kind, "recover.as_of": str(as_of), "recover.model": name})
+        mlflow.set_tags(code_tags())
         fitted_with = getattr(outcome.model, "fitted_with_", None)
         if fitted_with:  # in process, or lightgbm.dask on a cluster
             mlflow.set_tag("recover.fitted_with", fitted_with)
+        if "test_plain_lightgbm_auc" in outcome.metrics:
+            mlflow.set_tag("recover.beats_baselines", "no" if shortfalls else "yes")
+        if tables is not None:
+            log_book(tables, data_source)
         if extra_params:
             mlflow.log_params(extra_params)
+        decided = getattr(outcome, "params", None)
+        if decided:  # what training decided on the book: monotone constraints, dropped inputs
+            mlflow.log_params(decided)
         mlflow.log_params({f"lgbm.{k}": v for k, v in params.items()})
         mlflow.log_params(
             {
@@ -212,8 +353,11 @@ def log_training_run(
     point_alias(config, name, config.mlflow.challenger_alias, version)
     if alias_version(config, name, config.mlflow.champion_alias) is None:
         point_alias(config, name, config.mlflow.champion_alias, version)
+        verdict = "first version"
+        if shortfalls:
+            verdict += ", not judged; warning: it " + "; it ".join(shortfalls)
         set_version_tags(
-            config, name, version, {"recover.gate": "bootstrap", "recover.gate_verdict": "first version"}
+            config, name, version, {"recover.gate": "bootstrap", "recover.gate_verdict": verdict}
         )
     return ChampionModel(model=outcome.model, name=name, version=version, run_id=run.info.run_id)
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -267,14 +267,18 @@ class DriftSummary:
     blocking: dict[str, float] = field(default_factory=dict)
     unreferenced: list[str] = field(default_factory=list)
 
+    downgraded: str | None = None
+
     @property
     def stops_run(self) -> bool:
-        return bool(self.blocking)
+        return bool(self.blocking) and self.downgraded is None
 
     @property
     def status(self) -> str:
         if self.stops_run:
             return "fail"
+        if self.blocking:
+            return "fail (weak reference: published)"
         return "warn" if self.warned or self.failed else "ok"
 
     def as_dict(self) -> dict:
@@ -288,7 +292,22 @@ class DriftSummary:
             "failed": self.failed,
             "blocking": self.blocking,
             "unreferenced": self.unreferenced,
+            # Why drift beyond the fail threshold did not stop this night (None: it would have).
+            "downgraded": self.downgraded,
         }
+
+    def with_weak_reference(self, snapshots: int | None, minimum: int) -> DriftSummary:
+        """This summary, not stopping the run when the reference spans fewer than ``minimum``
+        snapshot days (a short history's one-month test block measures one month's change of a
+        young book: stopping on it would leave such a book without any queue). The blocking
+        names stay reported; the status says why the night published."""
+        if not self.blocking or snapshots is None or snapshots >= minimum:
+            return self
+        reason = (
+            f"the champion's drift reference spans {snapshots} snapshot day(s), fewer than "
+            f"monitoring.min_reference_snapshots ({minimum}): reported, not stopping the night"
+        )
+        return replace(self, downgraded=reason)
 
 
 def summarise_drift(table: pd.DataFrame, fail_on: FailOn = "score") -> DriftSummary:

@@ -68,6 +68,10 @@ def explain_account(
                 "p_response": uplift["p_contact"].to_numpy(),
                 "p_self_cure": uplift["p_self_cure"].to_numpy(),
                 "uplift": uplift["uplift"].to_numpy(),
+                # 1: the history identifies this channel's effect for the account; 0: the prior.
+                "overlap_weight": (
+                    uplift["overlap_weight"].to_numpy() if "overlap_weight" in uplift else np.ones(len(rows))
+                ),
             }
         )
         if channel_cost is not None:

@@ -21,6 +21,7 @@ from models.evaluation import (
     recovery_captured,
     segment_metrics,
 )
+from models.identification import identification_summary
 from review.figures import _png
 
 SHAP_SAMPLE_ROWS = 2000  # TreeSHAP on a sample: the summary's shape settles well before this
@@ -155,16 +156,25 @@ def model_card(facts: Mapping[str, object]) -> str:
     lines += [
         "- Out of time only: validation and test are the newest snapshot days, embargoed so no label",
         "  window overlaps a later block's features.",
+        *_inputs_lines(data),
         "",
         "## Performance (out of time)",
-        "| block | AUC | days-past-due heuristic AUC | Brier | ECE |",
-        "|---|---|---|---|---|",
+        "| block | AUC | days-past-due heuristic AUC | plain LightGBM AUC | Brier | ECE |",
+        "|---|---|---|---|---|---|",
     ]
     for block in ("valid", "test"):
         lines.append(
-            f"| {block} | {metrics[f'{block}_auc']:.3f} | {metrics[f'{block}_heuristic_dpd_auc']:.3f} | "
+            f"| {block} | {metrics[f'{block}_auc']:.3f} | {_figure(metrics, f'{block}_heuristic_dpd_auc')} | "
+            f"{_figure(metrics, f'{block}_plain_lightgbm_auc')} | "
             f"{metrics[f'{block}_brier']:.4f} | {metrics[f'{block}_ece']:.4f} |"
         )
+    lines += [
+        "",
+        "The baselines are fitted and measured on the same blocks: the heuristic ranks by days past due",
+        "alone; the plain LightGBM has the library's defaults, no monotone constraints and the same inputs.",
+        "The promotion gate refuses a challenger that does not beat both on its test block.",
+    ]
+    lines += [f"\n**Warning**: the model {sentence}." for sentence in _baseline_shortfalls(metrics)]
     if "test_recovery_captured_at_capacity" in metrics:
         lines.append(
             f"\nRecovery captured at capacity: {metrics['test_recovery_captured_at_capacity']:.1%} of the "
@@ -193,6 +203,45 @@ def model_card(facts: Mapping[str, object]) -> str:
         "shap_summary.png, shap_importance.csv, evaluation_block.parquet (the gate's evidence).",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _figure(metrics: Mapping[str, float], key: str) -> str:
+    value = metrics.get(key, float("nan"))
+    return f"{value:.3f}" if value == value else "-"
+
+
+def _baseline_shortfalls(metrics: Mapping[str, float]) -> list[str]:
+    """Each baseline the model does not beat on the test block (margin 0), as a sentence."""
+    from models.gate import baseline_warnings, training_baseline_excess
+
+    excess = training_baseline_excess(metrics)
+    return [s for s in baseline_warnings(excess, {}) if "not measured" not in s]
+
+
+def _inputs_lines(data: Mapping[str, object]) -> list[str]:
+    """The card's lines on what training decided on the book: inputs dropped as constant or
+    missing on the train block, and whether the monotone constraints were kept."""
+    lines = []
+    inputs = data.get("model_inputs")
+    if isinstance(inputs, Mapping):
+        dropped = inputs.get("dropped") or {}
+        if dropped:
+            listed = ", ".join(f"`{name}` ({why})" for name, why in dropped.items())
+            lines.append(
+                f"- Inputs: {inputs['used']} of {inputs['of']} features; dropped as carrying no information "
+                f"on the train block (never a reason): {listed}."
+            )
+        else:
+            lines.append(f"- Inputs: all {inputs['used']} features vary on the train block; none dropped.")
+    monotone = data.get("monotone_constraints")
+    if isinstance(monotone, Mapping):
+        choice = monotone.get("choice")
+        lines.append(
+            f"- Monotone constraints of the catalog {choice}: validation AUC "
+            f"{monotone['valid_auc_constrained']:.4f} with them, {monotone['valid_auc_unconstrained']:.4f} "
+            "without (same parameters; the validation block decides, a tie keeps them)."
+        )
+    return lines
 
 
 @dataclass(frozen=True)
@@ -300,6 +349,24 @@ def channel_model_card(facts: Mapping[str, object]) -> str:
         lines.append(
             f"| {row.value} | {row.rows:,} | {row.pay_rate:.3f} | {row.mean_p_pay:.3f} | {row.auc:.3f} |"
         )
+    identification = facts.get("identification")
+    if identification is not None and len(identification):
+        lines += [
+            "",
+            "## Where the history identifies each channel's effect",
+            f"Overlap weight w = min(1, old policy's propensity / {facts.get('min_propensity', 0.01):g}) per",
+            "account-day; the queue uses w x learnt + (1 - w) x the stated prior (channel_model.prior_lift).",
+            "A cell is identified when its mean weight is at least 0.5 with 20 or more attempts",
+            "(identification.csv has every cell).",
+            "",
+            "| channel | account-days in identified cells | identified cells (days-past-due bucket / product) |",
+            "|---|---|---|",
+        ]
+        for channel, part in identification.groupby("channel", sort=True):
+            cells = part[part["identified"]]
+            share = cells["account_days"].sum() / max(part["account_days"].sum(), 1)
+            named = ", ".join(f"{r.dpd_bucket} / {r.product}" for r in cells.itertuples(index=False))
+            lines.append(f"| {channel} | {share:.0%} | {named or 'none: the prior decides'} |")
     lines += [
         "",
         "## Known limits",
@@ -340,7 +407,18 @@ def channel_report(
     for row in segments.itertuples(index=False):
         if row.auc == row.auc:
             metrics[_metric_key(f"segment.{row.segment}.{row.value}.auc")] = float(row.auc)
-    card = channel_model_card({**card_facts, "segments": segments})
+    identification = getattr(model, "identification_", None)
+    if identification is not None:
+        for channel, share in identification_summary(identification).items():
+            metrics[f"identified_share.{channel}"] = share
+    card = channel_model_card(
+        {
+            **card_facts,
+            "segments": segments,
+            "identification": identification,
+            "min_propensity": getattr(model, "min_propensity", 0.01),
+        }
+    )
     return TrainingReport(
         metrics=metrics,
         frames={
@@ -349,6 +427,7 @@ def channel_report(
             "calibration.csv": pd.concat(
                 [table.assign(block=name) for name, table in calibration.items()], ignore_index=True
             ),
+            **({"identification.csv": identification} if identification is not None else {}),
         },
         files={
             "calibration.png": calibration_figure(calibration, "Response model: calibration out of time"),

@@ -236,8 +236,17 @@ def _exploration(
 
 
 def random_option(options: pd.DataFrame, as_of: dt.date, salt: str) -> pd.DataFrame:
-    """One option per loan, drawn uniformly among its options (reproducible for the day)."""
+    """One option per loan, drawn at random among its options (reproducible for the day).
+
+    Uniform, unless the options carry ``overlap_weight`` (how far the history identifies the
+    channel's effect for the loan, :mod:`models.identification`): then a channel whose effect
+    is not identified is drawn five times as often as one whose effect is (weights 1.25 and
+    0.25), so exploration builds the evidence the history lacks."""
     draw = unit_uniforms(options["loan_id"] + "|" + options["channel"], as_of, f"{salt}:channel")
+    if "overlap_weight" in options:
+        weight = 0.25 + (1.0 - options["overlap_weight"].fillna(1.0).clip(0.0, 1.0).to_numpy())
+        # Weighted draw without replacement (Efraimidis-Spirakis): the smallest -log(u) / w wins.
+        draw = -np.log(np.maximum(draw, 1e-300)) / weight
     picked = (
         options.assign(_draw=draw).sort_values(["_draw", "loan_id"], kind="stable").drop_duplicates("loan_id")
     )

@@ -35,7 +35,7 @@ def score_options(
     through it), p_self_cure (same account, no contact) and p_reach (the attempt reaches them)."""
     rows = option_rows(candidates, options, history)
     if rows.empty:
-        return rows.assign(p_contact=[], p_self_cure=[], p_reach=[])
+        return rows.assign(p_contact=[], p_self_cure=[], p_reach=[], overlap_weight=[])
     uplift = model.uplift(rows)
     return pd.DataFrame(
         {
@@ -45,6 +45,11 @@ def score_options(
             "p_self_cure": uplift["p_self_cure"].to_numpy(),
             "p_reach": uplift["p_reach"].to_numpy(),
             "amount_overdue": rows["amount_overdue"].to_numpy(),
+            # How far the history identifies this channel's effect here (1: fully; models
+            # fitted before overlap was measured report 1).
+            "overlap_weight": (
+                uplift["overlap_weight"].to_numpy() if "overlap_weight" in uplift else np.ones(len(rows))
+            ),
         }
     )
 
@@ -144,7 +149,33 @@ def explain_channels(
     )
     reasons.insert(0, "runner_up_channel", rival_channel)
     reasons.index = queued.index
+    if "overlap_weight" in queued:
+        reasons = with_identification_reason(
+            reasons, queued["recommended_channel"], queued["overlap_weight"], n
+        )
     return reasons
+
+
+def with_identification_reason(
+    reasons: pd.DataFrame, channel: pd.Series, overlap_weight: pd.Series, n: int
+) -> pd.DataFrame:
+    """Where the history barely identifies the chosen channel's effect for the loan (overlap
+    weight below one half), the first reason says its value is mostly the stated prior, so the
+    learnt reasons that follow are not read as the whole story."""
+    weak = overlap_weight.fillna(1.0).to_numpy(dtype="float64") < 0.5
+    if not weak.any():
+        return reasons
+    out = reasons.copy()
+    columns = [f"channel_reason_{k}" for k in range(1, n + 1)]
+    statement = [
+        f"The history rarely used {c} on accounts like this (overlap {w:.0%}): its value is mostly the "
+        "stated prior (channel_model.prior_lift)"
+        for c, w in zip(channel.astype("str")[weak], overlap_weight.fillna(1.0)[weak], strict=True)
+    ]
+    shifted = out.loc[weak, columns[:-1]].to_numpy()
+    out.loc[weak, columns[1:]] = shifted
+    out.loc[weak, columns[0]] = statement
+    return out
 
 
 def settle(decisions: Decisions, allocation: Allocation, windows: pd.DataFrame, settings: AllocationSettings):
@@ -158,7 +189,8 @@ def settle(decisions: Decisions, allocation: Allocation, windows: pd.DataFrame, 
     keys = pd.MultiIndex.from_arrays([queued["loan_id"], channel])
     queued["recommended_channel"] = channel.astype("str")
     for source, target in WINDOW_TO_QUEUE.items():
-        queued[target] = window[source].reindex(keys).to_numpy()
+        # .array keeps the window's dtype (strings, timestamps) also on a night with no queue.
+        queued[target] = window[source].reindex(keys).array
     queued["attempts_left_today"] = pd.array(
         window["attempts_left_today"].reindex(keys).to_numpy(), dtype="Int64"
     )
@@ -170,8 +202,10 @@ def settle(decisions: Decisions, allocation: Allocation, windows: pd.DataFrame, 
         "within_capacity",
         "exploration",
         "resource",
+        "overlap_weight",
     ]:
-        queued[column] = queued["loan_id"].map(chosen[column]).to_numpy()
+        if column in chosen:
+            queued[column] = queued["loan_id"].map(chosen[column]).to_numpy()
     queued["channel_cost"] = queued["recommended_channel"].map(dict(settings.channel_cost)).astype("float64")
 
     alone = allocation.left_alone

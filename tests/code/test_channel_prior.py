@@ -49,9 +49,7 @@ def test_a_prior_must_name_every_channel_with_a_lift_between_zero_and_one():
 
 
 def test_the_channel_reasons_state_the_prior_not_a_learnt_effect():
-    queued = pd.DataFrame(
-        {"loan_id": ["L1", "L2"], "recommended_channel": ["call", "sms"]}, index=[10, 11]
-    )
+    queued = pd.DataFrame({"loan_id": ["L1", "L2"], "recommended_channel": ["call", "sms"]}, index=[10, 11])
     runner_up = pd.Series({"L1": "sms", "L2": "none"})
     reasons = explain_channels(queued, runner_up, pd.DataFrame(), _prior(), n=3)
     assert reasons.index.tolist() == [10, 11]

@@ -287,3 +287,24 @@ def test_psi_is_zero_on_the_training_rows_and_never_negative(values, other, bins
     # Row order tonight is irrelevant.
     shuffled = population_stability(reference, tonight.iloc[::-1], np.linspace(0, 1, len(other))[::-1])
     assert np.allclose(drifted["psi"], shuffled["psi"])
+
+
+def test_a_one_snapshot_reference_reports_score_drift_without_stopping_the_night():
+    """A short history's test block is one month of a young book: drift against it is reported,
+    and the night still publishes (monitoring.min_reference_snapshots)."""
+    table = pd.DataFrame(
+        {
+            "name": ["p_pay", "days_past_due"],
+            "kind": ["score", "numeric"],
+            "psi": [0.35, 2.4],
+            "status": ["fail", "fail"],
+        }
+    )
+    summary = summarise_drift(table, "score")
+    assert summary.stops_run
+    weak = summary.with_weak_reference(snapshots=1, minimum=2)
+    assert not weak.stops_run and weak.blocking == {"p_pay": 0.35}
+    assert weak.status == "fail (weak reference: published)"
+    assert "spans 1 snapshot day" in weak.as_dict()["downgraded"]
+    assert summary.with_weak_reference(snapshots=4, minimum=2).stops_run
+    assert summary.with_weak_reference(snapshots=None, minimum=2).stops_run  # older references

@@ -172,3 +172,94 @@ def test_fairness_evidence_gap_and_worst_calibration():
     assert evidence["worst_group_ece"] == pytest.approx(0.2)
     # Too small to judge: no gap at all.
     assert np.isnan(fairness_evidence(y, p, groups, ["gender"], min_group_size=100)["group_auc_gap"])
+
+
+# -- the baselines a propensity challenger must beat ------------------------------------------------
+
+BASELINE_RULES = GateRules(
+    tolerance=RULES.tolerance,
+    limit={**RULES.limit, "auc_over_dpd_heuristic": 0.0, "auc_over_plain_lightgbm": 0.0},
+)
+BEATS_BASELINES = {"auc_over_dpd_heuristic": 0.06, "auc_over_plain_lightgbm": 0.02}
+
+
+def test_a_challenger_that_beats_both_baselines_passes_with_a_row_for_each():
+    result = promotion_gate({**CHAMPION, **BEATS_BASELINES}, {**CHAMPION, **BEATS_BASELINES}, BASELINE_RULES)
+    assert result.passed and not result.warnings
+    table = result.table.set_index("metric")
+    assert table.loc["auc_over_plain_lightgbm", "passed"]
+    assert table.loc["auc_over_dpd_heuristic", "rule"] == "challenger AUC - baseline AUC >= 0"
+    assert "beats its baselines" in result.verdict
+
+
+@pytest.mark.parametrize(
+    ("metric", "named"),
+    [("auc_over_dpd_heuristic", "days-past-due heuristic"), ("auc_over_plain_lightgbm", "plain LightGBM")],
+)
+def test_a_challenger_that_does_not_beat_a_baseline_is_refused_even_when_no_worse_than_the_champion(
+    metric, named
+):
+    # The champion did not beat it either: being no worse than the champion is not enough.
+    short = {**CHAMPION, **BEATS_BASELINES, metric: -0.004}
+    result = promotion_gate(short, short, BASELINE_RULES)
+    assert not result.passed
+    assert result.table.set_index("metric")["passed"].to_dict() == {m: m != metric for m in short}
+    assert metric in result.verdict and named in result.verdict and result.verdict.startswith("refused")
+    assert len(result.warnings) == 1 and named in result.warnings[0] and "-0.0040" in result.warnings[0]
+
+
+def test_the_baseline_margin_is_configurable():
+    rules = GateRules(
+        tolerance=RULES.tolerance, limit={**BASELINE_RULES.limit, "auc_over_plain_lightgbm": 0.03}
+    )
+    result = promotion_gate({**CHAMPION, **BEATS_BASELINES}, {**CHAMPION, **BEATS_BASELINES}, rules)
+    assert not result.passed  # beats the plain LightGBM by 0.02, the margin asks 0.03
+    assert "needs >= 0.03" in result.warnings[0]
+
+
+def test_without_a_champion_the_first_version_passes_but_says_which_baseline_it_does_not_beat():
+    result = promotion_gate(
+        {**CHAMPION, "auc_over_dpd_heuristic": 0.05, "auc_over_plain_lightgbm": -0.01}, None, BASELINE_RULES
+    )
+    assert result.passed
+    assert "first version" in result.verdict and "does not beat a plain LightGBM" in result.verdict
+    assert not result.table.set_index("metric").loc["auc_over_plain_lightgbm", "passed"]
+    assert [w for w in result.warnings if "plain LightGBM" in w]
+    assert result.to_dict()["warnings"] == list(result.warnings)
+
+
+def test_a_baseline_missing_from_old_evidence_is_shown_not_judged_and_warned_about():
+    old = {**CHAMPION, "auc_over_dpd_heuristic": 0.05, "auc_over_plain_lightgbm": np.nan}
+    result = promotion_gate(old, old, BASELINE_RULES)
+    assert result.passed and "beats its baselines" not in result.verdict
+    assert any("not measured" in warning for warning in result.warnings)
+
+
+def test_baseline_evidence_is_measured_on_the_blocks_own_columns():
+    from models.gate import PLAIN_LIGHTGBM_COLUMN, baseline_evidence, with_baseline_columns
+
+    block = pd.DataFrame(
+        {"label": [1, 1, 0, 0, 1, 0], "days_past_due": [5.0, 10, 20, 40, 60, 80]},
+        index=[10, 11, 12, 13, 14, 15],
+    )
+    # Payers at 5, 10 and 60 days past due, non-payers at 20, 40, 80: the heuristic orders 7 of
+    # the 9 pairs right, the plain LightGBM's scores 8 (its frame in another row order).
+    values = [0.9, 0.8, 0.7, 0.1, 0.6, 0.2]
+    scores = pd.DataFrame({PLAIN_LIGHTGBM_COLUMN: values}, index=block.index).iloc[::-1]
+    judged = with_baseline_columns(block, scores)
+    assert judged[PLAIN_LIGHTGBM_COLUMN].tolist() == values
+    evidence = baseline_evidence(judged, auc=1.0)
+    assert evidence["auc_over_dpd_heuristic"] == pytest.approx(1 - 7 / 9)
+    assert evidence["auc_over_plain_lightgbm"] == pytest.approx(1 - 8 / 9)
+    assert np.isnan(baseline_evidence(block, auc=1.0)["auc_over_plain_lightgbm"])
+    assert with_baseline_columns(block, None) is block
+
+
+def test_training_metrics_give_the_same_baseline_figures_and_warnings():
+    from models.gate import baseline_warnings, training_baseline_excess
+
+    metrics = {"test_auc": 0.70, "test_heuristic_dpd_auc": 0.65, "test_plain_lightgbm_auc": 0.72}
+    excess = training_baseline_excess(metrics)
+    assert excess == pytest.approx({"auc_over_dpd_heuristic": 0.05, "auc_over_plain_lightgbm": -0.02})
+    (warning,) = baseline_warnings(excess, {"auc_over_dpd_heuristic": 0.0})
+    assert "plain LightGBM" in warning and "-0.0200" in warning

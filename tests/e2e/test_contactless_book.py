@@ -59,9 +59,9 @@ def test_a_book_without_contacts_trains_and_scores_on_the_stated_prior(
     # Values follow the prior: a contact adds its stated share of the gap, net of its cost.
     cost = load_config().decisions.channel_cost
     lift = queue["recommended_channel"].map(channel["prior_lift"])
-    expected = lift * (1 - queue["p_self_cure"]) * queue["amount_overdue"] - queue[
-        "recommended_channel"
-    ].map(cost)
+    expected = lift * (1 - queue["p_self_cure"]) * queue["amount_overdue"] - queue["recommended_channel"].map(
+        cost
+    )
     model_picks = ~queue["exploration"]
     assert (queue.loc[model_picks, "incremental_value"] - expected[model_picks]).abs().max() < 1e-6
     # Exploration is a share of the queue, spread over channels, and stated in the manifest.

@@ -167,3 +167,40 @@ def test_reach_is_a_probability_for_contacts_and_undefined_without_one(channel_o
     n = len(test_rows)
     assert ((reach[:n] >= 0) & (reach[:n] <= 1)).all()
     assert np.isnan(reach[n:]).all()
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_where_the_old_policy_gave_no_overlap_the_effect_is_the_stated_prior(
+    channel_outcome, test_rows, channel
+):
+    from sklearn.base import clone
+
+    from models.identification import prior_effect
+    from recover.config import ChannelModelConfig
+
+    learnt_model = channel_outcome[0].model
+    prior = ChannelModelConfig().prior_lift
+    model = clone(learnt_model).set_params(prior_lift=prior)
+    model.__dict__.update({k: v for k, v in learnt_model.__dict__.items() if k.endswith("_")})
+    rows = test_rows.assign(channel=channel)
+    learnt, shrunk = learnt_model.uplift(rows), model.uplift(rows)
+    weight = shrunk["overlap_weight"].to_numpy()
+    assert ((weight >= 0) & (weight <= 1)).all()
+    expected = weight * learnt["uplift"] + (1 - weight) * prior_effect(
+        rows["channel"], learnt["p_self_cure"], prior
+    )
+    unclipped = (shrunk["p_contact"] > 0) & (shrunk["p_contact"] < 1)
+    np.testing.assert_allclose(shrunk.loc[unclipped, "uplift"], expected[unclipped], atol=1e-9)
+    np.testing.assert_allclose(
+        shrunk.loc[weight == 1, "uplift"], learnt.loc[weight == 1, "uplift"], atol=1e-9
+    )
+
+
+def test_the_identification_table_covers_every_channel_the_history_used(channel_outcome):
+    model, split = channel_outcome[0].model, channel_outcome[1]
+    table = model.identification_
+    used = set(split["train"]["channel"]) - {NO_CONTACT}
+    assert used <= set(table["channel"])
+    assert table["identified"].any()
+    # A cell with no attempt through the channel is never called identified.
+    assert not table.loc[table["attempts"] == 0, "identified"].any()
