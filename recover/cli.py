@@ -1182,8 +1182,9 @@ def explain(
             funnel.add_row(
                 row.channel, f"{row.p_reach:.3f}", f"{row.p_if_reached:.3f}", f"{row.p_if_not_reached:.3f}"
             )
-        console.print(channels)
-        console.print(funnel)
+        wide = _wide_console()  # six columns: a narrow terminal would break the headers
+        wide.print(channels)
+        wide.print(funnel)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"explain-{loan_id}-{as_of_date}.png"
     from review.explain import waterfall_png

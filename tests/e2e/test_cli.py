@@ -283,8 +283,13 @@ def test_score_writes_a_ranked_explained_queue(scored):
     # Every queued row says why its channel beat the runner-up (another channel or no contact).
     assert queue["runner_up_channel"].notna().all()
     assert (queue["runner_up_channel"] != queue["recommended_channel"]).all()
+    # A channel whose effect the history barely identifies for the loan says first that its value
+    # is mostly the stated prior; the learnt reasons follow.
+    on_prior = queue["channel_reason_1"].str.startswith("The history rarely used ")
+    assert queue.loc[on_prior, "channel_reason_1"].str.contains("stated prior").all()
     for column in ("channel_reason_1", "channel_reason_2", "channel_reason_3"):
-        assert queue[column].str.contains(r"\(favours [a-z_ ]+\)$").all()
+        learnt = queue[column][~on_prior] if column == "channel_reason_1" else queue[column]
+        assert learnt.str.contains(r"\(favours [a-z_ ]+\)$").all()
     assert queue["model_version"].str.match(r"^recover-propensity/\d+$").all()
 
     manifest = json.loads((out / "manifest.json").read_text())
