@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -125,6 +126,48 @@ def _print_held(result) -> None:
         )
 
 
+def _known_conditions() -> tuple[type[BaseException], ...]:
+    """The failures a user is told about in one line and an exit code, never a traceback."""
+    from data_contracts.validation import ContractError
+    from features.snapshots import HistoryTooShortError
+    from pipelines.common import InvalidInputError
+    from recover.operations import NightLockedError
+    from review.drift import DriftError
+
+    return (NightLockedError, ContractError, InvalidInputError, HistoryTooShortError, LookupError, DriftError)
+
+
+class _NoTracebackForKnownConditions(logging.Filter):
+    """Prefect logs a failed task or flow run with its traceback; for a known condition the
+    one-line message (and the CLI's own) is the whole story, so the traceback is dropped. Bugs
+    (anything else, and KeyError or IndexError among lookups) keep theirs."""
+
+    def __init__(self, known: tuple[type[BaseException], ...]):
+        super().__init__()
+        self.known = known
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, self.known) and not isinstance(error, KeyError | IndexError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+@contextmanager
+def _quiet_known_conditions():
+    """While a flow runs: Prefect's run loggers drop the traceback of a known condition."""
+    names = ("prefect.flow_runs", "prefect.task_runs", "prefect.flow_engine", "prefect.task_engine")
+    quiet = _NoTracebackForKnownConditions(_known_conditions())
+    loggers = [logging.getLogger(name) for name in names]
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
 def _run_guarded(function, *args, **kwargs):
     """Run a flow; turn contract, model-lookup and drift failures into clear messages and exit codes."""
     from data_contracts.validation import ContractError
@@ -134,7 +177,8 @@ def _run_guarded(function, *args, **kwargs):
     from review.drift import DriftError
 
     try:
-        return function(*args, **kwargs)
+        with _quiet_known_conditions():
+            return function(*args, **kwargs)
     except NightLockedError as error:
         _fail(str(error), EXIT_LOCKED)
     except (ContractError, InvalidInputError) as error:

@@ -244,3 +244,27 @@ def test_configure_logging_json_sets_the_json_formatter(engine_logger_handler) -
 def test_configure_logging_refuses_unknown_formats() -> None:
     with pytest.raises(ValueError, match="log_format"):
         configure_logging("xml")
+
+
+def _record_of(error: BaseException) -> logging.LogRecord:
+    try:
+        raise error
+    except BaseException:
+        import sys
+
+        return logging.LogRecord(
+            "prefect.flow_runs", logging.ERROR, __file__, 1, "failed", None, sys.exc_info()
+        )
+
+
+def test_a_known_condition_is_logged_in_one_line_and_a_bug_keeps_its_traceback():
+    from recover.cli import _known_conditions, _NoTracebackForKnownConditions
+    from review.drift import DriftError
+
+    quiet = _NoTracebackForKnownConditions(_known_conditions())
+    missing_model = _record_of(LookupError("no model 'recover-propensity' with alias 'champion'"))
+    assert quiet.filter(missing_model) and missing_model.exc_info is None
+    assert issubclass(DriftError, _known_conditions())
+    for bug in (KeyError("loan_id"), ValueError("bad"), IndexError(3)):
+        record = _record_of(bug)
+        assert quiet.filter(record) and record.exc_info is not None, bug
