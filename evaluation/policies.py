@@ -28,6 +28,7 @@ from features.build import build_features
 from features.point_in_time import Cutoff
 from features.responses import channel_history, option_rows
 from scoring.allocation import AllocationSettings, allocate, in_control_group, random_option
+from scoring.choice import response_options
 from simulation import Contacts, LoanBookSimulator, estimate_pay_probabilities, observed_tables
 from simulation.book import loan_ids
 from simulation.catalog import CALL, FIELD_VISIT
@@ -246,10 +247,16 @@ class EnginePolicy(DecisionPolicy):
     """The engine: channel-response model -> incremental value -> capacity allocation."""
 
     def __init__(
-        self, rules: EvaluationRules, settings: AllocationSettings, channel_model, name: str = "engine"
+        self,
+        rules: EvaluationRules,
+        settings: AllocationSettings,
+        channel_model,
+        name: str = "engine",
+        payment_share=None,
     ):
         super().__init__(rules=rules, settings=settings, name=name)
         self.model = channel_model
+        self.payment_share = payment_share
 
     def options(self, sim, pairs):
         features, tables = _features_today(sim, self.rules)
@@ -262,12 +269,19 @@ class EnginePolicy(DecisionPolicy):
         )
         if rows.empty:
             return rows
-        uplift = self.model.uplift(rows)
+        # The night's own valuation (amount at stake, repeat-contact discount).
+        valued = response_options(
+            rows,
+            self.model.uplift(rows),
+            payment_share=self.payment_share,
+            repeat_contact_discount=self.settings.repeat_contact_discount,
+        )
         # The model rows ride along so randomised units can be rescored by other models later.
         return rows.assign(
-            p_contact=uplift["p_contact"].to_numpy(),
-            p_self_cure=uplift["p_self_cure"].to_numpy(),
+            p_contact=valued["p_contact"].to_numpy(),
+            p_self_cure=valued["p_self_cure"].to_numpy(),
             qualifying_amount=np.minimum(rows["amount_overdue"], rows["installment_amount"]).to_numpy(),
+            amount_at_stake=valued["amount_at_stake"].to_numpy(),
         ).reset_index(drop=True)
 
 

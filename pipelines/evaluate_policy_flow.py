@@ -44,7 +44,13 @@ from evaluation.policies import (
 )
 from pipelines.common import cutoff_timezone_of, night_cutoff
 from pipelines.nightly_score_flow import allocation_settings
-from pipelines.train_flow import fit_channel_model, fit_propensity, response_set, training_snapshots
+from pipelines.train_flow import (
+    fit_channel_model,
+    fit_propensity,
+    response_set,
+    share_of_payments,
+    training_snapshots,
+)
 from recover import tracking
 from recover.config import Config, load_config
 from recover.progress import logger, stage
@@ -77,14 +83,17 @@ def simulate_history(config: Config):
 @task(name="train-models", cache_policy=NO_CACHE)
 def train_models(tables, config: Config):
     """Both models, trained on the book's history before as_of exactly as `recover train` does;
-    the best-channel model also without IPW, to show what the correction changes."""
+    the best-channel model also without IPW, to show what the correction changes; and the payment
+    share that prices a response (:mod:`models.payment_amount`)."""
     as_of = config.simulation.as_of
-    propensity = fit_propensity(training_snapshots(tables, as_of, config), config)
+    snapshots = training_snapshots(tables, as_of, config)
+    propensity = fit_propensity(snapshots, config)
     responses = response_set(tables, as_of, config)
     return (
         propensity,
         fit_channel_model(responses, config, ipw=True),
         fit_channel_model(responses, config, ipw=False),
+        share_of_payments(snapshots, tables, config),
     )
 
 
@@ -131,8 +140,17 @@ def evaluation_rules(config: Config) -> EvaluationRules:
     )
 
 
-def build_policies(names, rules: EvaluationRules, config: Config, propensity, channel_model, future: int = 0):
-    """Fresh policies for one future (the random policy draws anew in every future)."""
+def build_policies(
+    names,
+    rules: EvaluationRules,
+    config: Config,
+    propensity,
+    channel_model,
+    future: int = 0,
+    payment_share=None,
+):
+    """Fresh policies for one future (the random policy draws anew in every future); the engine
+    prices a response with ``payment_share`` as the nightly run does."""
     settings = allocation_settings(config)
     exploit = replace(settings, exploration_share=0.0, control_share=0.0)
     seed = config.evaluation.random_seed
@@ -142,9 +160,12 @@ def build_policies(names, rules: EvaluationRules, config: Config, propensity, ch
         "oldest_dpd_first": lambda: OldestDuePolicy(rules),
         "largest_balance_first": lambda: LargestBalancePolicy(rules),
         "p_pay_x_balance": lambda: ExpectedRecoveryPolicy(rules, propensity),
-        "engine": lambda: EnginePolicy(rules, settings, channel_model),
+        "engine": lambda: EnginePolicy(rules, settings, channel_model, payment_share=payment_share),
         "engine_without_control": lambda: EnginePolicy(
-            replace(rules, control_share=0.0), replace(settings, control_share=0.0), channel_model
+            replace(rules, control_share=0.0),
+            replace(settings, control_share=0.0),
+            channel_model,
+            payment_share=payment_share,
         ),
         "state_oracle": lambda: OraclePolicy(
             rules, exploit, config.evaluation.oracle_replicates, seed, own_contact_traits=False
@@ -200,7 +221,7 @@ def evaluate_policy_flow(
     with stage("simulate the book's history", timings):
         history, tables = simulate_history(config)
     with stage("train models on history before as_of", timings):
-        propensity, with_ipw, without_ipw = train_models(tables, config)
+        propensity, with_ipw, without_ipw, payment_share = train_models(tables, config)
     rules = evaluation_rules(config)
     n_futures = futures or config.evaluation.futures
     window = config.channel_model.response_window_days
@@ -208,7 +229,9 @@ def evaluate_policy_flow(
     starts = future_starts(history.simulator, n_futures, config.evaluation.random_seed)
     with stage(f"run {len(names)} policies forward {horizon} days in {n_futures} futures", timings):
         for future, start in enumerate(starts):
-            built = build_policies(names, rules, config, propensity.model, with_ipw.model, future)
+            built = build_policies(
+                names, rules, config, propensity.model, with_ipw.model, future, payment_share=payment_share
+            )
             for policy in built:
                 outcome = forward(start, policy, horizon, dict(config.decisions.channel_cost), future)
                 if _records_randomised(policy) and policy.randomised:

@@ -33,6 +33,7 @@ from features.point_in_time import Cutoff
 from features.promises import promise_ledger
 from features.responses import channel_history
 from models.channel_prior import is_prior
+from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT, PaymentShare
 from pipelines.common import (
     InvalidInputError,
     channel_champion_or_prior,
@@ -166,6 +167,11 @@ def champion_for(config: Config, name: str | None = None):
     return tracking.load_champion(config, name)
 
 
+def payment_share_of(document: dict | None) -> PaymentShare | None:
+    """The champion's learnt payment share (None: a champion trained before it was logged)."""
+    return PaymentShare.from_document(document) if document else None
+
+
 @task(name="load-champion-document", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def champion_document(config: Config, mlflow_run_id: str, artifact: str) -> dict | None:
     """A JSON artifact of the champion's training run (drift reference, fairness check), or None."""
@@ -181,6 +187,7 @@ def allocation_settings(config: Config) -> AllocationSettings:
         control_days=decisions.control_days,
         self_cure_threshold=decisions.self_cure_threshold,
         salt=decisions.salt,
+        repeat_contact_discount=decisions.repeat_contact_discount,
     )
 
 
@@ -195,9 +202,13 @@ def timed(name: str, seconds: dict[str, float]):
 
 
 @task(name="choose-contacts", cache_policy=NO_CACHE)
-def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date, config: Config):
+def contacts_for(
+    decisions, verdict, validated, channel_champion, as_of: dt.date, config: Config, payment_share=None
+):
     """Best channel and incremental value of every candidate; capacity allocation; left alone.
-    Also returns the seconds of its parts (channel scoring, allocation, channel explanations)."""
+    ``payment_share`` (the champion's, :mod:`models.payment_amount`) prices a response; without
+    it a response is worth the amount overdue. Also returns the seconds of its parts (channel
+    scoring, allocation, channel explanations)."""
     settings = allocation_settings(config)
     teams = config.teams
     seconds: dict[str, float] = {}
@@ -213,6 +224,8 @@ def contacts_for(decisions, verdict, validated, channel_champion, as_of: dt.date
             lawful,
             history,
             model=channel_champion.model,
+            payment_share=payment_share,
+            repeat_contact_discount=config.decisions.repeat_contact_discount,
             name="score-channels-partition",
             config=config,
         )
@@ -319,6 +332,7 @@ def score_and_explain(
         capacity_by_channel=config.teams.capacity_by_channel,
         capacity_by_team=config.teams.capacity_by_team,
         data_cutoff_utc=cutoff.instant,
+        rank_by=config.scoring.rank_by,
     )
     companions = finalize_decisions(decisions, windows, run_id, data_cutoff_utc=cutoff.instant)
     companions["left_alone"] = left_alone.assign(
@@ -674,6 +688,9 @@ def _score_night(
         load = with_retries(champion_for, config)
         champion = load(config)
         channel_champion = channel_champion_or_prior(config, champion)
+        payment_share = payment_share_of(
+            with_retries(champion_document, config)(config, champion.run_id, PAYMENT_AMOUNT_ARTIFACT)
+        )
     models = {
         "policy": policy,
         "propensity": [champion.label, champion.run_id],
@@ -702,6 +719,7 @@ def _score_night(
             channel_champion,
             as_of,
             config,
+            payment_share,
             refresh=refresh,
         )
     with stage("score, explain and rank", timings):
@@ -813,6 +831,13 @@ def _score_night(
                 float(queue.loc[queue["within_capacity"], "incremental_value"].sum()), 2
             ),
             "queued_by_channel": queue["recommended_channel"].value_counts().sort_index().to_dict(),
+            # What the overall rank follows and what a predicted response is worth.
+            "rank_by": config.scoring.rank_by,
+            "response_worth": (
+                {"amount_at_stake": "amount_overdue x learnt share", **payment_share.to_document()}
+                if payment_share is not None
+                else {"amount_at_stake": "amount_overdue (the champion logged no payment share)"}
+            ),
         },
         "policy": {
             "packs": verdict.packs,

@@ -21,6 +21,7 @@ from features.snapshots import (
 )
 from models.boosting import fitting_on_dask
 from models.gate import with_baseline_columns, with_group_columns
+from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT, PaymentShare, payment_share_over
 from models.training import train_channel, train_propensity
 from models.tuning import search_propensity
 from pipelines.common import (
@@ -96,6 +97,18 @@ def training_snapshots(tables, as_of: dt.date, config: Config, on_snapshot=None)
         min_amount_overdue=config.scoring.min_amount_overdue,
         tolerance=config.label.tolerance,
         on_snapshot=on_snapshot,
+    )
+
+
+def share_of_payments(snapshots, tables, config: Config) -> PaymentShare | None:
+    """What a paying loan pays (:mod:`models.payment_amount`), over the response window."""
+    return payment_share_over(
+        snapshots,
+        tables["payments"],
+        window_days=config.channel_model.response_window_days,
+        qualifying_rule=config.label.qualifying_amount,
+        tolerance=config.label.tolerance,
+        timezone=cutoff_timezone_of(config),
     )
 
 
@@ -292,10 +305,13 @@ def log_and_register(
     search_run_id: str | None = None,
     out_of_time_plan: str | None = None,
     tables=None,
+    payment_share: PaymentShare | None = None,
 ):
     """Log the propensity run (with ``tables``, the validated input tables, as its dataset) and
     register the model; the gate's evidence block carries the plain LightGBM baseline's
-    predictions on the test block (``baseline_plain_lightgbm``) beside its group columns."""
+    predictions on the test block (``baseline_plain_lightgbm``) beside its group columns, and
+    the run carries the learnt ``payment_share`` (:mod:`models.payment_amount`) the nights
+    price a response with."""
     extra = {"search_run_id": search_run_id} if search_run_id else {}
     if out_of_time_plan:
         extra["out_of_time_plan"] = out_of_time_plan
@@ -315,6 +331,7 @@ def log_and_register(
         artifacts={
             FAIRNESS_ARTIFACT: fairness,
             **({DRIFT_REFERENCE_ARTIFACT: drift_reference} if drift_reference is not None else {}),
+            **({PAYMENT_AMOUNT_ARTIFACT: payment_share.to_document()} if payment_share is not None else {}),
         },
         frames=frames,
         files=report.files if report is not None else None,
@@ -505,6 +522,8 @@ def train_flow(
             split, validated.tables["borrowers"], outcome, as_of, str(data), config, out_of_time_plan
         )
         outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **report.metrics})
+    with stage("what a paying loan pays (share of the arrears)", timings):
+        payment_share = share_of_payments(snapshots, validated.tables, config)
     with stage("log to MLflow and register", timings):
         example = snapshots[list(FEATURE_NAMES)].head(5)
         champion = log_and_register(
@@ -520,6 +539,7 @@ def train_flow(
             search_run_id,
             out_of_time_plan,
             tables=validated.tables,
+            payment_share=payment_share,
         )
     with stage("build response rows (contacts and their outcomes)", timings):
         responses = build_responses(validated.tables, as_of, config)

@@ -189,6 +189,14 @@ class DecisionsConfig(_Section):
     salt: str = Field(
         "recover", min_length=1, description="Seed of the randomised draws (hashed with loan and day)."
     )
+    repeat_contact_discount: float = Field(
+        0.75,
+        gt=0,
+        le=1,
+        description="Each outbound contact of a loan in the last 7 days scales the next contact's "
+        "expected effect by this factor (diminishing returns of repeated contact; a stated prior: "
+        "the history's rule ladder confounds it). 1: no discount.",
+    )
 
     @field_validator("channel_cost")
     @classmethod
@@ -257,6 +265,12 @@ class EvaluationConfig(_Section):
 
 class ScoringConfig(_Section):
     channel_preference: list[str] = list(CHANNELS)
+    rank_by: Literal["value_per_cost", "value"] = Field(
+        "value_per_cost",
+        description="Order of the queue's overall rank (priority_score) within capacity: incremental "
+        "value per unit of contact cost (what one shared contact budget buys first) or incremental "
+        "value. A team of one channel is in value order either way.",
+    )
     n_reasons: int = Field(3, ge=1, le=3)
     min_amount_overdue: float = Field(1.0, ge=0)
     explain: Literal["queued", "all"] = Field(

@@ -13,6 +13,7 @@ from data_contracts.enums import CHANNELS
 from features.catalog import spec
 from features.responses import option_rows
 from scoring.allocation import incremental_values
+from scoring.choice import response_options
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,9 @@ def explain_account(
     channel_model=None,
     history: pd.DataFrame | None = None,
     channel_cost: Mapping[str, float] | None = None,
+    *,
+    payment_share=None,
+    repeat_contact_discount: float = 1.0,
 ) -> AccountExplanation:
     """The breakdown of ``loan_id`` (a row of ``features``); KeyError when it has no row."""
     row = features[features["loan_id"] == loan_id]
@@ -59,15 +63,20 @@ def explain_account(
         options = pd.DataFrame({"loan_id": loan_id, "channel": list(CHANNELS)})
         rows = option_rows(row, options, history)
         uplift = channel_model.uplift(rows)
+        # The night's own valuation (amount at stake, repeat-contact discount), so the console
+        # and the queue agree on what each channel is worth.
+        valued = response_options(
+            rows, uplift, payment_share=payment_share, repeat_contact_discount=repeat_contact_discount
+        )
         channels = pd.DataFrame(
             {
                 "channel": rows["channel"].to_numpy(),
                 "p_reach": uplift["p_reach"].to_numpy(),
                 "p_if_reached": uplift["p_if_reached"].to_numpy(),
                 "p_if_not_reached": uplift["p_if_not_reached"].to_numpy(),
-                "p_response": uplift["p_contact"].to_numpy(),
-                "p_self_cure": uplift["p_self_cure"].to_numpy(),
-                "uplift": uplift["uplift"].to_numpy(),
+                "p_response": valued["p_contact"].to_numpy(),
+                "p_self_cure": valued["p_self_cure"].to_numpy(),
+                "uplift": (valued["p_contact"] - valued["p_self_cure"]).to_numpy(),
                 # 1: the history identifies this channel's effect for the account; 0: the prior.
                 "overlap_weight": (
                     uplift["overlap_weight"].to_numpy() if "overlap_weight" in uplift else np.ones(len(rows))
@@ -76,7 +85,8 @@ def explain_account(
         )
         if channel_cost is not None:
             scored = channels.rename(columns={"p_response": "p_contact"}).assign(
-                amount_overdue=float(row.iloc[0]["amount_overdue"])
+                amount_overdue=valued["amount_overdue"].to_numpy(),
+                amount_at_stake=valued["amount_at_stake"].to_numpy(),
             )
             channels["incremental_value"] = incremental_values(scored, channel_cost).to_numpy()
             channels = channels.sort_values("incremental_value", ascending=False, kind="stable")

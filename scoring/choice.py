@@ -15,11 +15,26 @@ import pandas as pd
 from features.catalog import REACHED_INPUT
 from features.responses import NO_CONTACT, option_rows
 from models.channel_prior import is_prior
-from scoring.allocation import Allocation, AllocationSettings, incremental_values
+from models.payment_amount import PaymentShare
+from scoring.allocation import (
+    Allocation,
+    AllocationSettings,
+    incremental_values,
+    with_repeat_contact_discount,
+)
 from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
 from scoring.frames import member_of
 from scoring.reasons import channel_reasons
 from scoring.teams import team_capacity, team_names
+
+# The loan's recent contacts the repeat-contact discount counts (a point-in-time feature).
+RECENT_CONTACTS = "n_outbound_contacts_7d"
+
+
+def _amount_columns(options: pd.DataFrame) -> list[str]:
+    """The amount columns an option frame carries (frames without a learnt share lack
+    ``amount_at_stake``)."""
+    return [c for c in ("amount_overdue", "amount_at_stake") if c in options]
 
 
 def lawful_options(candidates: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFrame:
@@ -29,22 +44,54 @@ def lawful_options(candidates: pd.DataFrame, windows: pd.DataFrame) -> pd.DataFr
 
 
 def score_options(
-    candidates: pd.DataFrame, options: pd.DataFrame, history: pd.DataFrame, model
+    candidates: pd.DataFrame,
+    options: pd.DataFrame,
+    history: pd.DataFrame,
+    model,
+    *,
+    payment_share: PaymentShare | None = None,
+    repeat_contact_discount: float = 1.0,
 ) -> pd.DataFrame:
     """Each lawful option with the model's p_response (pay within the window after a contact
-    through it), p_self_cure (same account, no contact) and p_reach (the attempt reaches them)."""
+    through it), p_self_cure (same account, no contact) and p_reach (the attempt reaches them).
+
+    ``payment_share`` (learnt with the propensity champion, :mod:`models.payment_amount`) adds
+    the ``amount_at_stake`` a response is worth; ``repeat_contact_discount`` scales each
+    contact's effect by the discount to the power of the loan's outbound contacts in the last 7
+    days (:func:`scoring.allocation.repeat_contact_factor`)."""
     rows = option_rows(candidates, options, history)
     if rows.empty:
-        return rows.assign(p_contact=[], p_self_cure=[], p_reach=[], overlap_weight=[])
-    uplift = model.uplift(rows)
-    return pd.DataFrame(
+        return rows.assign(p_contact=[], p_self_cure=[], p_reach=[], overlap_weight=[], amount_at_stake=[])
+    return response_options(
+        rows,
+        model.uplift(rows),
+        payment_share=payment_share,
+        repeat_contact_discount=repeat_contact_discount,
+    )
+
+
+def response_options(
+    rows: pd.DataFrame,
+    uplift: pd.DataFrame,
+    *,
+    payment_share: PaymentShare | None = None,
+    repeat_contact_discount: float = 1.0,
+) -> pd.DataFrame:
+    """The option frame of model ``rows`` (account features and channel) and the response
+    model's ``uplift`` of them: the one place the night, ``recover explain`` and the policy
+    evaluation turn a model's answer into what a contact is worth. Without a ``payment_share``
+    (a champion trained before it was learnt) a response is worth the amount overdue."""
+    amount = rows["amount_overdue"].to_numpy(dtype="float64")
+    at_stake = payment_share.amount_at_stake(rows) if payment_share is not None else amount
+    options = pd.DataFrame(
         {
             "loan_id": rows["loan_id"].to_numpy(),
             "channel": rows["channel"].to_numpy(),
             "p_contact": uplift["p_contact"].to_numpy(),
             "p_self_cure": uplift["p_self_cure"].to_numpy(),
             "p_reach": uplift["p_reach"].to_numpy(),
-            "amount_overdue": rows["amount_overdue"].to_numpy(),
+            "amount_overdue": amount,
+            "amount_at_stake": np.where(np.isnan(at_stake), amount, at_stake),
             # How far the history identifies this channel's effect here (1: fully; models
             # fitted before overlap was measured report 1).
             "overlap_weight": (
@@ -52,6 +99,8 @@ def score_options(
             ),
         }
     )
+    recent = rows[RECENT_CONTACTS] if RECENT_CONTACTS in rows else pd.Series(0.0, index=rows.index)
+    return with_repeat_contact_discount(options, recent.to_numpy(dtype="float64"), repeat_contact_discount)
 
 
 def with_teams(options: pd.DataFrame, accounts: pd.DataFrame, split_by: Sequence[str]) -> pd.DataFrame:
@@ -85,7 +134,7 @@ def runner_up_channels(assignments: pd.DataFrame, options: pd.DataFrame, channel
     """Per assigned loan, the option it was chosen over: its next best scored channel by
     incremental value, or ``none`` (no contact) when it had no other lawful channel or none
     worth anything."""
-    scored = options[["loan_id", "channel", "p_contact", "p_self_cure", "amount_overdue"]].copy()
+    scored = options[["loan_id", "channel", "p_contact", "p_self_cure", *_amount_columns(options)]].copy()
     scored["value"] = incremental_values(scored, channel_cost)
     chosen = assignments.set_index("loan_id")["channel"]
     others = scored[scored["channel"].to_numpy() != scored["loan_id"].map(chosen).to_numpy()]
@@ -236,12 +285,9 @@ def options_for_windows(
 ) -> pd.DataFrame:
     """The contact-windows frame with each scored (loan, channel)'s p_response, p_self_cure and
     incremental value (empty where the channel is not lawful or the loan was not a candidate)."""
-    scored = options[["loan_id", "channel", "p_contact", "p_self_cure", "amount_overdue"]].copy()
-    cost = scored["channel"].map(dict(channel_cost)).astype("float64")
-    scored["incremental_value"] = (scored["p_contact"] - scored["p_self_cure"]) * scored[
-        "amount_overdue"
-    ] - cost
-    scored = scored.rename(columns={"p_contact": "p_response"}).drop(columns="amount_overdue")
+    scored = options[["loan_id", "channel", "p_contact", "p_self_cure", *_amount_columns(options)]].copy()
+    scored["incremental_value"] = incremental_values(scored, channel_cost)
+    scored = scored.rename(columns={"p_contact": "p_response"}).drop(columns=_amount_columns(options))
     out = windows.merge(scored, on=["loan_id", "channel"], how="left", validate="one_to_one")
     out.index = windows.index
     return out.astype({"p_response": "float64", "p_self_cure": "float64", "incremental_value": "float64"})
@@ -252,6 +298,7 @@ __all__ = [
     "lawful_options",
     "options_for_windows",
     "runner_up_channels",
+    "response_options",
     "score_options",
     "settle",
 ]

@@ -18,6 +18,17 @@ from data_contracts.outputs import (
 from scoring.dispositions import Decisions
 from scoring.teams import assign_teams
 
+# Channels priced below this (free ones included) are ranked as if they cost it: the order
+# stays finite and a free channel's options stay in value order among themselves.
+MIN_RANKING_COST = 0.01
+
+
+def value_per_cost(incremental_value: pd.Series, channel_cost: pd.Series) -> pd.Series:
+    """Incremental value per unit of contact cost (costs below :data:`MIN_RANKING_COST` count as
+    that)."""
+    cost = channel_cost.astype("float64").fillna(MIN_RANKING_COST).clip(lower=MIN_RANKING_COST)
+    return (incremental_value.astype("float64") / cost).rename("priority_score")
+
 
 def rank_queue(
     candidates: pd.DataFrame,
@@ -33,12 +44,17 @@ def rank_queue(
     capacity_by_channel: Mapping[str, int | None] | None = None,
     capacity_by_team: Mapping[str, int | None] | None = None,
     data_cutoff_utc: pd.Timestamp | None = None,
+    rank_by: str = "value",
 ) -> pd.DataFrame:
     """Rank queued loans and split them into teams.
 
     ``candidates`` come from :func:`scoring.choice.settle` (allocated channel, its window,
     incremental value, ``within_capacity`` and team included): the rank is within capacity
-    first, then by incremental value. Candidates straight from
+    first, then by ``priority_score``: the incremental value (``rank_by="value"``) or the
+    incremental value per unit of channel cost (``"value_per_cost"``, :func:`value_per_cost`:
+    when one budget pays for every channel's contacts, it buys the most value in this order;
+    a visit worth 25 times a text message is not worth 300 of them). Within a team of one
+    channel both orders agree. Candidates straight from
     :func:`scoring.dispositions.decide` (no allocation) are ranked by expected recovery =
     p_pay x amount overdue and cut to team capacity in that order. ``p_pay`` and ``reasons``
     share their index. Ties are broken by loan_id so the same inputs always give the same queue.
@@ -52,11 +68,15 @@ def rank_queue(
     queue["p_pay_30d"] = p_pay.astype("float64")
     queue["expected_recovery"] = queue["p_pay_30d"] * queue["amount_overdue"]
     if allocated:
-        queue["priority_score"] = candidates["incremental_value"].astype("float64")
+        queue["incremental_value"] = candidates["incremental_value"].astype("float64")
+        queue["channel_cost"] = candidates["channel_cost"].astype("float64")
+        queue["priority_score"] = (
+            value_per_cost(queue["incremental_value"], queue["channel_cost"])
+            if rank_by == "value_per_cost"
+            else queue["incremental_value"]
+        )
         queue["p_response"] = candidates["p_contact"].astype("float64")
         queue["p_self_cure"] = candidates["p_self_cure"].astype("float64")
-        queue["incremental_value"] = queue["priority_score"]
-        queue["channel_cost"] = candidates["channel_cost"].astype("float64")
         queue["p_reach"] = candidates["p_reach"].astype("float64")
         queue["exploration"] = candidates["exploration"].astype(bool)
         queue["within_capacity"] = candidates["within_capacity"].astype(bool)

@@ -15,12 +15,15 @@ from scoring.allocation import (
     LIKELY_SELF_CURE,
     AllocationSettings,
     allocate,
+    amount_at_stake,
     control_period_start,
     greedy_allocation,
     in_control_group,
     incremental_values,
     random_option,
+    repeat_contact_factor,
     unit_uniforms,
+    with_repeat_contact_discount,
 )
 
 AS_OF = dt.date(2026, 6, 1)
@@ -47,6 +50,40 @@ def test_incremental_value_is_uplift_times_amount_minus_cost(
         }
     )
     assert incremental_values(options, COSTS).iloc[0] == pytest.approx(expected)
+
+
+def test_a_response_is_worth_the_amount_at_stake_where_given_and_the_arrears_where_not():
+    options = pd.DataFrame(
+        {
+            "channel": ["call", "call", "call"],
+            "p_contact": [0.5, 0.5, 0.5],
+            "p_self_cure": [0.2, 0.2, 0.2],
+            "amount_overdue": [1000.0, 1000.0, 80.0],
+            "amount_at_stake": [100.0, np.nan, 80.0],
+        }
+    )
+    assert amount_at_stake(options).tolist() == [100.0, 1000.0, 80.0]
+    # 0.3 x 100 - 2: months of arrears do not make one contact worth 0.3 x 1000.
+    assert incremental_values(options, COSTS).tolist() == pytest.approx([28.0, 298.0, 22.0])
+
+
+@pytest.mark.parametrize(
+    ("recent", "discount", "expected"),
+    [(0, 0.75, 1.0), (1, 0.75, 0.75), (2, 0.75, 0.5625), (np.nan, 0.75, 1.0), (3, 1.0, 1.0)],
+)
+def test_each_recent_contact_scales_the_next_contacts_effect_by_the_discount(recent, discount, expected):
+    assert repeat_contact_factor([recent], discount)[0] == pytest.approx(expected)
+
+
+def test_the_repeat_contact_discount_shrinks_the_effect_not_the_self_cure():
+    options = pd.DataFrame(
+        {"p_contact": [0.6, 0.1, 0.9], "p_self_cure": [0.2, 0.3, 0.8], "channel": ["call", "sms", "letter"]}
+    )
+    out = with_repeat_contact_discount(options, [2, 1, 0], 0.5)
+    assert out["p_self_cure"].tolist() == options["p_self_cure"].tolist()
+    # Effects 0.4 x 0.25, -0.2 x 0.5 (an annoying contact annoys less, too) and 0.1 x 1.
+    assert out["p_contact"].tolist() == pytest.approx([0.3, 0.2, 0.9])
+    assert with_repeat_contact_discount(options, [5, 5, 5], 1.0) is options
 
 
 def test_a_channel_without_a_cost_is_refused():

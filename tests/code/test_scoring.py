@@ -16,11 +16,12 @@ from features.promises import promise_ledger
 from scoring.dispositions import PartitionError, check_partition, decide
 from scoring.policy.engine import apply_contact_policy
 from scoring.policy.packs import resolve_packs
-from scoring.queue import finalize_decisions, rank_queue
+from scoring.queue import finalize_decisions, rank_queue, value_per_cost
 from scoring.reasons import top_reasons
 from tests.factories import borrower, flag, loan, schedule, typed_tables
 
 AS_OF = dt.date(2025, 1, 15)
+COSTS = {"call": 2.0, "sms": 0.05, "email": 0.02, "whatsapp": 0.05, "field_visit": 25.0, "letter": 1.0}
 PEOPLE = [
     borrower("B1"),
     borrower("B2", has_phone=False, consent_sms=False, consent_whatsapp=False),
@@ -259,3 +260,58 @@ def test_a_night_with_no_overdue_loan_meets_every_contract():
     for name, contract in contracts.items():
         contract.validate(lists[name])
         assert lists[name].empty
+
+
+def _allocated(tables, chosen: dict[str, tuple[str, float]]):
+    """The night's candidates as the allocation leaves them: loan -> (channel, incremental value)."""
+    _, verdict, decisions = _decide(tables)
+    candidates = decisions.candidates.copy()
+    channel = candidates["loan_id"].map({loan: c for loan, (c, _) in chosen.items()})
+    candidates["recommended_channel"] = channel
+    candidates["incremental_value"] = candidates["loan_id"].map({loan: v for loan, (_, v) in chosen.items()})
+    candidates["channel_cost"] = channel.map(COSTS).astype("float64")
+    candidates["p_contact"] = 0.5
+    candidates["p_self_cure"] = 0.2
+    candidates["p_reach"] = 0.6
+    candidates["exploration"] = False
+    candidates["within_capacity"] = True
+    candidates["resource"] = channel + "-all"
+    return verdict, candidates
+
+
+@pytest.mark.parametrize(
+    ("rank_by", "order"),
+    [("value", ["L3", "L1", "L4", "L2"]), ("value_per_cost", ["L2", "L1", "L4", "L3"])],
+)
+def test_the_overall_rank_spends_one_budget_on_value_per_cost_and_teams_keep_value_order(rank_by, order):
+    people = [borrower(f"B{i}") for i in range(1, 5)]
+    tables = typed_tables(borrowers=people, loans=LOANS, installments=SCHEDULES)
+    chosen = {"L1": ("call", 30.0), "L2": ("sms", 5.0), "L3": ("field_visit", 100.0), "L4": ("call", 10.0)}
+    verdict, candidates = _allocated(tables, chosen)
+    reasons = pd.DataFrame({f"reason_{k}": "r" for k in (1, 2, 3)}, index=candidates.index)
+    queue = rank_queue(
+        candidates,
+        pd.Series(0.5, index=candidates.index),
+        reasons,
+        verdict.accounts,
+        run_id="run-1",
+        model_version="m/1",
+        policy_versions=verdict.packs,
+        team_split=["channel"],
+        rank_by=rank_by,
+    )
+    assert queue["loan_id"].tolist() == order
+    # 100 from one visit (cost 25) buys 4 per unit of cost; 5 from a text (0.05) buys 100.
+    by_loan = queue.set_index("loan_id")
+    expected_priority = {"value": 100.0, "value_per_cost": 4.0}[rank_by]
+    assert by_loan.loc["L3", "priority_score"] == pytest.approx(expected_priority)
+    assert by_loan.loc["L3", "incremental_value"] == pytest.approx(100.0)  # money either way
+    calls = queue[queue["recommended_channel"] == "call"]
+    assert calls["loan_id"].tolist() == ["L1", "L4"]
+    assert calls["team_rank"].tolist() == [1, 2]
+
+
+def test_a_free_channel_ranks_as_if_it_cost_a_cent_and_keeps_its_value_order():
+    priority = value_per_cost(pd.Series([3.0, 1.0, -2.0]), pd.Series([0.0, 0.0, 0.0]))
+    assert priority.tolist() == pytest.approx([300.0, 100.0, -200.0])
+    assert np.isfinite(priority).all()

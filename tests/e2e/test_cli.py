@@ -270,11 +270,15 @@ def test_score_writes_a_ranked_explained_queue(scored):
     assert list(queue.columns) == QUEUE_COLUMNS
     assert list(pd.read_csv(out / "queue.csv", nrows=0).columns) == QUEUE_COLUMNS
     assert list(queue["rank"]) == list(range(1, len(queue) + 1))
-    # Within today's capacity first, then overflow; each part by incremental value.
+    # Within today's capacity first, then overflow; each part by value per unit of contact cost
+    # (scoring.rank_by), and each team (one channel) in value order.
     assert queue["within_capacity"].is_monotonic_decreasing
     for _, part in queue.groupby("within_capacity"):
         assert part["priority_score"].is_monotonic_decreasing
-    assert (queue["priority_score"] == queue["incremental_value"]).all()
+    per_cost = queue["incremental_value"] / queue["channel_cost"].clip(lower=0.01)
+    assert np.allclose(queue["priority_score"], per_cost)
+    for _, team in queue[queue["within_capacity"]].groupby("team"):
+        assert team.sort_values("team_rank")["incremental_value"].is_monotonic_decreasing
     assert (queue.loc[~queue["exploration"], "incremental_value"] > 0).all()
     assert queue["p_response"].between(0, 1).all() and queue["p_self_cure"].between(0, 1).all()
     assert queue["p_pay_30d"].between(0, 1).all()

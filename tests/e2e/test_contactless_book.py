@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -56,14 +57,20 @@ def test_a_book_without_contacts_trains_and_scores_on_the_stated_prior(
     assert len(queue) > 0
     assert queue["channel_reason_1"].str.startswith("No channel model").all()
     assert queue["p_reach"].isna().all()  # reach is not modelled, so not reported
-    # Values follow the prior: a contact adds its stated share of the gap, net of its cost.
+    # Values follow the prior: a contact adds its stated share of the gap, net of its cost, and
+    # a response is worth the arrears times the share a paying loan of the book pays (learnt at
+    # training, stated in the manifest).
     cost = load_config().decisions.channel_cost
     lift = queue["recommended_channel"].map(channel["prior_lift"])
-    expected = lift * (1 - queue["p_self_cure"]) * queue["amount_overdue"] - queue["recommended_channel"].map(
-        cost
-    )
+    worth = manifest["decisions"]["response_worth"]
+    learnt_shares = np.array([*worth["shares"], worth["overall"]])
+    assert ((learnt_shares > 0) & (learnt_shares <= 1)).all()
     model_picks = ~queue["exploration"]
-    assert (queue.loc[model_picks, "incremental_value"] - expected[model_picks]).abs().max() < 1e-6
+    picked = queue[model_picks]
+    gross = picked["incremental_value"] + picked["recommended_channel"].map(cost)
+    implied_share = gross / (lift[model_picks] * (1 - picked["p_self_cure"]) * picked["amount_overdue"])
+    nearest = np.abs(implied_share.to_numpy()[:, None] - learnt_shares[None, :]).min(axis=1)
+    assert nearest.max() < 1e-4, implied_share.describe()
     # Exploration is a share of the queue, spread over channels, and stated in the manifest.
     share = manifest["decisions"]["exploration_share_of_queue"]
     assert 0 < share <= manifest["decisions"]["exploration_share"] + 0.02

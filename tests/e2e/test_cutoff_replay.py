@@ -20,6 +20,9 @@ from tests.conftest import SMALL_BOOK_AS_OF
 CONVERSATIONS = ("right_party_contact", "promise_to_pay", "refused", "dispute_raised")
 # The default config's cadence (policy.cadence): minimum days between contacts of a loan.
 CADENCE_GAP_DAYS = {"field_visit": 7, "letter": 5}
+# ... and one message (any of these channels) in 3 days.
+MESSAGE_CHANNELS = ("sms", "email", "whatsapp")
+MESSAGE_GAP_DAYS = 3
 
 
 def with_local_time(interactions: pd.DataFrame, borrowers: pd.DataFrame, loans: pd.DataFrame) -> pd.DataFrame:
@@ -61,15 +64,19 @@ def count_breaches(events: pd.DataFrame, since: pd.Timestamp) -> dict[str, int]:
         hour = row.local.hour + row.local.minute / 60
         counts["outside_08_21"] += int(not 8 <= hour < 21)
     for channel, gap in CADENCE_GAP_DAYS.items():
-        counts[f"{channel}_within_{gap}_days"] = _gap_breaches(outbound, made, channel, gap)
+        counts[f"{channel}_within_{gap}_days"] = _gap_breaches(outbound, made, (channel,), gap)
+    counts[f"message_within_{MESSAGE_GAP_DAYS}_days"] = _gap_breaches(
+        outbound, made, MESSAGE_CHANNELS, MESSAGE_GAP_DAYS
+    )
     per_day = made.groupby(["loan_id", "local_day"]).size()
     counts["more_than_one_contact_a_day"] = int((per_day > 1).sum())
     return counts
 
 
-def _gap_breaches(outbound: pd.DataFrame, made: pd.DataFrame, channel: str, gap: int) -> int:
-    """Contacts through ``channel`` made fewer than ``gap`` local days after the previous one."""
-    through = outbound[outbound["channel"] == channel].sort_values(["loan_id", "local"])
+def _gap_breaches(outbound: pd.DataFrame, made: pd.DataFrame, channels: tuple[str, ...], gap: int) -> int:
+    """Contacts through ``channels`` made fewer than ``gap`` local days after the previous one
+    through any of them."""
+    through = outbound[outbound["channel"].isin(channels)].sort_values(["loan_id", "local"])
     previous = through.groupby("loan_id")["local_day"].shift()
     too_soon = (through["local_day"] - previous) < pd.Timedelta(days=gap)
     return int(too_soon[through.index.isin(made.index)].sum())
@@ -84,6 +91,8 @@ def test_the_independent_count_finds_each_kind_of_breach():
         ("C", day - pd.Timedelta(days=3, hours=-10), "field_visit", "outbound", "no_answer"),
         ("C", day + pd.Timedelta(hours=10), "field_visit", "outbound", "no_answer"),  # 3 days later
         ("C", day + pd.Timedelta(hours=11), "letter", "outbound", "delivered"),  # second contact today
+        ("E", day - pd.Timedelta(days=2, hours=-12), "email", "outbound", "delivered"),
+        ("E", day + pd.Timedelta(hours=12), "sms", "outbound", "delivered"),  # a message 2 days later
     ]
     rows += [("D", day - pd.Timedelta(days=k, hours=-9), "call", "outbound", "no_answer") for k in range(7)]
     rows += [("D", day + pd.Timedelta(hours=15), "call", "outbound", "no_answer")]  # the 8th in 7 days
@@ -96,6 +105,7 @@ def test_the_independent_count_finds_each_kind_of_breach():
         "outside_08_21": 1,
         "field_visit_within_7_days": 1,
         "letter_within_5_days": 0,
+        "message_within_3_days": 1,
         "more_than_one_contact_a_day": 2,  # C's visit and letter, D's 7th and 8th calls
     }
 
