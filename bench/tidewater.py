@@ -383,6 +383,11 @@ def table(seeds: list[int], heads: list[dict], means: dict, checks: list[dict]) 
     return lines
 
 
+def machine() -> dict:
+    """Where a benchmark ran: platform, Python version, CPU count."""
+    return {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()}
+
+
 def git_state() -> dict:
     def git(*argv: str) -> str:
         done = subprocess.run(["git", *argv], cwd=ROOT, capture_output=True, text=True)
@@ -550,11 +555,7 @@ def main(argv: list[str] | None = None) -> int:
             "decision_margin_over_largest_balance": DECISION_MARGIN,
             "channel_margin_over_always_call": CHANNEL_MARGIN,
         },
-        "machine": {
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-            "cpus": os.cpu_count(),
-        },
+        "machine": machine(),
         "git": git_state(),
         "seeds": records,
         "mean": means,
