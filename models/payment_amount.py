@@ -78,6 +78,11 @@ class PaymentShare:
         )
 
 
+def payment_share_from(document: Mapping | None) -> PaymentShare | None:
+    """The share a training run logged, or None (a champion trained before it was logged)."""
+    return PaymentShare.from_document(document) if document else None
+
+
 def payment_share_over(
     snapshots: pd.DataFrame,
     payments: pd.DataFrame,
@@ -125,4 +130,10 @@ def fit_payment_share(
     )
 
 
-__all__ = ["PAYMENT_AMOUNT_ARTIFACT", "PaymentShare", "fit_payment_share", "payment_share_over"]
+__all__ = [
+    "PAYMENT_AMOUNT_ARTIFACT",
+    "PaymentShare",
+    "fit_payment_share",
+    "payment_share_from",
+    "payment_share_over",
+]

@@ -33,7 +33,7 @@ from features.point_in_time import Cutoff
 from features.promises import promise_ledger
 from features.responses import channel_history
 from models.channel_prior import is_prior
-from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT, PaymentShare
+from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT, payment_share_from
 from pipelines.common import (
     InvalidInputError,
     channel_champion_or_prior,
@@ -165,11 +165,6 @@ def propensity_reasons(explained, model, n_reasons: int) -> tuple[pd.DataFrame, 
 @task(name="load-champion", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def champion_for(config: Config, name: str | None = None):
     return tracking.load_champion(config, name)
-
-
-def payment_share_of(document: dict | None) -> PaymentShare | None:
-    """The champion's learnt payment share (None: a champion trained before it was logged)."""
-    return PaymentShare.from_document(document) if document else None
 
 
 @task(name="load-champion-document", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
@@ -688,7 +683,7 @@ def _score_night(
         load = with_retries(champion_for, config)
         champion = load(config)
         channel_champion = channel_champion_or_prior(config, champion)
-        payment_share = payment_share_of(
+        payment_share = payment_share_from(
             with_retries(champion_document, config)(config, champion.run_id, PAYMENT_AMOUNT_ARTIFACT)
         )
     models = {

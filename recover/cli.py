@@ -1239,9 +1239,9 @@ def explain(
 
 def _explain(config, data, as_of: dt.date, loan_id: str):
     from features.responses import channel_history
-    from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT
+    from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT, payment_share_from
     from pipelines.common import channel_champion_or_prior, load_and_validate, night_cutoff
-    from pipelines.nightly_score_flow import features_for, payment_share_of
+    from pipelines.nightly_score_flow import features_for
     from recover import tracking
     from review.explain import explain_account
 
@@ -1262,7 +1262,7 @@ def _explain(config, data, as_of: dt.date, loan_id: str):
         channel.model,
         history,
         config.decisions.channel_cost,
-        payment_share=payment_share_of(
+        payment_share=payment_share_from(
             tracking.load_run_document(config, propensity.run_id, PAYMENT_AMOUNT_ARTIFACT)
         ),
         repeat_contact_discount=config.decisions.repeat_contact_discount,
