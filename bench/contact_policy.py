@@ -26,6 +26,7 @@ from scoring.dispositions import decide
 from scoring.policy.engine import apply_contact_policy
 from scoring.policy.packs import resolve_packs
 from simulation import SimulationConfig, simulate_book
+from simulation.config import simulation_config
 from simulation.scale import tiled
 
 
@@ -36,7 +37,7 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 40])
     args = parser.parse_args()
     config = load_config()
-    sim = SimulationConfig(n_loans=args.loans, seed=args.seed, as_of=config.simulation.as_of)
+    sim = SimulationConfig(n_loans=args.loans, seed=args.seed, as_of=simulation_config(config.simulation).as_of)
     as_of = sim.as_of
     base = validate_tables(simulate_book(sim).tables, as_of=as_of).tables
     results = []

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import os
 
+from simulation.config import simulation_config
+
 # Before lightgbm loads OpenMP: idle threads sleep rather than spin (see recover/cli.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -65,14 +67,14 @@ class StageMemory:
                 self.peaks[name] = max(self.peaks.get(name, 0), self.rss())
 
     def __enter__(self):
-        from recover.progress import stage_listeners
+        from pipelines.runtime.progress import stage_listeners
 
         stage_listeners.append(self.listener)
         self._thread.start()
         return self
 
     def __exit__(self, *exc):
-        from recover.progress import stage_listeners
+        from pipelines.runtime.progress import stage_listeners
 
         self._stop.set()
         stage_listeners.remove(self.listener)
@@ -107,17 +109,17 @@ def machine() -> dict:
 
 def base_book(cache: Path, config):
     """The simulated base book (validated tables) and a state folder with champions trained on it."""
+    from adapters.io import read_tables
     from data_contracts.validation import validate_tables
-    from recover.io import read_tables
     from simulation import simulate_book, write_book
 
     folder = cache / "base"
     if not (folder / "loans.parquet").exists():
-        print(f"simulating the base book ({config.simulation.n_loans:,} loans) ...", flush=True)
-        write_book(simulate_book(config.simulation), folder)
+        print(f"simulating the base book ({simulation_config(config.simulation).n_loans:,} loans) ...", flush=True)
+        write_book(simulate_book(simulation_config(config.simulation)), folder)
     state = cache / "state"
     os.environ["RECOVER_STATE_DIR"] = str(state)
-    from recover import tracking
+    from adapters import tracking
 
     try:
         tracking.load_champion(config)
@@ -126,8 +128,8 @@ def base_book(cache: Path, config):
         from pipelines.train_flow import train_flow
 
         print("training both champions on the base book ...", flush=True)
-        train_flow(str(folder), config.simulation.as_of, None, True)
-    return validate_tables(read_tables(folder), as_of=config.simulation.as_of).tables
+        train_flow(str(folder), simulation_config(config.simulation).as_of, None, True)
+    return validate_tables(read_tables(folder), as_of=simulation_config(config.simulation).as_of).tables
 
 
 def book_of(size: int, cache: Path, base: dict, config) -> tuple[Path, dict]:
@@ -139,7 +141,7 @@ def book_of(size: int, cache: Path, base: dict, config) -> tuple[Path, dict]:
     summary_path = folder / "book.json"
     if summary_path.exists():
         return folder, json.loads(summary_path.read_text())
-    as_of = config.simulation.as_of
+    as_of = simulation_config(config.simulation).as_of
     began = time.perf_counter()
     overdue = build_features(base, as_of)["loan_id"]
     core = overdue_core(base, overdue)

@@ -36,7 +36,7 @@ def main() -> None:
     os.environ.setdefault("PREFECT_HOME", str(prefect_home))
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
-    from pipelines.evaluate_policy_flow import OPTIONAL_POLICIES, POLICIES, evaluate_policy_flow
+    from evaluation.policy_flow import OPTIONAL_POLICIES, POLICIES, evaluate_policy_flow
 
     overrides = {"n_loans": args.loans} if args.loans else None
     names = args.policies.split(",") if args.policies else [*POLICIES, *OPTIONAL_POLICIES]

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import os
 
+from simulation.config import simulation_config
+
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
@@ -55,17 +57,17 @@ def main() -> None:
     parser.add_argument("--cache", type=Path, default=ROOT / "bench" / "cache")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "training.json")
     args = parser.parse_args()
+    from adapters.io import read_tables
     from data_contracts.validation import validate_tables
     from pipelines.train_flow import fit_channel_model, fit_propensity, response_set, training_snapshots
     from recover.config import load_config
-    from recover.io import read_tables
     from simulation import simulate_book, write_book
 
     config = load_config()
-    as_of = config.simulation.as_of
+    as_of = simulation_config(config.simulation).as_of
     folder = args.cache / "base"
     if not (folder / "loans.parquet").exists():
-        write_book(simulate_book(config.simulation), folder)
+        write_book(simulate_book(simulation_config(config.simulation)), folder)
     snapshots_path, responses_path = args.cache / "snapshots.parquet", args.cache / "responses.parquet"
     if not snapshots_path.exists():
         tables = validate_tables(read_tables(folder), as_of=as_of).tables

@@ -31,13 +31,14 @@ import pandas as pd
 from data_contracts.enums import CHANNELS
 from data_contracts.validation import validate_tables
 from evaluation.policies import EnginePolicy, lawful_pairs
-from pipelines.evaluate_policy_flow import evaluation_rules
+from evaluation.policy_flow import evaluation_rules
 from pipelines.nightly_score_flow import allocation_settings
 from pipelines.train_flow import fit_channel_model, response_set
 from recover.config import load_config
 from scoring.allocation import allocate
 from simulation import estimate_pay_probabilities, observed_tables, run_history
 from simulation.book import loan_ids
+from simulation.config import simulation_config
 
 
 def truth_of_pairs(sim, pairs: pd.DataFrame, window_days: int, replicates: int, seed: int):
@@ -59,10 +60,10 @@ def main() -> None:
     args = parser.parse_args()
     config = load_config(None)
     updates = {k: v for k, v in {"n_loans": args.loans, "seed": args.seed}.items() if v is not None}
-    config = config.model_copy(update={"simulation": config.simulation.model_copy(update=updates)})
-    as_of = config.simulation.as_of
+    config = config.model_copy(update={"simulation": {**config.simulation, **updates}})
+    as_of = simulation_config(config.simulation).as_of
 
-    history = run_history(config.simulation)
+    history = run_history(simulation_config(config.simulation))
     sim = history.simulator
     tables = validate_tables(observed_tables(sim), as_of=as_of).tables
     model = fit_channel_model(response_set(tables, as_of, config), config).model

@@ -6,7 +6,9 @@ row failure with rule ``type`` and the original value, so one bad cell costs one
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -28,7 +30,9 @@ def _is_text(series: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(series) or pd.api.types.is_string_dtype(series)
 
 
-def _parse_string(series: pd.Series, target: object) -> ParsedColumn:
+def _parse_string(
+    series: pd.Series, target: pd.api.extensions.ExtensionDtype | np.dtype[Any]
+) -> ParsedColumn:
     if pd.api.types.is_string_dtype(series) and not pd.api.types.is_object_dtype(series):
         values = series.astype(target)  # already text (Parquet, Arrow): nothing to convert
     else:
@@ -92,6 +96,7 @@ def _parse_date(series: pd.Series, target: object) -> ParsedColumn:
 
 def parse_utc_timestamps(series: pd.Series) -> pd.Series:
     """Read timestamps as UTC: ISO strings with an offset are converted, without one are UTC."""
+    values: pd.Series
     if isinstance(series.dtype, pd.DatetimeTZDtype):
         values = series.dt.tz_convert("UTC")
     elif pd.api.types.is_datetime64_dtype(series):
@@ -106,7 +111,9 @@ def _parse_timestamp(series: pd.Series, target: object) -> ParsedColumn:
     return ParsedColumn(values, series.notna() & values.isna())
 
 
-def _parser_for(dtype_name: str):
+def _parser_for(
+    dtype_name: str,
+) -> Callable[[pd.Series, pd.api.extensions.ExtensionDtype | np.dtype[Any]], ParsedColumn]:
     if dtype_name.startswith("string") or dtype_name in {"str", "object"}:
         return _parse_string
     if dtype_name.startswith("float"):
@@ -139,4 +146,20 @@ def finalize_dtypes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataF
             out[name] = out[name].astype(dtype_name)
         elif dtype_name.startswith("string"):
             out[name] = out[name].astype(column.dtype.type)
+    return out
+
+
+def csv_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame as CSV should show it: calendar dates as YYYY-MM-DD, instants as ISO 8601
+    with their offset (never cut to a date)."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if isinstance(values.dtype, pd.DatetimeTZDtype):
+            text = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+            out[column] = text.where(values.notna(), None)
+        elif pd.api.types.is_datetime64_dtype(values):
+            is_date = values.dropna().eq(values.dropna().dt.normalize()).all()
+            text = values.dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S")
+            out[column] = text.where(values.notna(), None)
     return out

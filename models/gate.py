@@ -21,7 +21,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from models.evaluation import classification_metrics, heuristic_auc, recovery_captured
-from review.performance import group_performance
+from models.performance import group_performance
 
 # Direction of each metric: +1 higher is better, -1 lower is better.
 DIRECTION: dict[str, int] = {

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from data_contracts.artifacts import PAYMENT_AMOUNT_ARTIFACT
 from features.labels import amount_paid_in_window, pays_qualifying_amount
 
-PAYMENT_AMOUNT_ARTIFACT = "payment_amount.json"
 # Upper edges of the installments-overdue buckets (the last bucket is open).
 DEFAULT_EDGES: tuple[float, ...] = (1.0, 2.0, 3.0, 5.0, 8.0)
 # A bucket's mean counts as much as this many rows at the overall mean (shrinkage).

@@ -1,9 +1,9 @@
 """Prefect flow: archived queues + the payments that followed -> realized recovery reports.
 
-Every nightly run archives its scored loans in the state folder (recover/archive.py); this
+Every nightly run archives its scored loans in the state folder (adapters/archive.py); this
 flow reads that history and the payments from ``data`` (a folder, a database URL or the
 engine's store), joins each queue to the payments of its outcome window and writes the reports
-of review/outcomes.py to ``out`` (CSV and Parquet per table, ``backfill.json`` with every table
+of monitoring/outcomes.py to ``out`` (CSV and Parquet per table, ``backfill.json`` with every table
 and the facts), then logs them to MLflow (run kind ``backfill``).
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from adapters import tracking
+from adapters.archive import QueueArchive
+from adapters.io import publish_outputs
+from monitoring.outcomes import backfill_report
 from pipelines.common import load_and_validate, new_run_id, night_cutoff, validation_summary
-from recover import tracking
-from recover.archive import QueueArchive
+from pipelines.runtime.progress import stage
 from recover.config import Config, load_config
-from recover.io import publish_outputs
-from recover.progress import stage
-from review.outcomes import backfill_report
 
 BACKFILL_JSON = "backfill.json"
 

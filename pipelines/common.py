@@ -11,10 +11,10 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
+from adapters.io import read_source
 from data_contracts.cutoff import AsOf, Cutoff
 from data_contracts.validation import ContractError, ValidationResult, validate_tables
 from recover.config import Config
-from recover.io import read_source
 
 
 class InvalidInputError(RuntimeError):
@@ -76,8 +76,8 @@ def stop_the_line_errors() -> tuple[type[BaseException], ...]:
     from pandera.errors import SchemaError, SchemaErrors
 
     from features.snapshots import HistoryTooShortError
-    from recover.operations import NightLockedError
-    from review.drift import DriftError
+    from monitoring.drift import DriftError
+    from pipelines.runtime.operations import NightLockedError
 
     return (
         ContractError,
@@ -168,8 +168,8 @@ def channel_champion_or_prior(config: Config, propensity_champion):
     """The best-channel champion, or the stated prior (models/channel_prior.py) on top of the
     propensity champion when training registered none: a book without contact history still
     gets a lawful queue, and says where its channels came from."""
+    from adapters import tracking
     from models.channel_prior import ChannelPriorModel
-    from recover import tracking
 
     name = config.mlflow.channel_model_name
     if tracking.alias_version(config, name, config.mlflow.champion_alias) is not None:

@@ -14,6 +14,14 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from adapters import tracking
+from adapters.archive import QueueArchive
+from adapters.code_version import code_fingerprint
+from adapters.excel import write_team_workbook
+from adapters.io import publish_outputs, write_drift_failure, write_quarantine
+from adapters.notify import notify_hooks
+from adapters.publish import publish_queue
+from data_contracts.artifacts import DRIFT_REFERENCE_ARTIFACT, FAIRNESS_ARTIFACT, PAYMENT_AMOUNT_ARTIFACT
 from data_contracts.enums import DISPOSITIONS
 from data_contracts.outputs import (
     LEFT_ALONE_COLUMNS,
@@ -33,7 +41,16 @@ from features.point_in_time import Cutoff
 from features.promises import promise_ledger
 from features.responses import channel_history
 from models.channel_prior import is_prior
-from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT, payment_share_from
+from models.payment_amount import payment_share_from
+from monitoring.drift import (
+    DRIFT_COLUMNS,
+    DriftError,
+    drift_block,
+    drift_warning,
+    population_stability,
+    summarise_drift,
+)
+from monitoring.outcomes import ShadowScore, queue_history
 from pipelines.common import (
     InvalidInputError,
     channel_champion_or_prior,
@@ -43,39 +60,27 @@ from pipelines.common import (
     validation_summary,
     with_retries,
 )
-from pipelines.train_flow import FAIRNESS_ARTIFACT
-from recover import tracking
-from recover.archive import QueueArchive
-from recover.cluster import cluster_client, map_partitions, needs_cluster_run, partition_count, run_on_cluster
-from recover.config import Config, load_config
-from recover.excel import write_team_workbook
-from recover.io import publish_outputs, write_drift_failure, write_quarantine
-from recover.logs import configure_logging
-from recover.notify import notify_hooks
-from recover.operations import (
+from pipelines.runtime.cluster import (
+    cluster_client,
+    map_partitions,
+    needs_cluster_run,
+    partition_count,
+    run_on_cluster,
+)
+from pipelines.runtime.logs import configure_logging
+from pipelines.runtime.operations import (
     NightLock,
     StageCache,
-    code_fingerprint,
     prune_stage_records,
     source_fingerprint,
     work_day,
 )
-from recover.partitions import combine, in_key_order, split_frame, split_tables_by_borrower
-from recover.progress import stage
-from recover.publish import publish_queue
+from pipelines.runtime.partitions import combine, in_key_order, split_frame, split_tables_by_borrower
+from pipelines.runtime.progress import stage
+from recover.config import Config, load_config
 from review.disparity import disparity_table, loan_outcomes
-from review.drift import (
-    DRIFT_COLUMNS,
-    DRIFT_REFERENCE_ARTIFACT,
-    DriftError,
-    drift_block,
-    drift_warning,
-    population_stability,
-    summarise_drift,
-)
 from review.figures import review_figures
 from review.groups import protected_groups
-from review.outcomes import ShadowScore, queue_history
 from review.report import (
     compliance_summary,
     global_importance,
@@ -535,7 +540,7 @@ def archive_queue_history(
     features, scores: Scores, queue, companions, champion, as_of: dt.date, run_id: str, config: Config
 ) -> dict:
     """After the publish: every overdue loan scored tonight into the queue history of the state
-    folder (recover/archive.py), which `recover backfill` joins to later payments. The
+    folder (adapters/archive.py), which `recover backfill` joins to later payments. The
     challenger is scored here, after the queue is out, so its shadow score never changes it."""
     rows = queue_history(
         features,
@@ -622,10 +627,10 @@ def nightly_score_flow(
     ``as_of`` None is the work day begun in the lender's time zone (a scheduled run). ``policy``
     names the default rule pack (else the config's).
 
-    One run per as-of at a time (:class:`recover.operations.NightLock`); a rerun of a failed night
-    resumes after its last completed stage unless ``fresh``; a failure notifies (recover/notify.py)
+    One run per as-of at a time (:class:`pipelines.runtime.operations.NightLock`); a rerun of a failed night
+    resumes after its last completed stage unless ``fresh``; a failure notifies (adapters/notify.py)
     and leaves the previously published queue in place. ``cluster`` (else ``cluster.address``)
-    names a Dask scheduler for the per-loan work (recover/cluster.py)."""
+    names a Dask scheduler for the per-loan work (pipelines/runtime/cluster.py)."""
     config = load_config(Path(config_path) if config_path else None)
     configure_logging(config.operations.log_format)
     address = cluster or config.cluster.address

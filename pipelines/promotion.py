@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from adapters import tracking
+from data_contracts.artifacts import EVALUATION_BLOCK_ARTIFACT
 from models.gate import (
     PLAIN_LIGHTGBM_COLUMN,
     GateResult,
@@ -19,12 +21,10 @@ from models.gate import (
     promotion_gate,
     propensity_evidence,
 )
-from recover import tracking
 from recover.config import Config
 
 # The challenger's out-of-time test block, logged with its training run: the same evidence is
 # used whenever the gate runs, whichever champion it meets.
-EVALUATION_BLOCK_ARTIFACT = "evaluation_block.parquet"
 
 
 @dataclass(frozen=True)

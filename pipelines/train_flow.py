@@ -9,6 +9,14 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from adapters import tracking
+from adapters.notify import notify_hooks
+from data_contracts.artifacts import (
+    DRIFT_REFERENCE_ARTIFACT,
+    EVALUATION_BLOCK_ARTIFACT,
+    FAIRNESS_ARTIFACT,
+    PAYMENT_AMOUNT_ARTIFACT,
+)
 from data_contracts.outputs import TrainingSnapshot
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
 from features.responses import NO_CONTACT, ResponsePlan, build_response_set, sampled_rows, treatment_summary
@@ -21,9 +29,11 @@ from features.snapshots import (
 )
 from models.boosting import fitting_on_dask
 from models.gate import with_baseline_columns, with_group_columns
-from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT, PaymentShare, payment_share_over
+from models.payment_amount import PaymentShare, payment_share_over
+from models.performance import group_performance
 from models.training import train_channel, train_propensity
 from models.tuning import search_propensity
+from monitoring.drift import training_reference
 from pipelines.common import (
     cutoff_timezone_of,
     load_and_validate,
@@ -32,18 +42,14 @@ from pipelines.common import (
     validation_summary,
     with_retries,
 )
-from pipelines.promotion import EVALUATION_BLOCK_ARTIFACT, gate_capacity, promote_models
-from recover import tracking
-from recover.cluster import cluster_client, needs_cluster_run, run_on_cluster
+from pipelines.promotion import gate_capacity, promote_models
+from pipelines.runtime.cluster import cluster_client, needs_cluster_run, run_on_cluster
+from pipelines.runtime.logs import configure_logging
+from pipelines.runtime.operations import work_day
+from pipelines.runtime.progress import logger, stage
 from recover.config import Config, load_config
-from recover.logs import configure_logging
-from recover.notify import notify_hooks
-from recover.operations import work_day
-from recover.progress import logger, stage
-from review.drift import DRIFT_REFERENCE_ARTIFACT, training_reference
 from review.groups import protected_groups
 from review.model_report import TrainingReport, channel_report, propensity_report
-from review.performance import group_performance
 from review.proxies import proxy_check
 
 
@@ -71,7 +77,6 @@ def progress(label: str, every: int):
 
 
 # The training run's fairness document (MLflow artifact), read back by the nightly review.
-FAIRNESS_ARTIFACT = "fairness_at_training.json"
 
 
 def response_plan(config: Config) -> ResponsePlan:
@@ -474,7 +479,7 @@ def train_flow(
     becomes champion; either way the gate's table is logged. ``search_trials`` (default: the
     config's ``training.search.trials``) first runs a time-boxed optuna search whose best
     parameters train the propensity model. ``as_of`` None is the day begun in the lender's time
-    zone (a scheduled retraining); a failure notifies (recover/notify.py). ``cluster`` (else
+    zone (a scheduled retraining); a failure notifies (adapters/notify.py). ``cluster`` (else
     ``cluster.address``) names a Dask scheduler to fit the boosters on (lightgbm.dask)."""
     config = load_config(Path(config_path) if config_path else None)
     configure_logging(config.operations.log_format)

@@ -15,6 +15,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from data_contracts.artifacts import PAYMENT_AMOUNT_ARTIFACT
+
 app = typer.Typer(
     name="recover",
     help="Machine-learning recovery prioritization for loan collections.",
@@ -130,9 +132,9 @@ def _known_conditions() -> tuple[type[BaseException], ...]:
     """The failures a user is told about in one line and an exit code, never a traceback."""
     from data_contracts.validation import ContractError
     from features.snapshots import HistoryTooShortError
+    from monitoring.drift import DriftError
     from pipelines.common import InvalidInputError
-    from recover.operations import NightLockedError
-    from review.drift import DriftError
+    from pipelines.runtime.operations import NightLockedError
 
     return (NightLockedError, ContractError, InvalidInputError, HistoryTooShortError, LookupError, DriftError)
 
@@ -172,9 +174,9 @@ def _run_guarded(function, *args, **kwargs):
     """Run a flow; turn contract, model-lookup and drift failures into clear messages and exit codes."""
     from data_contracts.validation import ContractError
     from features.snapshots import HistoryTooShortError
+    from monitoring.drift import DriftError
     from pipelines.common import InvalidInputError
-    from recover.operations import NightLockedError
-    from review.drift import DriftError
+    from pipelines.runtime.operations import NightLockedError
 
     try:
         with _quiet_known_conditions():
@@ -222,11 +224,11 @@ def simulate(
 def _simulate(config, out: Path, loans, seed, as_of, fmt: str = "parquet", corrupt: float = 0.0):
     import dataclasses
 
-    from simulation import simulate_book, write_book
+    from simulation import simulate_book, simulation_config, write_book
     from simulation.corruption import corrupt_tables
 
     overrides = {k: v for k, v in {"n_loans": loans, "seed": seed, "as_of": as_of}.items() if v is not None}
-    sim_config = config.simulation.model_copy(update=overrides)
+    sim_config = simulation_config(config.simulation, **overrides)
     started = time.perf_counter()
     book = simulate_book(sim_config)
     if corrupt > 0:
@@ -261,9 +263,9 @@ def validate(
     always add up), then every failure by table, column and rule.
     """
     config = _setup(config_path)
+    from adapters.io import read_source, write_quarantine
     from data_contracts.validation import ContractError, validate_tables
     from pipelines.common import new_run_id, night_cutoff
-    from recover.io import read_source, write_quarantine
 
     try:
         raw = read_source(data, config.source.tables, config.resolved_state_dir())
@@ -326,10 +328,10 @@ def ingest(
     config = _setup(config_path)
     import pandas as pd
 
+    from adapters.io import read_source, write_quarantine
+    from adapters.store import EngineStore, conflicts_as_quarantine, default_store_path
     from data_contracts.validation import ContractError, validate_tables
     from pipelines.common import InvalidInputError, check_ceiling, new_run_id, night_cutoff
-    from recover.io import read_source, write_quarantine
-    from recover.store import EngineStore, conflicts_as_quarantine, default_store_path
 
     run_id = new_run_id()
     folder = out or config.resolved_state_dir() / "ingest" / run_id
@@ -428,8 +430,8 @@ def _train(
     search_timeout: float | None = None,
     cluster: str | None = None,
 ):
+    from pipelines.runtime.cluster import on_cluster
     from pipelines.train_flow import train_flow
-    from recover.cluster import on_cluster
 
     address = cluster or config.cluster.address
     result = _run_guarded(
@@ -483,7 +485,7 @@ def _train(
             highlight=False,
             soft_wrap=True,
         )
-    from recover.tracking import baseline_verdict
+    from adapters.tracking import baseline_verdict
 
     for sentence in baseline_verdict(config, m):
         console.print(
@@ -587,7 +589,7 @@ def promote(
 def models(config_path: ConfigOption = None) -> None:
     """List the registered versions of both models: aliases, test metrics and gate results."""
     config = _setup(config_path)
-    from recover import tracking
+    from adapters import tracking
 
     names = [config.mlflow.propensity_model_name, config.mlflow.channel_model_name]
     frame = tracking.model_versions(config, names)
@@ -662,7 +664,7 @@ def score(
             config, data, _parse_date(as_of), out, config_path, publish, policy, fresh=fresh, cluster=cluster
         )
         return
-    from recover.operations import nights
+    from pipelines.runtime.operations import nights
 
     start, end = (_parse_date(value) for value in as_of_range)
     try:
@@ -710,7 +712,7 @@ def _score(
     cluster: str | None = None,
 ):
     from pipelines.nightly_score_flow import nightly_score_flow
-    from recover.cluster import on_cluster
+    from pipelines.runtime.cluster import on_cluster
 
     _check_policy(config, policy)
     address = cluster or config.cluster.address
@@ -876,7 +878,7 @@ def evaluate_policy(
 ) -> None:
     """Run the simulator forward under random, heuristic, engine and oracle policies (same luck,
     same capacity) and print net recovery, costs, contacts, cures and the share of the oracle's gain."""
-    from pipelines.evaluate_policy_flow import OPTIONAL_POLICIES, POLICIES, evaluate_policy_flow
+    from evaluation.policy_flow import OPTIONAL_POLICIES, POLICIES, evaluate_policy_flow
 
     _setup(config_path, verbose)
     names = [name.strip() for name in only.split(",")] if only else list(POLICIES)
@@ -1130,10 +1132,11 @@ def simulate_month(
     book retired), archiving every queue; then `recover backfill` on OUT/data. The champions
     must be trained on the same book (`recover simulate` + `recover train`, same --loans/--seed)."""
     config = _setup(config_path, verbose)
-    from pipelines.simulated_month import simulate_month as run_month
+    from evaluation.month import simulate_month as run_month
+    from simulation import simulation_config
 
     overrides = {k: v for k, v in {"n_loans": loans, "seed": seed}.items() if v is not None}
-    sim_config = config.simulation.model_copy(update=overrides)
+    sim_config = simulation_config(config.simulation, **overrides)
     _check_policy(config, policy)
 
     def progress(row: dict) -> None:
@@ -1238,11 +1241,11 @@ def explain(
 
 
 def _explain(config, data, as_of: dt.date, loan_id: str):
+    from adapters import tracking
     from features.responses import channel_history
-    from models.payment_amount import PAYMENT_AMOUNT_ARTIFACT, payment_share_from
+    from models.payment_amount import payment_share_from
     from pipelines.common import channel_champion_or_prior, load_and_validate, night_cutoff
     from pipelines.nightly_score_flow import features_for
-    from recover import tracking
     from review.explain import explain_account
 
     cutoff = night_cutoff(config, as_of)
@@ -1305,9 +1308,9 @@ def demo(
     console.rule("1/4 simulate a loan book")
     sim = _simulate(config, data_dir, loans, seed, None)
     console.rule("2/4 validate")
+    from adapters.io import read_tables
     from data_contracts.validation import validate_tables
     from pipelines.common import night_cutoff
-    from recover.io import read_tables
 
     result = validate_tables(read_tables(data_dir), as_of=night_cutoff(config, sim.as_of))
     rows = int(result.counts()["rows_in"].sum())
@@ -1322,7 +1325,7 @@ def demo(
 
 
 def _print_summary(config, scored: dict, trained: dict, queue_dir: Path, seconds: float) -> None:
-    from recover import tracking
+    from adapters import tracking
 
     manifest = scored["manifest"]
     counts = manifest["counts"]

@@ -7,19 +7,41 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from data_contracts.cutoff import iana_zone
-from data_contracts.enums import CHANNELS
-from recover.sources import SourceConfig
+from data_contracts.enums import CHANNELS, TABLES
 from scoring.policy.packs import Rule
-from simulation.config import SimulationConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
+
+
+
+class SourceConfig(BaseModel):
+    """Where each input table comes from in a database source.
+
+    ``tables`` maps an input table name to a table name (optionally ``schema.table``) or to a SQL
+    query; unmapped tables are read from a table of their own name.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    tables: dict[str, str] = {}
+
+    @field_validator("tables")
+    @classmethod
+    def _known_tables_and_non_empty(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(TABLES))
+        if unknown:
+            raise ValueError(f"unknown input tables {unknown}; known: {list(TABLES)}")
+        blank = sorted(name for name, source in value.items() if not source.strip())
+        if blank:
+            raise ValueError(f"empty source for {blank}: give a table name or a SELECT/WITH query")
+        return value
 
 
 class _Section(BaseModel):
@@ -462,7 +484,7 @@ class PromotionConfig(_Section):
 
 class MonitoringConfig(_Section):
     """Drift of every nightly run from the champion's reference, its out-of-time test block (population stability index
-    per feature and for p_pay; see review/drift.py)."""
+    per feature and for p_pay; see monitoring/drift.py)."""
 
     drift_bins: int = Field(10, ge=2, le=100, description="Quantile bins per numeric feature and for p_pay.")
     drift_warn_psi: float = Field(
@@ -493,7 +515,7 @@ class MonitoringConfig(_Section):
 
 
 class OutcomesConfig(_Section):
-    """`recover backfill`: realized recovery of past queues (review/outcomes.py)."""
+    """`recover backfill`: realized recovery of past queues (monitoring/outcomes.py)."""
 
     window_days: int | None = Field(
         None,
@@ -630,7 +652,10 @@ class Config(_Section):
     teams: TeamsConfig = TeamsConfig()
     outcomes: OutcomesConfig = OutcomesConfig()
     promotion: PromotionConfig = PromotionConfig()
-    simulation: SimulationConfig = SimulationConfig()
+    # The synthetic book's settings (simulation.config.SimulationConfig), kept as plain data so the
+    # engine's nights and trainings never load the simulator: the commands that simulate read it
+    # through simulation.config.simulation_config, and the CLI checks it when it loads the config.
+    simulation: dict[str, Any] = Field(default_factory=dict)
     schedule: ScheduleConfig = ScheduleConfig()
     operations: OperationsConfig = OperationsConfig()
     cluster: ClusterConfig = ClusterConfig()

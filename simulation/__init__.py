@@ -22,7 +22,7 @@ from simulation.book import (
     simulate_book,
     write_book,
 )
-from simulation.config import SimulationConfig
+from simulation.config import SimulationConfig, simulation_config
 from simulation.engine import (
     ContactPolicy,
     Contacts,
@@ -47,6 +47,7 @@ __all__ = [
     "NoContactPolicy",
     "SimulatedBook",
     "SimulationConfig",
+    "simulation_config",
     "SimulationSeeds",
     "estimate_pay_probabilities",
     "observed_tables",

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from recover.io import csv_text
+from data_contracts.parsing import csv_text
 from simulation import catalog
 from simulation.catalog import CALL, DIRECT_DEBIT, FIELD_VISIT, INBOUND, PROMISE_TO_PAY
 from simulation.config import SimulationConfig

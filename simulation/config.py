@@ -10,6 +10,8 @@ overdue loans paying a qualifying amount within 30 days.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -333,3 +335,13 @@ class SimulationConfig(BaseModel):
     def end_day(self) -> int:
         """Exclusive day index where the forward simulation stops."""
         return self.history_days + self.forward_days
+
+
+def simulation_config(
+    settings: Mapping[str, Any] | SimulationConfig | None = None, **overrides: Any
+) -> SimulationConfig:
+    """The simulator's settings from the engine config's ``simulation`` section (plain data, or a
+    :class:`SimulationConfig` already), with ``overrides`` on top; raises pydantic's
+    ValidationError naming the bad field."""
+    base = settings.model_dump() if isinstance(settings, SimulationConfig) else dict(settings or {})
+    return SimulationConfig.model_validate({**base, **overrides})

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from recover.io import csv_text
+from data_contracts.parsing import csv_text
 
 CORRUPTIONS = (
     "wrong_type",

@@ -70,9 +70,9 @@ def small_book(session_dir):
 @pytest.fixture(scope="session")
 def small_tables(small_book):
     """The small book's tables in contract types."""
+    from adapters.io import read_tables
     from data_contracts.cutoff import Cutoff
     from data_contracts.validation import validate_tables
-    from recover.io import read_tables
 
     result = validate_tables(read_tables(small_book[0]), as_of=Cutoff(SMALL_BOOK_AS_OF, LENDER_TIMEZONE))
     assert result.is_valid, result.failures_by_rule()

@@ -99,7 +99,7 @@ def test_the_profile_is_one_small_row_per_table():
 
 
 def test_the_code_version_is_the_commit_in_a_checkout_and_the_package_version_without_git(monkeypatch):
-    from recover import tracking
+    from adapters import tracking
 
     tracking.code_version.cache_clear()
     try:
@@ -142,7 +142,7 @@ def test_features_constant_or_missing_on_the_train_block_are_found_with_why():
 def test_the_book_is_logged_as_the_runs_training_dataset(tmp_path, monkeypatch):
     import mlflow
 
-    from recover import tracking
+    from adapters import tracking
     from recover.config import load_config
 
     monkeypatch.setenv("RECOVER_STATE_DIR", str(tmp_path / "state"))

@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from recover.config import MonitoringConfig
-from review.drift import (
+from monitoring.drift import (
     MISSING_BIN,
     OTHER_BIN,
     SHARE_FLOOR,
@@ -25,6 +24,7 @@ from review.drift import (
     summarise_drift,
     training_reference,
 )
+from recover.config import MonitoringConfig
 
 N = 4000
 

@@ -1,4 +1,4 @@
-"""recover.logs: redaction of e-mail addresses and phone numbers, JSON lines, handler setup."""
+"""pipelines.runtime.logs: redaction of e-mail addresses and phone numbers, JSON lines, handler setup."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from recover.logs import LOGGER_NAMES, RedactingFilter, configure_logging, json_formatter, redact
+from pipelines.runtime.logs import LOGGER_NAMES, RedactingFilter, configure_logging, json_formatter, redact
 
 MASKED = [
     # e-mail addresses
@@ -258,8 +258,8 @@ def _record_of(error: BaseException) -> logging.LogRecord:
 
 
 def test_a_known_condition_is_logged_in_one_line_and_a_bug_keeps_its_traceback():
+    from monitoring.drift import DriftError
     from recover.cli import _known_conditions, _NoTracebackForKnownConditions
-    from review.drift import DriftError
 
     quiet = _NoTracebackForKnownConditions(_known_conditions())
     missing_model = _record_of(LookupError("no model 'recover-propensity' with alias 'champion'"))

@@ -1,4 +1,4 @@
-"""recover.notify: the run event, webhook and e-mail delivery (local receivers), Prefect hooks."""
+"""adapters.notify: the run event, webhook and e-mail delivery (local receivers), Prefect hooks."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import yaml
 from aiosmtpd.controller import Controller
 from prefect.states import Completed, Failed
 
+from adapters.notify import notify_failure, notify_hooks, notify_success, run_event, send
 from pipelines.serve import free_port
 from recover.config import NotificationsConfig, SmtpConfig, WebhookConfig
-from recover.notify import notify_failure, notify_hooks, notify_success, run_event, send
 from tests.receivers import WebhookReceiver, webhook_receiver
 
 RUN_ID = "1b2c3d4e-5f6a-4b8c-9d0e-1f2a3b4c5d6e"

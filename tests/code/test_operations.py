@@ -13,7 +13,7 @@ import time
 import pandas as pd
 import pytest
 
-from recover.operations import (
+from pipelines.runtime.operations import (
     NightLock,
     NightLockedError,
     StageCache,
@@ -196,7 +196,7 @@ def test_a_killed_holder_releases_the_night(tmp_path):
             sys.executable,
             "-c",
             "import datetime as dt, sys, time\n"
-            "from recover.operations import NightLock\n"
+            "from pipelines.runtime.operations import NightLock\n"
             f"with NightLock({str(tmp_path)!r}, dt.date(2026, 6, 1), run_id='doomed'):\n"
             "    print('locked', flush=True); time.sleep(120)\n",
         ],

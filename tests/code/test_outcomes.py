@@ -1,4 +1,4 @@
-"""Outcomes of past queues (review/outcomes.py) and the queue history (recover/archive.py), on
+"""Outcomes of past queues (monitoring/outcomes.py) and the queue history (adapters/archive.py), on
 small inline frames."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recover.archive import ArchiveConflict, QueueArchive
-from review.outcomes import (
+from adapters.archive import ArchiveConflict, QueueArchive
+from monitoring.outcomes import (
     CLOSED,
     HISTORY_COLUMNS,
     PARTIAL,

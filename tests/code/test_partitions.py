@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from features.build import build_features
-from recover.partitions import combine, in_key_order, partition_of, split_frame, split_tables_by_borrower
+from pipelines.runtime.partitions import (
+    combine,
+    in_key_order,
+    partition_of,
+    split_frame,
+    split_tables_by_borrower,
+)
 from tests.conftest import SMALL_BOOK_AS_OF
 
 KEYS = [f"L{number:06d}" for number in range(200)]

@@ -8,7 +8,7 @@ import os
 import pandas as pd
 import pytest
 
-from recover import io
+from adapters import io
 
 
 def _publish(out, run, teams, fail_on=None, monkeypatch=None):

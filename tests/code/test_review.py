@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.performance import expected_calibration_error, group_performance
 from review.disparity import disparity_table
 from review.groups import age_band, protected_groups
-from review.performance import expected_calibration_error, group_performance
 from review.proxies import proxy_check
 from review.report import json_safe, reason_codes, reason_coverage
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.io import read_tables
 from data_contracts.validation import ContractError
-from recover.io import read_tables
 from tests.factories import raw_tables
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
+from adapters.publish import column_kind, publish_queue, with_run_columns
 from data_contracts.outputs import QUEUE_COLUMNS, SUPPRESSED_COLUMNS
-from recover.publish import column_kind, publish_queue, with_run_columns
 from tests.factories import contact_policy_columns
 
 AS_OF = dt.date(2025, 1, 15)

@@ -6,9 +6,9 @@ import pandas as pd
 import pydantic
 import pytest
 
+from adapters.sources import SourceConfig, is_database_url, plan_sources, read_database_tables
 from data_contracts.enums import TABLES
 from data_contracts.validation import ContractError, validate_tables
-from recover.sources import SourceConfig, is_database_url, plan_sources, read_database_tables
 from tests.db.helpers import with_search_path, write_tables
 
 

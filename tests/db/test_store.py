@@ -6,11 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data_contracts.enums import TABLES
-from data_contracts.inputs import PRIMARY_KEYS
-from data_contracts.validation import ContractError, validate_tables
-from recover.sources import read_database_tables
-from recover.store import (
+from adapters.sources import read_database_tables
+from adapters.store import (
     DIFFERS_FROM_STORED,
     REPEATED_IN_DELIVERY,
     EngineStore,
@@ -18,6 +15,9 @@ from recover.store import (
     default_store_path,
     group_delivery,
 )
+from data_contracts.enums import TABLES
+from data_contracts.inputs import PRIMARY_KEYS
+from data_contracts.validation import ContractError, validate_tables
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ def champions(tmp_path, monkeypatch, trained_outcome, channel_outcome):
     """The session's models (trained once, without MLflow) registered as champions in a state
     folder of this test's own; the challenger alias points at the champion's version, so the
     night shadow-scores it."""
-    from recover import tracking
+    from adapters import tracking
     from recover.config import load_config
 
     monkeypatch.setenv("RECOVER_STATE_DIR", str(tmp_path / "state"))

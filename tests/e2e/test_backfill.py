@@ -24,8 +24,8 @@ def test_worked_nights_are_archived_and_backfill_reports_their_realized_recovery
 ):
     import mlflow
 
-    from recover import tracking
-    from recover.archive import QueueArchive
+    from adapters import tracking
+    from adapters.archive import QueueArchive
 
     config, registered = champions
     _, book = small_book

@@ -38,7 +38,7 @@ def test_train_registers_a_champion_that_beats_the_heuristic(trained):
     import mlflow
     from mlflow import MlflowClient
 
-    from recover import tracking
+    from adapters import tracking
     from recover.config import load_config
 
     assert "Registered recover-propensity/" in trained.output
@@ -66,7 +66,7 @@ def test_training_logs_the_model_card_plots_segments_and_the_gate_evidence(train
     import mlflow
     from mlflow import MlflowClient
 
-    from recover import tracking
+    from adapters import tracking
     from recover.config import load_config
 
     config = load_config()
@@ -111,7 +111,7 @@ def test_a_worse_retraining_on_the_same_data_is_refused_promotion(trained, small
     gate's table is shown, the champion stays, the refusal is recorded in MLflow."""
     import mlflow
 
-    from recover import tracking
+    from adapters import tracking
     from recover.config import load_config
 
     config = load_config()

@@ -14,8 +14,8 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from pipelines.runtime.cluster import local_cluster
 from recover.cli import app
-from recover.cluster import local_cluster
 from tests.conftest import SMALL_BOOK_AS_OF
 
 pytestmark = pytest.mark.e2e

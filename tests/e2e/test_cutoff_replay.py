@@ -119,8 +119,8 @@ UTC_CLOCK_WITHOUT_CADENCE = "cutoff:\n  timezone: UTC\npolicy:\n  cadence: []\n"
 def test_twenty_worked_nights_break_no_contact_rule(
     champions, small_book, prefect_harness, tmp_path, settings
 ):
-    from pipelines.simulated_month import simulate_month
-    from recover.io import read_tables
+    from adapters.io import read_tables
+    from evaluation.month import simulate_month
 
     _, book = small_book
     config_path = None

@@ -11,9 +11,10 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
+from data_contracts.artifacts import DRIFT_REFERENCE_ARTIFACT
 from features.catalog import FEATURE_NAMES
+from monitoring.drift import training_reference
 from recover.cli import EXIT_DRIFT, app
-from review.drift import DRIFT_REFERENCE_ARTIFACT, training_reference
 from tests.conftest import SMALL_BOOK_AS_OF
 
 runner = CliRunner()
@@ -29,7 +30,7 @@ def drift_state(small_book, trained_outcome, channel_outcome, tmp_path_factory, 
     """A private state folder whose champions are the session's already trained models (no
     training here), the propensity model logged with its drift reference as `recover train`
     logs it: the bins of the out-of-time test block and of its (held-out) p_pay on them."""
-    from recover import tracking
+    from adapters import tracking
     from recover.config import load_config
 
     state = tmp_path_factory.mktemp("drift-state")
@@ -168,7 +169,7 @@ def test_a_shifted_book_is_stopped_before_anything_is_published(
 def test_a_champion_without_a_reference_is_scored_and_says_drift_was_not_checked(
     drift_state, small_book, tmp_path, monkeypatch
 ):
-    from recover import tracking
+    from adapters import tracking
 
     monkeypatch.setenv("RECOVER_STATE_DIR", str(drift_state))
     logged = tracking.load_run_document

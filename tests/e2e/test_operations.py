@@ -16,8 +16,8 @@ from typer.testing import CliRunner
 
 import pipelines.common as common
 import pipelines.nightly_score_flow as nightly
+from pipelines.runtime.operations import NightLockedError
 from recover.cli import EXIT_LOCKED, app
-from recover.operations import NightLockedError
 from tests.conftest import SMALL_BOOK_AS_OF
 from tests.receivers import webhook_receiver
 
@@ -198,7 +198,7 @@ def test_two_concurrent_runs_for_the_same_night_publish_once(state, small_book, 
 
 
 def test_a_locked_night_exits_with_its_own_code(state, small_book, tmp_path):
-    from recover.operations import NightLock
+    from pipelines.runtime.operations import NightLock
 
     with NightLock(state, AS_OF, run_id="holder-run"):
         result = invoke("score", "--data", small_book[0], "--as-of", AS_OF, "--out", tmp_path / "out")
@@ -328,7 +328,7 @@ def test_serve_runs_the_nightly_flow_on_its_cron(state, small_book, tmp_path, re
     import sys
     import time
 
-    from recover.operations import work_day
+    from pipelines.runtime.operations import work_day
 
     config = write_config(
         tmp_path / "config.yaml",

@@ -36,7 +36,7 @@ def store_state(small_book, tmp_path_factory, prefect_harness):
 
 @pytest.mark.e2e
 def test_ingesting_the_same_delivery_twice_changes_nothing(store_state, small_book, monkeypatch):
-    from recover.store import EngineStore, default_store_path
+    from adapters.store import EngineStore, default_store_path
 
     monkeypatch.setenv("RECOVER_STATE_DIR", str(store_state))
     before = EngineStore(default_store_path(store_state)).row_counts()
@@ -49,7 +49,7 @@ def test_ingesting_the_same_delivery_twice_changes_nothing(store_state, small_bo
 def test_a_redelivered_row_with_changed_content_is_quarantined_not_overwritten(
     store_state, small_book, tmp_path, monkeypatch
 ):
-    from recover.store import EngineStore, default_store_path
+    from adapters.store import EngineStore, default_store_path
 
     monkeypatch.setenv("RECOVER_STATE_DIR", str(store_state))
     delivery = tmp_path / "delivery"

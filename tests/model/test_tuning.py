@@ -54,8 +54,8 @@ def test_a_search_needs_a_trial(split, base_params):
 def test_each_trial_is_a_nested_mlflow_run_and_the_best_parameters_train(split, tmp_path, monkeypatch):
     import mlflow
 
+    from adapters import tracking
     from pipelines.train_flow import search_hyperparameters
-    from recover import tracking
     from recover.config import load_config
     from tests.conftest import SMALL_BOOK_AS_OF
 

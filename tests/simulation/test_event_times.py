@@ -9,7 +9,7 @@ import pandas.testing as pdt
 import pytest
 
 from data_contracts.enums import CHANNELS
-from pipelines.simulated_month import queue_contacts
+from evaluation.month import queue_contacts
 from simulation import Contacts, HistoricalPolicy, SimulationConfig, catalog, observed_tables, run_history
 from simulation.book import _utc_timestamps
 from simulation.catalog import CALL, SMS

@@ -32,6 +32,7 @@ from data_contracts.enums import CHANNELS
 from recover.config import load_config
 from simulation import Contacts, LoanBookSimulator, SimulationConfig, observed_tables, run_history
 from simulation.book import loan_ids
+from simulation.config import simulation_config
 
 NIGHTS_CSV = "nights.csv"
 CONTACTS_PARQUET = "contacts.parquet"
@@ -104,14 +105,14 @@ def simulate_month(
     production) and into the queue history of the state folder. ``on_night`` receives each
     day's summary row (progress). A night whose run stops before publishing (drift beyond the
     fail threshold, a broken input contract) contacts nobody and says why in ``stopped``."""
+    from monitoring.drift import DriftError
     from pipelines.common import InvalidInputError
     from pipelines.nightly_score_flow import nightly_score_flow
-    from review.drift import DriftError
 
     if days < 1 or every_days < 1:
         raise ValueError("days and every_days must be at least 1")
     config = load_config(Path(config_path) if config_path else None)
-    sim_config = simulation or config.simulation
+    sim_config = simulation_config(simulation or config.simulation)
     queue_days = days if queue_days is None else min(queue_days, days)
     out = Path(out)
     night_data, queue_dir = out / "night-data", out / "queue"

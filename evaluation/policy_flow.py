@@ -21,6 +21,7 @@ import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
+from adapters import tracking
 from data_contracts.validation import validate_tables
 from evaluation.harness import (
     daily_frame,
@@ -44,6 +45,7 @@ from evaluation.policies import (
 )
 from pipelines.common import cutoff_timezone_of, night_cutoff
 from pipelines.nightly_score_flow import allocation_settings
+from pipelines.runtime.progress import logger, stage
 from pipelines.train_flow import (
     fit_channel_model,
     fit_propensity,
@@ -51,10 +53,9 @@ from pipelines.train_flow import (
     share_of_payments,
     training_snapshots,
 )
-from recover import tracking
 from recover.config import Config, load_config
-from recover.progress import logger, stage
 from simulation import NoContactPolicy, observed_tables, run_history
+from simulation.config import simulation_config
 
 POLICIES = (
     "no_contact",
@@ -73,9 +74,9 @@ OPTIONAL_POLICIES = ("engine_without_control",)
 
 @task(name="simulate-history", cache_policy=NO_CACHE)
 def simulate_history(config: Config):
-    history = run_history(config.simulation)
+    history = run_history(simulation_config(config.simulation))
     result = validate_tables(
-        observed_tables(history.simulator), as_of=night_cutoff(config, config.simulation.as_of)
+        observed_tables(history.simulator), as_of=night_cutoff(config, simulation_config(config.simulation).as_of)
     )
     return history, result.tables
 
@@ -85,7 +86,7 @@ def train_models(tables, config: Config):
     """Both models, trained on the book's history before as_of exactly as `recover train` does;
     the best-channel model also without IPW, to show what the correction changes; and the payment
     share that prices a response (:mod:`models.payment_amount`)."""
-    as_of = config.simulation.as_of
+    as_of = simulation_config(config.simulation).as_of
     snapshots = training_snapshots(tables, as_of, config)
     propensity = fit_propensity(snapshots, config)
     responses = response_set(tables, as_of, config)
@@ -128,7 +129,7 @@ def _records_randomised(policy) -> bool:
 def evaluation_rules(config: Config) -> EvaluationRules:
     evaluation, decisions = config.evaluation, config.decisions
     return EvaluationRules(
-        capacity=evaluation.capacity(config.simulation.n_loans),
+        capacity=evaluation.capacity(simulation_config(config.simulation).n_loans),
         channel_cost=decisions.channel_cost,
         min_days_between=evaluation.min_days_between,
         conversation_cooldown_days=evaluation.conversation_cooldown_days,
@@ -212,7 +213,7 @@ def evaluate_policy_flow(
     how many independent futures every policy is run in (default: config)."""
     config = load_config(Path(config_path) if config_path else None)
     if simulation:
-        config = config.model_copy(update={"simulation": config.simulation.model_copy(update=simulation)})
+        config = config.model_copy(update={"simulation": {**config.simulation, **simulation}})
     horizon = horizon_days or config.evaluation.horizon_days
     names = list(policies or POLICIES)
     out_dir = Path(out)
@@ -246,7 +247,7 @@ def evaluate_policy_flow(
         {"with_ipw": with_ipw.model, "without_ipw": without_ipw.model},
     )
     others = [name for name in names if name not in ("engine", "oracle", "no_contact")]
-    sim = config.simulation
+    sim = simulation_config(config.simulation)
     facts = {
         "seeds": {
             "simulation": sim.seed,

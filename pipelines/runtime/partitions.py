@@ -1,5 +1,5 @@
 """Partitions of a night's loans, for running the per-loan work piece by piece (on a Dask
-cluster, see recover/cluster.py). Pure functions on DataFrames.
+cluster, see pipelines/runtime/cluster.py). Pure functions on DataFrames.
 
 A loan's partition depends on its key alone (a fixed hash), so it is the same in every process,
 on every machine and in every run. Tables are split by borrower: every loan of a borrower, and

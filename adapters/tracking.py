@@ -11,7 +11,17 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from recover.config import Config
+from data_contracts.artifacts import (
+    BEST_PARAMS_ARTIFACT,
+    DATA_WINDOW_ARTIFACT,
+    FEATURE_CATALOG_ARTIFACT,
+    INPUT_VALIDATION_ARTIFACT,
+    POLICY_EVALUATION_ARTIFACT,
+    PROMOTION_GATE_ARTIFACT,
+    PROMOTION_GATE_TABLE_ARTIFACT,
+    TRIALS_ARTIFACT,
+)
+from recover.config import PROJECT_ROOT, Config
 
 # Pinned requirements of a logged model, so MLflow need not infer them (slow: it re-imports the
 # model in a subprocess) and a served model gets the versions it was trained with.
@@ -136,7 +146,7 @@ def load_champion(config: Config, name: str | None = None) -> ChampionModel:
     return champion
 
 
-_PROJECT_ROOT = Path(__file__).resolve().parents[1]
+_PROJECT_ROOT = PROJECT_ROOT
 
 
 def _git(*args: str) -> str | None:
@@ -171,7 +181,7 @@ def code_version() -> str:
 def code_tags() -> dict[str, str]:
     """The run tags naming the code: ``recover.code_version`` (:func:`code_version`) and
     ``recover.code_fingerprint`` (a digest of the engine's source and configs)."""
-    from recover.operations import code_fingerprint
+    from adapters.code_version import code_fingerprint
 
     return {"recover.code_version": code_version(), "recover.code_fingerprint": code_fingerprint()}
 
@@ -182,8 +192,8 @@ def _dataset_source(data_source: str):
     kind (MLflow has none for them)."""
     from mlflow.data.dataset_source import DatasetSource
 
-    from recover.io import STORE_SOURCE
-    from recover.sources import is_database_url
+    from adapters.io import STORE_SOURCE
+    from adapters.sources import is_database_url
 
     if not is_database_url(data_source) and data_source != STORE_SOURCE:
         return str(Path(data_source).resolve())
@@ -205,7 +215,7 @@ def _dataset_source(data_source: str):
             return "recover_tables"
 
         def load(self, **kwargs):
-            raise NotImplementedError("read the tables with recover.io.read_source")
+            raise NotImplementedError("read the tables with adapters.io.read_source")
 
         @staticmethod
         def _can_resolve(raw_source) -> bool:
@@ -324,9 +334,9 @@ def log_training_run(
             }
         )
         mlflow.log_metrics(outcome.metrics)
-        mlflow.log_dict(outcome.data_summary, "data_window.json")
+        mlflow.log_dict(outcome.data_summary, DATA_WINDOW_ARTIFACT)
         if validation is not None:
-            mlflow.log_dict(validation, "input_validation.json")
+            mlflow.log_dict(validation, INPUT_VALIDATION_ARTIFACT)
         for file_name, document in (artifacts or {}).items():
             mlflow.log_dict(document, file_name)
         for file_name, frame in (frames or {}).items():
@@ -338,7 +348,7 @@ def log_training_run(
                 f.name: {"description": f.description, "unit": f.unit, "monotone": f.monotone}
                 for f in FEATURES
             },
-            "feature_catalog.json",
+            FEATURE_CATALOG_ARTIFACT,
         )
         signature = infer_signature(input_example, outcome.model.predict_proba(input_example))
         info = mlflow.sklearn.log_model(
@@ -521,8 +531,8 @@ def log_gate(config: Config, name: str, version: str, result, facts: dict) -> st
                 if value == value:  # skip NaN
                     metrics[f"{who}.{row.metric}"] = float(value)
         mlflow.log_metrics(metrics)
-        mlflow.log_dict({**result.to_dict(), **facts}, "promotion_gate.json")
-        _log_frame(result.table, "promotion_gate.csv")
+        mlflow.log_dict({**result.to_dict(), **facts}, PROMOTION_GATE_ARTIFACT)
+        _log_frame(result.table, PROMOTION_GATE_TABLE_ARTIFACT)
     set_version_tags(
         config,
         name,
@@ -564,8 +574,8 @@ def log_search_result(result) -> None:
     mlflow.log_metrics(
         {"best_valid_auc": result.best_value, "trials": float(len(result.trials)), "seconds": result.seconds}
     )
-    mlflow.log_dict({"best_trial": result.best_trial, "best_params": result.best_params}, "best_params.json")
-    _log_frame(result.trials, "trials.csv")
+    mlflow.log_dict({"best_trial": result.best_trial, "best_params": result.best_params}, BEST_PARAMS_ARTIFACT)
+    _log_frame(result.trials, TRIALS_ARTIFACT)
 
 
 def log_policy_evaluation(config: Config, table, facts: dict, files: dict) -> str:
@@ -602,7 +612,7 @@ def log_policy_evaluation(config: Config, table, facts: dict, files: dict) -> st
                 if value == value:
                     metrics[f"uplift.{model}.{key}"] = float(value)
         mlflow.log_metrics(metrics)
-        mlflow.log_dict(facts, "policy_evaluation.json")
+        mlflow.log_dict(facts, POLICY_EVALUATION_ARTIFACT)
         for key in ("results", "daily", "plot"):
             mlflow.log_artifact(str(files[key]))
         return run.info.run_id

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pandas as pd
 import sqlalchemy as sa
 
-from recover.sources import create_engine, normalize_url
+from adapters.sources import create_engine, normalize_url
 
 DEFAULT_CHUNK_ROWS = 10_000
 

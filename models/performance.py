@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -12,7 +13,7 @@ from models.evaluation import expected_calibration_error
 
 
 def group_performance(
-    y_true, p, groups: pd.DataFrame, attributes: Sequence[str], min_group_size: int = 30
+    y_true: npt.ArrayLike, p: npt.ArrayLike, groups: pd.DataFrame, attributes: Sequence[str], min_group_size: int = 30
 ) -> pd.DataFrame:
     """AUC, expected calibration error, mean prediction and observed rate per group of each
     attribute (AUC is NaN for a group with one class or fewer than ``min_group_size`` rows)."""

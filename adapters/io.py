@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.enums import TABLES
+from data_contracts.parsing import csv_text
 from data_contracts.validation import ContractError, StructuralProblem
 
 
@@ -70,8 +71,8 @@ def read_source(
     data: str | Path, source_tables: Mapping[str, str], state_dir: Path
 ) -> dict[str, pd.DataFrame]:
     """Read the six tables from a folder, a database URL, or the engine's store (``store``)."""
-    from recover.sources import is_database_url, read_database_tables
-    from recover.store import EngineStore, default_store_path
+    from adapters.sources import is_database_url, read_database_tables
+    from adapters.store import EngineStore, default_store_path
 
     text = str(data)
     if text == STORE_SOURCE:
@@ -205,22 +206,6 @@ def _roll_back(done: list[tuple[Path, Path | None]]) -> None:
             logging.getLogger("recover").error(
                 "could not restore %s after a failed publish: %s", target, error
             )
-
-
-def csv_text(frame: pd.DataFrame) -> pd.DataFrame:
-    """The frame as CSV should show it: calendar dates as YYYY-MM-DD, instants as ISO 8601
-    with their offset (never cut to a date)."""
-    out = frame.copy()
-    for column in out.columns:
-        values = out[column]
-        if isinstance(values.dtype, pd.DatetimeTZDtype):
-            text = values.dt.tz_convert("UTC").dt.strftime("%Y-%m-%dT%H:%M:%S+00:00")
-            out[column] = text.where(values.notna(), None)
-        elif pd.api.types.is_datetime64_dtype(values):
-            is_date = values.dropna().eq(values.dropna().dt.normalize()).all()
-            text = values.dt.strftime("%Y-%m-%d" if is_date else "%Y-%m-%dT%H:%M:%S")
-            out[column] = text.where(values.notna(), None)
-    return out
 
 
 def _write_frame(folder: Path, stem: str, frame: pd.DataFrame, extensions=("parquet", "csv")) -> None:

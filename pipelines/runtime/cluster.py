@@ -2,7 +2,7 @@
 
 A flow runs on a cluster when its Prefect task runner is prefect-dask's ``DaskTaskRunner``
 (:func:`on_cluster` sets it from ``--cluster`` or ``cluster.address``). Its stages then cut the
-night's loans into partitions (recover/partitions.py) and map the same pure functions the
+night's loans into partitions (pipelines/runtime/partitions.py) and map the same pure functions the
 in-process run calls over them, as Prefect task runs on the Dask workers; the flow process
 keeps what needs every loan at once (contact rules, capacity allocation, ranking, review).
 Training fits its boosters through ``lightgbm.dask`` on the same client.

@@ -59,9 +59,9 @@ def source_fingerprint(data: str | Path, state_dir: Path) -> dict:
     a DuckDB file) every file's name, size and modification time; for a database URL the URL
     alone (a database cannot be fingerprinted cheaply: a failed night's stages are reused only
     within ``operations.resume_hours``, and ``recover score --fresh`` recomputes them)."""
-    from recover.io import STORE_SOURCE
-    from recover.sources import is_database_url, normalize_url
-    from recover.store import default_store_path
+    from adapters.io import STORE_SOURCE
+    from adapters.sources import is_database_url, normalize_url
+    from adapters.store import default_store_path
 
     text = str(data)
     if is_database_url(text):
@@ -76,23 +76,6 @@ def source_fingerprint(data: str | Path, state_dir: Path) -> dict:
             for p in files
         ],
     }
-
-
-PACKAGES = ("data_contracts", "features", "models", "scoring", "pipelines", "recover", "review", "simulation")
-
-
-def code_fingerprint() -> str:
-    """A digest of the engine's source and rule packs: a failed night's stages are not reused by
-    a different version of the code."""
-    root = Path(__file__).resolve().parents[1]
-    sha = hashlib.sha256()
-    for package in PACKAGES:
-        for path in sorted((root / package).rglob("*.py")):
-            sha.update(str(path.relative_to(root)).encode())
-            sha.update(path.read_bytes())
-    for path in sorted((root / "configs").rglob("*.yaml")):
-        sha.update(path.read_bytes())
-    return sha.hexdigest()[:20]
 
 
 def digest(payload: object) -> str:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, field_validator
 
 from data_contracts.enums import TABLES
 from data_contracts.validation import ContractError, StructuralProblem
@@ -26,29 +25,6 @@ SUPPORTED_BACKENDS: frozenset[str] = frozenset({"postgresql", "postgres", "sqlit
 _URL_SCHEME = re.compile(r"^(?P<backend>[A-Za-z][A-Za-z0-9]*)(\+[A-Za-z0-9_]+)?://")
 _QUERY_START = re.compile(r"^\s*(select|with)\b", re.IGNORECASE)
 _DEFAULT_CONNECT_TIMEOUT_S = 10
-
-
-class SourceConfig(BaseModel):
-    """Where each input table comes from in a database source.
-
-    ``tables`` maps an input table name to a table name (optionally ``schema.table``) or to a SQL
-    query; unmapped tables are read from a table of their own name.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    tables: dict[str, str] = {}
-
-    @field_validator("tables")
-    @classmethod
-    def _known_tables_and_non_empty(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(TABLES))
-        if unknown:
-            raise ValueError(f"unknown input tables {unknown}; known: {list(TABLES)}")
-        blank = sorted(name for name, source in value.items() if not source.strip())
-        if blank:
-            raise ValueError(f"empty source for {blank}: give a table name or a SELECT/WITH query")
-        return value
 
 
 def is_database_url(text: str) -> bool:

@@ -24,8 +24,9 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from data_contracts.artifacts import DRIFT_REFERENCE_ARTIFACT
+
 # The champion's training reference, a JSON artifact of its MLflow run.
-DRIFT_REFERENCE_ARTIFACT = "drift_reference.json"
 REFERENCE_FORMAT = 1
 
 # The score's row in the drift table (the calibrated propensity to pay).

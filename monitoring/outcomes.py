@@ -1,7 +1,7 @@
 """Outcomes of past queues: what the loans scored on a night paid in the window after it.
 
 Pure functions on DataFrames. The nightly run archives one row per overdue loan it scored
-(:func:`queue_history`, written by :mod:`recover.archive`); `recover backfill` joins the
+(:func:`queue_history`, written by :mod:`adapters.archive`); `recover backfill` joins the
 payments that arrived afterwards (:func:`realized_outcomes`) and reports realized recovery by
 rank decile of the queue, exploration against model picks, the randomised contrasts with the
 control group (realized uplift), calibration and, when a challenger was shadow-scored, the

@@ -13,13 +13,13 @@ config (its ``config_path`` parameter) and, when the outcome is listed in
   pretty JSON.
 
 What is sent is safe to send: a database URL in ``data`` has its password masked, and the error
-text passes through :func:`recover.logs.redact` (no borrower e-mail addresses or phone numbers).
+text passes through :func:`pipelines.runtime.logs.redact` (no borrower e-mail addresses or phone numbers).
 
 Secrets never live in the YAML config, which is committed, copied and printed: the SMTP password
 is read from the environment variable ``smtp.password_env`` names (``RECOVER_SMTP_PASSWORD``) at
 send time, and webhook tokens belong in the URL or headers supplied by the deployment.
 
-A notifier that fails is logged (logger ``recover.notify``) and skipped; it never raises, because
+A notifier that fails is logged (logger ``adapters.notify``) and skipped; it never raises, because
 a broken mail server must not hide -- or replace -- the run's own error.
 """
 
@@ -42,8 +42,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from adapters.redaction import redact
 from recover.config import NotificationsConfig, load_config
-from recover.logs import redact
 
 __all__ = ["notify_failure", "notify_hooks", "notify_success", "run_event", "send"]
 
@@ -96,7 +96,7 @@ def run_event(
 
     ``as_of``, ``out`` and ``data`` come from the run's ``parameters`` (strings, None when absent;
     a database URL in ``data`` has its password masked). ``error`` is ``message`` redacted
-    (:func:`recover.logs.redact`) and cut to 2,000 characters, None on success. ``text`` is one
+    (:func:`pipelines.runtime.logs.redact`) and cut to 2,000 characters, None on success. ``text`` is one
     line for chat webhooks, e.g. ``recover nightly-score FAILED for as-of 2026-06-01 (run
     amber-fox, 1b2c3d4e): ValueError: ...``. ``at`` (default now) is rendered in UTC.
     """

@@ -5,7 +5,7 @@ appends them idempotently by primary key: a new key is inserted, a key already s
 same content is skipped, and a key stored with different content is a conflict that is reported
 and never written, because history the engine was trained and scored on must not change behind
 its back. Each store table has exactly the contract's columns, so the file can also be read as
-a ``duckdb:///...`` source by :mod:`recover.sources`.
+a ``duckdb:///...`` source by :mod:`adapters.sources`.
 """
 
 from __future__ import annotations
@@ -233,7 +233,7 @@ class EngineStore:
 
     @property
     def url(self) -> str:
-        """The store as a ``duckdb:///`` URL, readable by :func:`recover.sources.read_database_tables`."""
+        """The store as a ``duckdb:///`` URL, readable by :func:`adapters.sources.read_database_tables`."""
         return f"duckdb:///{self.path.resolve()}"
 
     def exists(self) -> bool:

@@ -2,7 +2,7 @@
 
 `recover score` overwrites its output folder every night; what `recover backfill` needs of each
 night (one row per overdue loan scored: p_pay, rank, capacity, channel, value, exploration and
-control flags, the challenger's shadow score; columns in :data:`review.outcomes.HISTORY_COLUMNS`)
+control flags, the challenger's shadow score; columns in :data:`monitoring.outcomes.HISTORY_COLUMNS`)
 is appended here after the night's queue is published, as Parquet partitions::
 
     <state>/history/as_of=YYYY-MM-DD/run_id=<run id>/queue_history.parquet
@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from review.outcomes import HISTORY_COLUMNS
+from monitoring.outcomes import HISTORY_COLUMNS
 
 HISTORY_FOLDER = "history"
 PARTITION_FILE = "queue_history.parquet"

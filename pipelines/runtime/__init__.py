@@ -1,0 +1,2 @@
+"""The runtime beside the flows: operations (locks, retries, exit codes), the Dask cluster,
+partitions, structured logs and progress."""
