@@ -259,12 +259,12 @@ def _record_of(error: BaseException) -> logging.LogRecord:
 
 def test_a_known_condition_is_logged_in_one_line_and_a_bug_keeps_its_traceback():
     from monitoring.drift import DriftError
-    from recover.cli import _known_conditions, _NoTracebackForKnownConditions
+    from recover.cli.runtime import NoTracebackForKnownConditions, known_conditions
 
-    quiet = _NoTracebackForKnownConditions(_known_conditions())
+    quiet = NoTracebackForKnownConditions(known_conditions())
     missing_model = _record_of(LookupError("no model 'recover-propensity' with alias 'champion'"))
     assert quiet.filter(missing_model) and missing_model.exc_info is None
-    assert issubclass(DriftError, _known_conditions())
+    assert issubclass(DriftError, known_conditions())
     for bug in (KeyError("loan_id"), ValueError("bad"), IndexError(3)):
         record = _record_of(bug)
         assert quiet.filter(record) and record.exc_info is not None, bug
