@@ -1,8 +1,9 @@
 """Benchmark: cost of the contact-policy stage (rule packs, lawful windows, dispositions).
 
 Not a test. Simulates a book once, then tiles its tables ``--copies`` times (fresh ids per
-copy) to reach larger books without simulating them, and times, per pack: the rule blocks and
-lawful windows (apply_contact_policy), the promise ledger, and the dispositions (decide).
+copy) to reach larger books without simulating them, and times, per pack, the parts of the
+decision chain (scoring.night.decide_contacts): the rule blocks and lawful windows
+(apply_contact_policy), the promise ledger, and the dispositions (decide).
 Prints one line per (copies, pack) and writes bench/results/contact_policy.json.
 
     .venv/bin/python bench/contact_policy.py [--loans 20000] [--copies 1 10 40]
@@ -14,17 +15,12 @@ import argparse
 import json
 import platform
 import resource
-import time
 from pathlib import Path
 
 from data_contracts.validation import validate_tables
 from features.build import build_features
-from features.point_in_time import as_of_instant
-from features.promises import promise_ledger
 from recover.config import load_config
-from scoring.dispositions import decide
-from scoring.policy.engine import apply_contact_policy
-from scoring.policy.packs import resolve_packs
+from scoring.night import ContactSettings, decide_contacts
 from simulation import SimulationConfig, simulate_book
 from simulation.config import simulation_config
 from simulation.scale import tiled
@@ -37,7 +33,9 @@ def main() -> None:
     parser.add_argument("--copies", type=int, nargs="+", default=[1, 10, 40])
     args = parser.parse_args()
     config = load_config()
-    sim = SimulationConfig(n_loans=args.loans, seed=args.seed, as_of=simulation_config(config.simulation).as_of)
+    sim = SimulationConfig(
+        n_loans=args.loans, seed=args.seed, as_of=simulation_config(config.simulation).as_of
+    )
     as_of = sim.as_of
     base = validate_tables(simulate_book(sim).tables, as_of=as_of).tables
     results = []
@@ -45,20 +43,12 @@ def main() -> None:
         tables = tiled(base, copies)
         features = build_features(tables, as_of)
         for name in ("us_reg_f", "india_rbi", "uk_fca"):
-            packs, default, by_region = resolve_packs(name, {})
-            started = time.perf_counter()
-            verdict = apply_contact_policy(features["loan_id"], tables, as_of, packs, default, by_region)
-            policy_s = time.perf_counter() - started
-            started = time.perf_counter()
-            promises = promise_ledger(
-                tables["interactions"], tables["payments"], as_of_instant(as_of), tolerance=0.01
+            settings = ContactSettings(default_pack=name, preference=tuple(config.scoring.channel_preference))
+            decided = decide_contacts(features, tables, as_of, settings)
+            policy_s, ledger_s, decide_s = (
+                decided.seconds[part] for part in ("contact policy", "promise ledger", "dispositions")
             )
-            ledger_s = time.perf_counter() - started
-            started = time.perf_counter()
-            decisions = decide(
-                features, verdict, promises, as_of=as_of, preference=config.scoring.channel_preference
-            )
-            decide_s = time.perf_counter() - started
+            decisions = decided.decisions
             row = {
                 "copies": copies,
                 "pack": name,

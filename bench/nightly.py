@@ -19,7 +19,7 @@ import os
 
 from simulation.config import simulation_config
 
-# Before lightgbm loads OpenMP: idle threads sleep rather than spin (see recover/cli.py).
+# Before lightgbm loads OpenMP: idle threads sleep rather than spin (see recover/cli/runtime.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -35,6 +35,8 @@ from pathlib import Path
 
 import pandas as pd
 import psutil
+
+from scoring.manifest import RunManifest
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENT_STAGES = {"validate inputs", "build features"}  # rows/s of these counts input rows
@@ -115,7 +117,10 @@ def base_book(cache: Path, config):
 
     folder = cache / "base"
     if not (folder / "loans.parquet").exists():
-        print(f"simulating the base book ({simulation_config(config.simulation).n_loans:,} loans) ...", flush=True)
+        print(
+            f"simulating the base book ({simulation_config(config.simulation).n_loans:,} loans) ...",
+            flush=True,
+        )
         write_book(simulate_book(simulation_config(config.simulation)), folder)
     state = cache / "state"
     os.environ["RECOVER_STATE_DIR"] = str(state)
@@ -154,7 +159,7 @@ def book_of(size: int, cache: Path, base: dict, config) -> tuple[Path, dict]:
     return folder, summary
 
 
-def run_night(folder: Path, out: Path, config_path: str | None) -> tuple[dict, dict, float]:
+def run_night(folder: Path, out: Path, config_path: str | None) -> tuple[RunManifest, dict, float]:
     from pipelines.nightly_score_flow import nightly_score_flow
 
     with StageMemory() as memory:
@@ -168,11 +173,11 @@ def _as_of(folder: Path) -> dt.date:
     return dt.date.fromisoformat(json.loads((folder / "book.json").read_text())["as_of"])
 
 
-def stage_rows(manifest: dict, peaks: dict, book: dict) -> list[dict]:
-    overdue = manifest["counts"]["overdue"]
+def stage_rows(manifest: RunManifest, peaks: dict, book: dict) -> list[dict]:
+    overdue = manifest.counts.overdue
     input_rows = sum(book["rows"].values())
     rows = []
-    for name, seconds in manifest["timings_seconds"].items():
+    for name, seconds in manifest.timings_seconds.items():
         work = input_rows if name in EVENT_STAGES else overdue
         rows.append(
             {
@@ -186,17 +191,17 @@ def stage_rows(manifest: dict, peaks: dict, book: dict) -> list[dict]:
     return rows
 
 
-def print_table(size: int, manifest: dict, rows: list[dict], wall: float, book: dict) -> None:
-    counts = manifest["counts"]
+def print_table(size: int, manifest: RunManifest, rows: list[dict], wall: float, book: dict) -> None:
+    counts = manifest.counts
     print(
         f"\n{size:,} overdue loans, {book['events']:,} payment and interaction events "
-        f"({sum(book['rows'].values()):,} input rows): {counts['queued']:,} queued; wall {wall:.1f} s"
+        f"({sum(book['rows'].values()):,} input rows): {counts.queued:,} queued; wall {wall:.1f} s"
     )
     print(f"{'stage':<45} {'seconds':>9} {'rows/s':>12} {'peak RSS GB':>12}")
     for row in rows:
         rate = f"{row['rows_per_second']:,}" if row["rows_per_second"] else "-"
         print(f"{row['stage']:<45} {row['seconds']:>9.2f} {rate:>12} {row['peak_rss_gb']:>12.2f}")
-    for name, seconds in manifest.get("stage_detail_seconds", {}).items():
+    for name, seconds in manifest.stage_detail_seconds.items():
         print(f"  {name:<43} {seconds:>9.2f}")
 
 
@@ -250,15 +255,15 @@ def main() -> None:
         print_table(size, manifest, rows, wall, book)
         results.append(
             {
-                "overdue": manifest["counts"]["overdue"],
+                "overdue": manifest.counts.overdue,
                 "book": book,
                 "wall_seconds": round(wall, 1),
-                "stages_seconds_total": round(sum(manifest["timings_seconds"].values()), 1),
+                "stages_seconds_total": round(sum(manifest.timings_seconds.values()), 1),
                 "peak_rss_gb": round(max(peaks.values()) / 2**30, 2),
-                "queued": manifest["counts"]["queued"],
-                "share_with_three_reasons": manifest["review"]["share_with_three_reasons"],
+                "queued": manifest.counts.queued,
+                "share_with_three_reasons": manifest.review.share_with_three_reasons,
                 "stages": rows,
-                "stage_detail_seconds": manifest.get("stage_detail_seconds", {}),
+                "stage_detail_seconds": manifest.stage_detail_seconds,
             }
         )
     table = growth(results)

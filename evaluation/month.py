@@ -134,16 +134,17 @@ def simulate_month(
                 result = None
                 row.update(stopped=type(error).__name__)
         if result is not None:
+            manifest = result["manifest"]
             todays, applied, dropped = queue_contacts(result["queue"], sim)
-            contacts.append(applied.assign(date=date, run_id=result["manifest"]["run_id"]))
+            contacts.append(applied.assign(date=date, run_id=manifest.run_id))
             row.update(
                 scored=True,
-                run_id=result["manifest"]["run_id"],
-                overdue=result["manifest"]["counts"]["overdue"],
+                run_id=manifest.run_id,
+                overdue=manifest.counts.overdue,
                 queued=int(len(result["queue"])),
                 contacts=int(len(todays)),
                 exploration=int(applied["exploration"].sum()),
-                control=int(result["manifest"]["decisions"]["control"]),
+                control=manifest.decisions.control,
                 dropped=dropped,
             )
         overdue = sim.overdue_mask().copy()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -16,9 +16,12 @@ from data_contracts.cutoff import iana_zone
 from data_contracts.enums import CHANNELS, TABLES
 from scoring.policy.packs import Rule
 
+if TYPE_CHECKING:
+    from scoring.allocation import AllocationSettings
+    from scoring.night import NightSettings
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
-
 
 
 class SourceConfig(BaseModel):
@@ -686,3 +689,43 @@ def load_config(path: Path | None = None) -> Config:
     if path is not None:
         data = _deep_merge(data, yaml.safe_load(Path(path).read_text()) or {})
     return Config.model_validate(data)
+
+
+# --- the plain settings the engine's layers read, built from the config in one place -------------
+
+
+def allocation_settings(config: Config) -> AllocationSettings:
+    """How the night's contacts are chosen (section ``decisions``), for scoring.allocation; the
+    run manifest states them, so both hold the same fields."""
+    from scoring.allocation import AllocationSettings
+
+    return AllocationSettings(**config.decisions.model_dump())
+
+
+def night_settings(config: Config, policy: str | None = None) -> NightSettings:
+    """Everything a night decides by (scoring.night), from the config; ``policy`` names the
+    default rule pack in place of ``policy.default`` (`recover score --policy`)."""
+    from scoring.night import ContactSettings, NightSettings, TeamSettings
+
+    teams = config.teams
+    return NightSettings(
+        contacts=ContactSettings(
+            default_pack=policy or config.policy.default,
+            by_region=dict(config.policy.by_region),
+            packs_dir=config.policy.packs_dir,
+            house_rules=tuple(config.policy.cadence),
+            tolerance=config.label.tolerance,
+            grace_days=config.promises.grace_days,
+            preference=tuple(config.scoring.channel_preference),
+        ),
+        allocation=allocation_settings(config),
+        teams=TeamSettings(
+            split_by=tuple(teams.split_by),
+            default_capacity=teams.default_capacity,
+            capacity_by_channel=dict(teams.capacity_by_channel),
+            capacity_by_team=dict(teams.capacity_by_team),
+        ),
+        n_reasons=config.scoring.n_reasons,
+        rank_by=config.scoring.rank_by,
+        explain=config.scoring.explain,
+    )

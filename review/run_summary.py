@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from scoring.manifest import DriftChecked, DriftNotChecked, RunManifest
+
 # The top-of-queue table: what an operator needs to see that the queue is sane (no contact data).
 QUEUE_TOP_COLUMNS = [
     "rank",
@@ -49,26 +51,25 @@ def _mlflow_line(link: dict) -> str:
     return f"- MLflow run {where} in experiment `{link['experiment']}` ({link['tracking_uri']})"
 
 
-def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) -> str:
+def run_summary_markdown(manifest: RunManifest, files: dict, mlflow_link: dict | None) -> str:
     """Markdown of the run: inputs, decisions, holds by reason, drift, links."""
-    counts = manifest["counts"]
-    tables = manifest["validation"]["tables"]
-    rows_in = sum(t["rows_in"] for t in tables.values())
-    accepted = sum(t["accepted"] for t in tables.values())
-    quarantined = sum(t["quarantined"] for t in tables.values())
-    collapsed = sum(t.get("duplicates_collapsed", 0) for t in tables.values())
-    held = sum(t.get("held", 0) for t in tables.values())
-    drift = manifest.get("drift") or {}
+    counts, decisions = manifest.counts, manifest.decisions
+    tables = manifest.validation.tables
+    rows_in = sum(t.rows_in for t in tables.values())
+    accepted = sum(t.accepted for t in tables.values())
+    quarantined = sum(t.quarantined for t in tables.values())
+    collapsed = sum(t.duplicates_collapsed for t in tables.values())
+    held = sum(t.held for t in tables.values())
     lines = [
-        f"# Nightly queue {manifest['as_of']}",
+        f"# Nightly queue {manifest.as_of}",
         "",
-        f"Run `{manifest['run_id']}` scored with {manifest['model']['label']} "
-        f"(channels: {manifest['channel_model']['label']}) under "
-        + ", ".join(f"{k} {v}" for k, v in manifest["policy"]["packs"].items())
+        f"Run `{manifest.run_id}` scored with {manifest.model.label} "
+        f"(channels: {manifest.channel_model.label}) under "
+        + ", ".join(f"{k} {v}" for k, v in manifest.policy.packs.items())
         + ".",
         "",
         "## Inputs",
-        f"Data cut-off: events before {manifest.get('data_cutoff_utc', 'the as-of date')} (UTC) were read.",
+        f"Data cut-off: events before {manifest.data_cutoff_utc} (UTC) were read.",
         "",
         f"{rows_in:,} rows in = {accepted:,} accepted + {quarantined:,} quarantined"
         f" + {collapsed:,} duplicate deliveries collapsed + {held:,} held for a later night"
@@ -79,36 +80,31 @@ def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) 
             [
                 [
                     n,
-                    f"{t['rows_in']:,}",
-                    f"{t['accepted']:,}",
-                    f"{t['quarantined']:,}",
-                    f"{t.get('duplicates_collapsed', 0):,}",
-                    f"{t.get('held', 0):,}",
+                    f"{t.rows_in:,}",
+                    f"{t.accepted:,}",
+                    f"{t.quarantined:,}",
+                    f"{t.duplicates_collapsed:,}",
+                    f"{t.held:,}",
                 ]
                 for n, t in tables.items()
             ],
         ),
         "",
         "## Decisions",
-        f"- overdue: {counts['overdue']:,}",
-        f"- queued: {counts['queued']:,} ({counts['within_capacity']:,} within today's capacity, "
-        f"{manifest['decisions']['exploration']:,} exploration)",
-        f"- left alone: {counts['left_alone']:,} ({manifest['decisions']['control']:,} control)",
-        f"- held back: {counts['suppressed']:,} loans "
-        f"({counts['forbearance']:,} to forbearance, {counts['promise_follow_up']:,} awaiting a promise)",
+        f"- overdue: {counts.overdue:,}",
+        f"- queued: {counts.queued:,} ({counts.within_capacity:,} within today's capacity, "
+        f"{decisions.exploration:,} exploration)",
+        f"- left alone: {counts.left_alone:,} ({decisions.control:,} control)",
+        f"- held back: {counts.suppressed:,} loans "
+        f"({counts.forbearance:,} to forbearance, {counts.promise_follow_up:,} awaiting a promise)",
         "",
     ]
-    by_reason = manifest.get("suppressed_by_reason") or {}
+    by_reason = manifest.suppressed_by_reason
     if by_reason:
         lines += ["Held back by reason (a loan held for two reasons counts under both):", ""]
         lines += _table(["reason", "loans"], [[r, f"{n:,}"] for r, n in by_reason.items()])
         lines.append("")
-    lines += ["## Drift", f"Status: **{drift.get('status', 'not checked')}**."]
-    over = {**(drift.get("failed") or {}), **(drift.get("warned") or {})}
-    if over:
-        lines += ["", *_table(["feature", "PSI"], [[name, f"{psi:.3f}"] for name, psi in over.items()])]
-    if drift.get("score_psi") is not None:
-        lines.append(f"\np_pay PSI {drift['score_psi']:.3f}.")
+    lines += _drift_lines(manifest.drift)
     lines += ["", "## Links"]
     if mlflow_link:
         lines.append(_mlflow_line(mlflow_link))
@@ -116,12 +112,23 @@ def run_summary_markdown(manifest: dict, files: dict, mlflow_link: dict | None) 
         if name in files:
             path = Path(files[name]).resolve()
             lines.append(f"- [{name}]({path.as_uri()}): `{path}`")
-    database = manifest.get("database")
+    database = manifest.database
     if database:
-        lines.append(
-            f"- database: {database['queue_rows']:,} rows in `{database['table']}` at {database['target']}"
-        )
+        lines.append(f"- database: {database.queue_rows:,} rows in `{database.table}` at {database.target}")
     return "\n".join(lines) + "\n"
+
+
+def _drift_lines(drift: DriftChecked | DriftNotChecked) -> list[str]:
+    """The drift status, the features over the warn threshold and p_pay's PSI."""
+    lines = ["## Drift", f"Status: **{drift.status}**."]
+    if isinstance(drift, DriftNotChecked):
+        return lines
+    over = {**drift.failed, **drift.warned}
+    if over:
+        lines += ["", *_table(["feature", "PSI"], [[name, f"{psi:.3f}"] for name, psi in over.items()])]
+    if drift.score_psi is not None:
+        lines.append(f"\np_pay PSI {drift.score_psi:.3f}.")
+    return lines
 
 
 def training_summary_markdown(result: dict, mlflow_link: dict | None) -> str:

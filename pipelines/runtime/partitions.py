@@ -14,7 +14,19 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+# Putting partitioned results back together is pure frame work the scoring core shares.
+from scoring.frames import combine, in_key_order
+
 LOAN_KEYED_TABLES = ("installments", "payments", "interactions", "account_flags")
+
+__all__ = [
+    "LOAN_KEYED_TABLES",
+    "combine",
+    "in_key_order",
+    "partition_of",
+    "split_frame",
+    "split_tables_by_borrower",
+]
 
 
 def partition_of(keys, partitions: int) -> np.ndarray:
@@ -58,21 +70,3 @@ def split_tables_by_borrower(tables: Mapping[str, pd.DataFrame], partitions: int
         for book in books:
             book.setdefault(name, table)
     return books
-
-
-def combine(pieces: list, index=None):
-    """The pieces of a partitioned result (frames or Series) as one, in the order of ``index``
-    when given (the unpartitioned input's index), else in the order of the pieces."""
-    if len(pieces) == 1 and (index is None or pieces[0].index.equals(index)):
-        return pieces[0]  # unpartitioned: nothing to combine
-    non_empty = [piece for piece in pieces if len(piece)] or pieces[:1]
-    out = pd.concat(non_empty)
-    return out if index is None else out.reindex(index)
-
-
-def in_key_order(frame: pd.DataFrame, reference: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
-    """The rows of ``frame`` in the order their ``keys`` have in ``reference`` (keys unique);
-    rows whose keys ``reference`` lacks go last. A fresh index."""
-    position = pd.MultiIndex.from_frame(reference[keys]).get_indexer(pd.MultiIndex.from_frame(frame[keys]))
-    position = np.where(position < 0, len(reference), position)
-    return frame.iloc[np.argsort(position, kind="stable")].reset_index(drop=True)

@@ -11,20 +11,17 @@ import pytest
 import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from data_contracts.enums import CHANNELS, DIRECTIONS, OUTCOMES
 from features.build import build_features
-from features.point_in_time import as_of_instant
-from features.promises import promise_ledger
-from scoring.dispositions import decide
-from scoring.policy.engine import apply_contact_policy
+from scoring.night import ContactSettings, decide_contacts
 from scoring.policy.packs import (
     PACKS_DIR,
     ContactGap,
+    Rule,
     RulePack,
     load_pack,
-    resolve_packs,
     with_house_rules,
 )
 from scoring.policy.rules import BLOCK_COLUMNS, RULE_FUNCTIONS, ContactHistory, contact_gap, lookback_days
@@ -226,6 +223,9 @@ def test_a_house_rule_of_unknown_kind_is_refused():
 # --- through the engine --------------------------------------------------------------------------
 
 
+RULE = TypeAdapter(Rule)  # house rules as the config holds them (YAML mappings or Rule objects)
+
+
 def _verdict(house_rules, visits, preference=("field_visit",)):
     """The engine's verdict on overdue loan L1 (New York) on 2025-01-15 under us_reg_f plus house
     rules, with outbound field visits at the given UTC instants."""
@@ -239,15 +239,15 @@ def _verdict(house_rules, visits, preference=("field_visit",)):
         ],
     )
     as_of = dt.date(2025, 1, 15)
-    packs, default, by_region = resolve_packs("us_reg_f", {})
-    packs = {default: with_house_rules(packs[default], house_rules)}
     features = build_features(tables, as_of)
-    result = apply_contact_policy(features["loan_id"], tables, as_of, packs, default, by_region)
-    promises = promise_ledger(
-        tables["interactions"], tables["payments"], as_of_instant(as_of), tolerance=0.01
+    rules = ContactSettings(
+        default_pack="us_reg_f",
+        house_rules=tuple(RULE.validate_python(rule) for rule in house_rules),
+        tolerance=0.01,
+        preference=tuple(preference),
     )
-    decisions = decide(features, result, promises, as_of=as_of, preference=list(preference))
-    return result, decisions
+    decided = decide_contacts(features, tables, as_of, rules)
+    return decided.verdict, decided.decisions
 
 
 def test_a_gap_blocks_the_window_and_suppresses_the_loan_until_the_gap_ends():

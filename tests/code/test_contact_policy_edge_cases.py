@@ -18,10 +18,9 @@ from data_contracts.enums import CHANNELS
 from data_contracts.validation import validate_tables
 from features.build import build_features
 from features.point_in_time import as_of_instant
-from features.promises import promise_ledger
-from scoring.dispositions import Decisions, decide
-from scoring.policy.engine import PolicyResult, apply_contact_policy
-from scoring.policy.packs import resolve_packs
+from scoring.dispositions import Decisions
+from scoring.night import ContactSettings, decide_contacts
+from scoring.policy.engine import PolicyResult
 from tests.factories import borrower, flag, interaction, loan, payment, raw_tables, schedule
 
 UTC = dt.UTC
@@ -101,13 +100,9 @@ def run(
     )
     features = build_features(tables, as_of)
     assert list(features["loan_id"]) == ["L1"], "the loan is overdue"
-    packs, default, by_region = resolve_packs(pack, {})
-    result = apply_contact_policy(features["loan_id"], tables, as_of, packs, default, by_region)
-    promises = promise_ledger(
-        tables["interactions"], tables["payments"], as_of_instant(as_of), tolerance=0.01, grace_days=3
-    )
-    decisions = decide(features, result, promises, as_of=as_of, preference=preference)
-    return result, decisions
+    rules = ContactSettings(default_pack=pack, tolerance=0.01, grace_days=3, preference=tuple(preference))
+    decided = decide_contacts(features, tables, as_of, rules)
+    return decided.verdict, decided.decisions
 
 
 def valid_tables(as_of: dt.date, **tables) -> dict[str, pd.DataFrame]:

@@ -23,6 +23,7 @@ from pipelines.runtime.operations import (
     work_day,
 )
 from review.run_summary import QUEUE_TOP_COLUMNS, queue_top, run_summary_markdown
+from scoring.manifest import RunManifest
 
 UTC = dt.UTC
 
@@ -217,32 +218,97 @@ def test_a_killed_holder_releases_the_night(tmp_path):
         pass
 
 
-def manifest() -> dict:
-    return {
-        "run_id": "run-1",
-        "as_of": "2026-06-01",
-        "model": {"label": "recover-propensity/3"},
-        "channel_model": {"label": "recover-channel/2"},
-        "policy": {"packs": {"us_reg_f": "2026.11.1"}},
-        "validation": {
-            "tables": {
-                "loans": {"rows_in": 10, "accepted": 8, "quarantined": 1, "duplicates_collapsed": 1},
-                "payments": {"rows_in": 5, "accepted": 5, "quarantined": 0, "duplicates_collapsed": 0},
-            }
-        },
-        "counts": {
-            "overdue": 7,
-            "queued": 4,
-            "within_capacity": 3,
-            "left_alone": 1,
-            "suppressed": 2,
-            "forbearance": 1,
-            "promise_follow_up": 0,
-        },
-        "decisions": {"exploration": 1, "control": 1},
-        "suppressed_by_reason": {"bankruptcy": 1, "open_dispute": 1},
-        "drift": {"status": "warn", "warned": {"loan_age_days": 0.31}, "failed": {}, "score_psi": 0.02},
+def manifest() -> RunManifest:
+    tables = {
+        "loans": {"rows_in": 10, "accepted": 8, "quarantined": 1, "duplicates_collapsed": 1, "held": 0},
+        "payments": {"rows_in": 5, "accepted": 5, "quarantined": 0, "duplicates_collapsed": 0, "held": 0},
     }
+    model = {
+        "name": "recover-propensity",
+        "version": "3",
+        "label": "recover-propensity/3",
+        "mlflow_run_id": "r3",
+    }
+    channel = {"name": "recover-channel", "version": "2", "label": "recover-channel/2", "mlflow_run_id": "r2"}
+    return RunManifest.model_validate(
+        {
+            "run_id": "run-1",
+            "as_of": "2026-06-01",
+            "data_cutoff_utc": "2026-06-01T04:00:00+00:00",
+            "cutoff": {"timezone": "America/New_York", "local": "2026-06-01T00:00 America/New_York"},
+            "data_source": "book/",
+            "input_rows": {"loans": 10, "payments": 5},
+            "validation": {
+                "data_cutoff_utc": "2026-06-01T04:00:00+00:00",
+                "cutoff_timezone": "America/New_York",
+                "tables": tables,
+                "held_for_later_nights": {},
+                "quarantined_by_rule": [],
+            },
+            "model": model,
+            "channel_model": {**channel, "source": "model"},
+            "decisions": {
+                "channel_cost": {"call": 2.0},
+                "exploration_share": 0.05,
+                "control_share": 0.02,
+                "control_days": 30,
+                "self_cure_threshold": 0.5,
+                "salt": "recover",
+                "repeat_contact_discount": 0.75,
+                "exploration": 1,
+                "exploration_share_of_queue": 0.25,
+                "control": 1,
+                "left_alone_by_reason": {},
+                "incremental_value_within_capacity": 12.5,
+                "queued_by_channel": {"call": 4},
+                "rank_by": "value_per_cost",
+                "response_worth": {
+                    "amount_at_stake": "amount_overdue (the champion logged no payment share)"
+                },
+            },
+            "policy": {
+                "packs": {"us_reg_f": "2026.11.1"},
+                "default": "us_reg_f",
+                "by_region": {},
+                "cadence": [],
+                "loans_by_pack": {"us_reg_f": 7},
+                "regions_without_loans": [],
+            },
+            "counts": {
+                "overdue": 7,
+                "scored": 7,
+                "suppressed": 2,
+                "queued": 4,
+                "promise_follow_up": 0,
+                "forbearance": 1,
+                "left_alone": 1,
+                "within_capacity": 3,
+                "dispositions": {"queued": 4, "suppressed": 2, "promise_follow_up": 0, "left_alone": 1},
+            },
+            "suppressed_by_reason": {"bankruptcy": 1, "open_dispute": 1},
+            "teams": [],
+            "review": {
+                "share_with_three_reasons": 1.0,
+                "share_with_three_channel_reasons": 1.0,
+                "disparities_flagged": 0,
+                "explain_seconds": {"propensity_reasons": 0.1, "channel_reasons": 0.1},
+            },
+            "drift": {
+                "status": "warn",
+                "stops_run": False,
+                "score_psi": 0.02,
+                "worst": {"name": "loan_age_days", "psi": 0.31},
+                "warned": {"loan_age_days": 0.31},
+                "failed": {},
+                "blocking": {},
+                "unreferenced": [],
+                "downgraded": None,
+                "thresholds": {"warn_psi": 0.1, "fail_psi": 0.25, "fail_on": "score"},
+            },
+            "timings_seconds": {},
+            "stage_detail_seconds": {},
+        }
+    )
 
 
 def test_the_run_summary_carries_inputs_decisions_holds_drift_and_links(tmp_path):

@@ -249,7 +249,7 @@ def test_an_opt_out_on_calls_stops_calls():
 
 
 def test_a_loan_whose_hold_row_was_quarantined_is_held_until_the_row_is_fixed():
-    from scoring.dispositions import decide
+    from scoring.night import ContactSettings, decide_contacts
     from scoring.policy.engine import unreadable_hold_loans
 
     raw = raw_tables(
@@ -266,20 +266,11 @@ def test_a_loan_whose_hold_row_was_quarantined_is_held_until_the_row_is_fixed():
     unreadable = unreadable_hold_loans(result.quarantined_rows)
     assert sorted(unreadable) == ["L1", "L2"]
     features = build_features(result.tables, dt.date(2025, 1, 15))
-    packs, default, by_region = resolve_packs("us_reg_f", {})
-    verdict = apply_contact_policy(
-        features["loan_id"],
-        result.tables,
-        dt.date(2025, 1, 15),
-        packs,
-        default,
-        by_region,
-        unreadable_holds=unreadable,
+    rules = ContactSettings(default_pack="us_reg_f", tolerance=0.01, preference=("call", "letter"))
+    decided = decide_contacts(
+        features, result.tables, dt.date(2025, 1, 15), rules, unreadable_holds=unreadable
     )
-    promises = promise_ledger(
-        result.tables["interactions"], result.tables["payments"], as_of_instant("2025-01-15"), tolerance=0.01
-    )
-    decisions = decide(features, verdict, promises, as_of=dt.date(2025, 1, 15), preference=["call", "letter"])
+    decisions = decided.decisions
     held = decisions.suppressed.set_index("loan_id")
     assert sorted(held.index) == ["L1", "L2"]
     assert set(held["reason"]) == {"hold_row_quarantined"}

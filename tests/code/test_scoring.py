@@ -11,11 +11,8 @@ import pytest
 from data_contracts.outputs import QUEUE_COLUMNS, Queue, Suppressed
 from features.build import build_features
 from features.catalog import FEATURE_NAMES
-from features.point_in_time import as_of_instant
-from features.promises import promise_ledger
-from scoring.dispositions import PartitionError, check_partition, decide
-from scoring.policy.engine import apply_contact_policy
-from scoring.policy.packs import resolve_packs
+from scoring.dispositions import PartitionError, check_partition
+from scoring.night import ContactSettings, decide_contacts
 from scoring.queue import finalize_decisions, rank_queue, value_per_cost
 from scoring.reasons import top_reasons
 from tests.factories import borrower, flag, loan, schedule, typed_tables
@@ -39,12 +36,9 @@ def _tables(flags=()):
 
 def _decide(tables, pack="us_reg_f", preference=PREFERENCE):
     features = build_features(tables, AS_OF)
-    packs, default, by_region = resolve_packs(pack, {})
-    verdict = apply_contact_policy(features["loan_id"], tables, AS_OF, packs, default, by_region)
-    promises = promise_ledger(
-        tables["interactions"], tables["payments"], as_of_instant(AS_OF), tolerance=0.01
-    )
-    return features, verdict, decide(features, verdict, promises, as_of=AS_OF, preference=preference)
+    settings = ContactSettings(default_pack=pack, tolerance=0.01, preference=tuple(preference))
+    decided = decide_contacts(features, tables, AS_OF, settings)
+    return features, decided.verdict, decided.decisions
 
 
 def test_suppression_reasons_come_from_the_pack_flags_and_do_not_contact():

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 import pipelines.common as common
 import pipelines.nightly_score_flow as nightly
+import scoring.night as night_stages
 from pipelines.runtime.operations import NightLockedError
 from recover.cli import EXIT_LOCKED, app
 from tests.conftest import SMALL_BOOK_AS_OF
@@ -95,7 +96,7 @@ def test_a_publish_that_fails_once_succeeds_on_retry(state, small_book, tmp_path
 
     assert flaky.count == 2 and flaky_db.count == 2
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert manifest["run_id"] == result["manifest"]["run_id"]
+    assert manifest["run_id"] == result["manifest"].run_id
     assert manifest["database"]["queue_rows"] == manifest["counts"]["queued"] > 0
 
 
@@ -120,10 +121,10 @@ def test_a_night_killed_after_its_features_resumes_and_skips_the_completed_stage
 
     reads = Calls(common.read_source)
     features = Calls(nightly.build_features)
-    policy = Calls(nightly.apply_contact_policy, fail={1}, error=SystemError("worker killed"))
+    policy = Calls(night_stages.apply_contact_policy, fail={1}, error=SystemError("worker killed"))
     monkeypatch.setattr(common, "read_source", reads)
     monkeypatch.setattr(nightly, "build_features", features)
-    monkeypatch.setattr(nightly, "apply_contact_policy", policy)
+    monkeypatch.setattr(night_stages, "apply_contact_policy", policy)
 
     with pytest.raises(SystemError, match="worker killed"):
         run_night(small_book[0], out, config)
@@ -138,9 +139,9 @@ def test_a_night_killed_after_its_features_resumes_and_skips_the_completed_stage
     # Features were not redone; validation was (cheaper than persisting it), then the failed
     # stage and the rest.
     assert (reads.count, features.count, policy.count) == (2, 1, 2)
-    assert resumed["manifest"]["run_id"] != uninterrupted["manifest"]["run_id"]
+    assert resumed["manifest"].run_id != uninterrupted["manifest"].run_id
     pd.testing.assert_frame_equal(queue_without_run_id(out), queue_without_run_id(tmp_path / "uninterrupted"))
-    assert set(pd.read_parquet(out / "queue.parquet")["run_id"]) == {resumed["manifest"]["run_id"]}
+    assert set(pd.read_parquet(out / "queue.parquet")["run_id"]) == {resumed["manifest"].run_id}
     # A night that completes forgets its stages: the next rerun reads the sources again.
     assert not [p for p in (state / "resume").iterdir() if p.name.startswith("night-")]
     run_night(small_book[0], out, config)
@@ -150,9 +151,9 @@ def test_a_night_killed_after_its_features_resumes_and_skips_the_completed_stage
 def test_fresh_recomputes_a_failed_nights_stages(state, small_book, tmp_path, monkeypatch):
     config = write_config(tmp_path / "config.yaml")
     monkeypatch.setattr(
-        nightly,
+        night_stages,
         "apply_contact_policy",
-        Calls(nightly.apply_contact_policy, fail={1}, error=SystemError("killed")),
+        Calls(night_stages.apply_contact_policy, fail={1}, error=SystemError("killed")),
     )
     with pytest.raises(SystemError):
         run_night(small_book[0], tmp_path / "out", config)
@@ -290,7 +291,7 @@ def test_every_run_attaches_its_summary_and_the_top_of_its_queue(state, small_bo
     from prefect.settings import PREFECT_API_URL
 
     result = run_night(small_book[0], tmp_path / "out", write_config(tmp_path / "config.yaml"))
-    run_id = result["manifest"]["run_id"]
+    run_id = result["manifest"].run_id
     # The REST filter directly: prefect 3.8's client sends nulls this server version refuses.
     response = httpx.post(
         f"{PREFECT_API_URL.value()}/artifacts/filter",
@@ -306,8 +307,8 @@ def test_every_run_attaches_its_summary_and_the_top_of_its_queue(state, small_bo
     by_key = {a.key: a for a in artifacts}
     assert {"nightly-summary", "queue-top", "drift", "fair-practice-review"} <= set(by_key)
     summary = by_key["nightly-summary"].data
-    counts = result["manifest"]["counts"]
-    assert f"queued: {counts['queued']:,}" in summary and "quarantined" in summary
+    counts = result["manifest"].counts
+    assert f"queued: {counts.queued:,}" in summary and "quarantined" in summary
     assert result["mlflow_run_id"] in summary and "review.html" in summary
     table = (
         json.loads(by_key["queue-top"].data)
@@ -429,18 +430,14 @@ def test_explaining_every_scored_loan_writes_their_reasons_and_keeps_the_queues(
     )
     explanations = pd.read_parquet(tmp_path / "all" / "explanations.parquet")
     assert not (tmp_path / "queued" / "explanations.parquet").exists()
-    assert (
-        len(explanations)
-        == everyone["manifest"]["counts"]["overdue"]
-        > everyone["manifest"]["counts"]["queued"]
-    )
+    assert len(explanations) == everyone["manifest"].counts.overdue > everyone["manifest"].counts.queued
     assert explanations[["reason_1", "reason_2", "reason_3"]].notna().all().all()
     queue = queue_without_run_id(tmp_path / "all")
     pd.testing.assert_frame_equal(queue, queue_without_run_id(tmp_path / "queued"))
     by_loan = explanations.set_index("loan_id")
     assert (by_loan.loc[queue["loan_id"], "reason_1"].to_numpy() == queue["reason_1"].to_numpy()).all()
-    detail = everyone["manifest"]["stage_detail_seconds"]
+    detail = everyone["manifest"].stage_detail_seconds
     assert (
         detail["propensity explanations"] > 0
-        and "channel scoring" in queued_only["manifest"]["stage_detail_seconds"]
+        and "channel scoring" in queued_only["manifest"].stage_detail_seconds
     )

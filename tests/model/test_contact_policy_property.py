@@ -24,10 +24,9 @@ from hypothesis import strategies as st
 from data_contracts.enums import CHANNELS, FLAGS, OUTCOMES
 from data_contracts.validation import validate_tables
 from features.build import build_features
-from features.point_in_time import as_of_instant
-from features.promises import promise_ledger
-from scoring.dispositions import Decisions, decide
-from scoring.policy.engine import PolicyResult, apply_contact_policy
+from scoring.dispositions import Decisions
+from scoring.night import ContactSettings, decide_contacts
+from scoring.policy.engine import PolicyResult
 from scoring.policy.packs import (
     AttemptCap,
     BorrowerHold,
@@ -37,9 +36,10 @@ from scoring.policy.packs import (
     FlagHold,
     OptOut,
     RulePack,
-    resolve_packs,
 )
 from tests.factories import borrower, flag, interaction, loan, payment, raw_tables, schedule
+
+pytestmark = pytest.mark.slow
 
 PACKS = ("us_reg_f", "india_rbi", "uk_fca")
 TIMEZONES = (
@@ -607,23 +607,22 @@ def check_dispositions(oracle: Oracle, decisions: Decisions, result: PolicyResul
 )
 @given(book=books())
 def test_engine_agrees_with_a_naive_reading_of_the_rules(default_pack: str, book: Book):
-    packs, default, by_region = resolve_packs(default_pack, dict(book.by_region))
     tables = book.tables()
     features = build_features(tables, book.as_of)
     overdue = set(features["loan_id"])
     assert overdue == {loan_id for loan_id, _ in book.loans}, "every generated loan is overdue"
 
-    result = apply_contact_policy(features["loan_id"], tables, book.as_of, packs, default, by_region)
-    promises = promise_ledger(
-        tables["interactions"],
-        tables["payments"],
-        as_of_instant(book.as_of),
+    rules = ContactSettings(
+        default_pack=default_pack,
+        by_region=dict(book.by_region),
         tolerance=TOLERANCE,
         grace_days=GRACE_DAYS,
+        preference=tuple(book.preference),
     )
-    decisions = decide(features, result, promises, as_of=book.as_of, preference=list(book.preference))
+    decided = decide_contacts(features, tables, book.as_of, rules)
+    result, decisions = decided.verdict, decided.decisions
 
-    oracle = Oracle(book, packs, default)
+    oracle = Oracle(book, decided.packs, decided.default)
     check_windows(oracle, result, overdue)
     check_candidates(oracle, decisions)
     check_partition(oracle, decisions, overdue)
