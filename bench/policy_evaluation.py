@@ -43,7 +43,7 @@ def main() -> None:
     started = time.perf_counter()
     result = evaluate_policy_flow(str(args.out), None, args.days, names, True, overrides, args.futures)
     seconds = time.perf_counter() - started
-    table = result["table"]
+    table = result.table
     print(
         table[
             [
@@ -65,10 +65,10 @@ def main() -> None:
     )
     print(
         json.dumps(
-            {k: v for k, v in result["facts"].items() if k != "timings_seconds"}, indent=2, default=str
+            {k: v for k, v in result.facts.to_dict().items() if k != "timings_seconds"}, indent=2, default=str
         )
     )
-    print(json.dumps(result["facts"]["timings_seconds"], indent=2))
+    print(json.dumps(result.facts.timings_seconds, indent=2))
     print(f"total {seconds:.0f} s; files in {args.out}")
 
 

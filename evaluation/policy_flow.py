@@ -43,8 +43,16 @@ from evaluation.policies import (
     OraclePolicy,
     RandomPolicy,
 )
+from evaluation.policy_results import (
+    ControlGroup,
+    EvaluatedModels,
+    EvaluationSeeds,
+    PairedComparison,
+    PolicyEvaluationFacts,
+    PolicyEvaluationResult,
+    SimulatedBook,
+)
 from pipelines.common import cutoff_timezone_of, night_cutoff
-from pipelines.nightly_score_flow import allocation_settings
 from pipelines.runtime.progress import logger, stage
 from pipelines.train_flow import (
     fit_channel_model,
@@ -53,7 +61,7 @@ from pipelines.train_flow import (
     share_of_payments,
     training_snapshots,
 )
-from recover.config import Config, load_config
+from recover.config import Config, allocation_settings, load_config
 from simulation import NoContactPolicy, observed_tables, run_history
 from simulation.config import simulation_config
 
@@ -76,7 +84,8 @@ OPTIONAL_POLICIES = ("engine_without_control",)
 def simulate_history(config: Config):
     history = run_history(simulation_config(config.simulation))
     result = validate_tables(
-        observed_tables(history.simulator), as_of=night_cutoff(config, simulation_config(config.simulation).as_of)
+        observed_tables(history.simulator),
+        as_of=night_cutoff(config, simulation_config(config.simulation).as_of),
     )
     return history, result.tables
 
@@ -207,7 +216,7 @@ def evaluate_policy_flow(
     log_to_mlflow: bool = True,
     simulation: dict | None = None,
     futures: int | None = None,
-) -> dict:
+) -> PolicyEvaluationResult:
     """Run every policy forward in the simulator and write the comparison to ``out``.
     ``simulation`` overrides settings of the simulated book (e.g. n_loans, seed); ``futures``
     how many independent futures every policy is run in (default: config)."""
@@ -225,20 +234,11 @@ def evaluate_policy_flow(
         propensity, with_ipw, without_ipw, payment_share = train_models(tables, config)
     rules = evaluation_rules(config)
     n_futures = futures or config.evaluation.futures
-    window = config.channel_model.response_window_days
-    outcomes, randomised = [], []
     starts = future_starts(history.simulator, n_futures, config.evaluation.random_seed)
     with stage(f"run {len(names)} policies forward {horizon} days in {n_futures} futures", timings):
-        for future, start in enumerate(starts):
-            built = build_policies(
-                names, rules, config, propensity.model, with_ipw.model, future, payment_share=payment_share
-            )
-            for policy in built:
-                outcome = forward(start, policy, horizon, dict(config.decisions.channel_cost), future)
-                if _records_randomised(policy) and policy.randomised:
-                    units = pd.concat(policy.randomised, ignore_index=True)
-                    randomised.append(label_randomised(units, outcome.final, window).assign(future=future))
-                outcomes.append(replace(outcome, final=None))
+        outcomes, randomised = run_futures(
+            starts, names, rules, config, (propensity.model, with_ipw.model), payment_share, horizon
+        )
     table = results_table(outcomes)
     daily = daily_frame(outcomes)
     runs = runs_table(outcomes)
@@ -247,38 +247,98 @@ def evaluate_policy_flow(
         {"with_ipw": with_ipw.model, "without_ipw": without_ipw.model},
     )
     others = [name for name in names if name not in ("engine", "oracle", "no_contact")]
+    facts = evaluation_facts(
+        config,
+        rules,
+        horizon,
+        n_futures,
+        paired_comparison(outcomes, "engine", [*others, "oracle"]),
+        (propensity, with_ipw, without_ipw),
+        uplift,
+        timings,
+    )
+    files = write_outputs(out_dir, table, daily, runs, facts)
+    run_id = tracking.log_policy_evaluation(config, table, facts.to_dict(), files) if log_to_mlflow else None
+    return PolicyEvaluationResult(
+        table=table,
+        daily=daily,
+        facts=facts,
+        files={k: str(v) for k, v in files.items()},
+        mlflow_run_id=run_id,
+    )
+
+
+def run_futures(starts, names, rules: EvaluationRules, config: Config, models, payment_share, horizon: int):
+    """Every policy of ``names`` run forward ``horizon`` days from each of ``starts`` (one per
+    future) with the ``models`` (propensity, best-channel): the outcomes (without their final
+    state) and the engine's labelled randomised units."""
+    propensity, channel_model = models
+    window = config.channel_model.response_window_days
+    outcomes, randomised = [], []
+    for future, start in enumerate(starts):
+        built = build_policies(
+            names, rules, config, propensity, channel_model, future, payment_share=payment_share
+        )
+        for policy in built:
+            outcome = forward(start, policy, horizon, dict(config.decisions.channel_cost), future)
+            if _records_randomised(policy) and policy.randomised:
+                units = pd.concat(policy.randomised, ignore_index=True)
+                randomised.append(label_randomised(units, outcome.final, window).assign(future=future))
+            outcomes.append(replace(outcome, final=None))
+    return outcomes, randomised
+
+
+def evaluation_facts(
+    config: Config,
+    rules: EvaluationRules,
+    horizon: int,
+    n_futures: int,
+    engine_vs: dict,
+    trained,
+    uplift: dict,
+    timings: dict[str, float],
+) -> PolicyEvaluationFacts:
+    """The run's seeds, book, settings and paired results; ``engine_vs`` is the engine's paired
+    comparison with the other policies and ``trained`` the (propensity, best-channel with IPW,
+    best-channel without IPW) training outcomes."""
+    propensity, with_ipw, without_ipw = trained
     sim = simulation_config(config.simulation)
-    facts = {
-        "seeds": {
-            "simulation": sim.seed,
-            "random_policy": config.evaluation.random_seed,
-            "oracle": config.evaluation.random_seed,
-            "decisions_salt": config.decisions.salt,
-        },
-        "book": {"n_loans": sim.n_loans, "as_of": str(sim.as_of), "horizon_days": horizon},
-        "futures": n_futures,
-        "engine_vs": paired_comparison(outcomes, "engine", [*others, "oracle"]),
-        "control_group": {
-            "share": config.decisions.control_share,
-            "period_days": config.decisions.control_days,
-            "left_alone_by_every_policy": rules.control_share > 0,
-        },
-        "capacity_per_day": rules.capacity,
-        "channel_cost": dict(rules.channel_cost),
-        "min_days_between": dict(rules.min_days_between),
-        "models": {
-            "propensity_test_auc": propensity.metrics["test_auc"],
-            "channel_test_auc_with_ipw": with_ipw.metrics["test_auc"],
-            "channel_test_auc_without_ipw": without_ipw.metrics["test_auc"],
-            "ipw": {
+    return PolicyEvaluationFacts(
+        seeds=EvaluationSeeds(
+            simulation=sim.seed,
+            random_policy=config.evaluation.random_seed,
+            oracle=config.evaluation.random_seed,
+            decisions_salt=config.decisions.salt,
+        ),
+        book=SimulatedBook(n_loans=sim.n_loans, as_of=sim.as_of, horizon_days=horizon),
+        futures=n_futures,
+        engine_vs={other: PairedComparison(**paired) for other, paired in engine_vs.items()},
+        control_group=ControlGroup(
+            share=config.decisions.control_share,
+            period_days=config.decisions.control_days,
+            left_alone_by_every_policy=rules.control_share > 0,
+        ),
+        capacity_per_day=rules.capacity,
+        channel_cost=dict(rules.channel_cost),
+        min_days_between=dict(rules.min_days_between),
+        models=EvaluatedModels(
+            propensity_test_auc=propensity.metrics["test_auc"],
+            channel_test_auc_with_ipw=with_ipw.metrics["test_auc"],
+            channel_test_auc_without_ipw=without_ipw.metrics["test_auc"],
+            ipw={
                 k: v
                 for k, v in with_ipw.metrics.items()
                 if k.startswith("ipw_") or k in ("effective_sample_size", "rows", "max_weight")
             },
-        },
-        "uplift_on_randomised_units": uplift,
-        "timings_seconds": timings,
-    }
+        ),
+        uplift_on_randomised_units=uplift,
+        timings_seconds=timings,
+    )
+
+
+def write_outputs(out_dir: Path, table, daily, runs, facts: PolicyEvaluationFacts) -> dict[str, Path]:
+    """The results table, money recovered per day (CSV and plot), the runs by future and the
+    facts (JSON) in ``out_dir``; returns their paths by name."""
     files = {
         "results": out_dir / "policy_evaluation.csv",
         "daily": out_dir / "recovered_per_day.csv",
@@ -290,14 +350,5 @@ def evaluate_policy_flow(
     daily.to_csv(files["daily"], index=False)
     runs.round(4).to_csv(files["runs"], index=False)
     plot_recovered_per_day(daily, files["plot"])
-    files["facts"].write_text(json.dumps(facts, indent=2, default=str))
-    run_id = None
-    if log_to_mlflow:
-        run_id = tracking.log_policy_evaluation(config, table, facts, files)
-    return {
-        "table": table,
-        "daily": daily,
-        "facts": facts,
-        "files": {k: str(v) for k, v in files.items()},
-        "mlflow_run_id": run_id,
-    }
+    files["facts"].write_text(json.dumps(facts.to_dict(), indent=2, default=str))
+    return files

@@ -23,7 +23,7 @@ loan.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
@@ -691,11 +691,44 @@ def challenger_overlap(rows: pd.DataFrame) -> float:
 
 
 @dataclass(frozen=True)
+class BackfillFacts:
+    """What a backfill joined: its date and outcome window, and how the archived queues and
+    rows split by status (closed, partial, superseded). ``backfill.json``, the manifest and the
+    MLflow run carry it as :meth:`to_dict`."""
+
+    backfill_as_of: dt.date
+    window_days: int
+    window: str
+    cutoff_timezone: str
+    archived_rows: int
+    runs: int
+    queues_closed: int
+    queues_partial: int
+    runs_superseded: int
+    rows_closed: int
+    rows_partial: int
+    rows_superseded: int
+    queued_rows_closed: int
+    first_closed_as_of: dt.date | None
+    last_closed_as_of: dt.date | None
+    # Archived rows naming loans the data does not know (None when the loans were not given).
+    unknown_loans: int | None
+    challenger_top_k_overlap: float
+
+    def to_dict(self) -> dict:
+        """The facts as JSON values, in field order (dates as ``YYYY-MM-DD`` strings)."""
+        return {
+            item.name: str(value) if isinstance(value := getattr(self, item.name), dt.date) else value
+            for item in fields(self)
+        }
+
+
+@dataclass(frozen=True)
 class BackfillReport:
-    """The backfill's tables (by name), facts (JSON) and metrics (numbers for MLflow)."""
+    """The backfill's tables (by name), facts and metrics (numbers for MLflow)."""
 
     tables: dict[str, pd.DataFrame]
-    facts: dict
+    facts: BackfillFacts
     metrics: dict[str, float] = field(default_factory=dict)
 
 
@@ -727,37 +760,60 @@ def backfill_report(
         "calibration": calibration_table(closed),
         "challenger": challenger_table(closed),
     }
-    by_status = queues.groupby("status")["loans"].agg(["size", "sum"])
-    status = {name: by_status.reindex([name]).fillna(0).iloc[0] for name in (CLOSED, PARTIAL, SUPERSEDED)}
-    closed_nights = queues[queues["status"] == CLOSED]["as_of"]
-    facts = {
-        "backfill_as_of": str(until),
-        "window_days": int(window_days),
-        "window": "payments with cut-off(as_of) < paid_at <= cut-off(as_of + window_days)",
-        "cutoff_timezone": timezone,
-        "archived_rows": int(len(history)),
-        "runs": int(len(queues)),
-        "queues_closed": int(status[CLOSED]["size"]),
-        "queues_partial": int(status[PARTIAL]["size"]),
-        "runs_superseded": int(status[SUPERSEDED]["size"]),
-        "rows_closed": int(status[CLOSED]["sum"]),
-        "rows_partial": int(status[PARTIAL]["sum"]),
-        "rows_superseded": int(status[SUPERSEDED]["sum"]),
-        "queued_rows_closed": int(closed["queued"].sum()),
-        "first_closed_as_of": str(pd.Timestamp(closed_nights.min()).date()) if len(closed_nights) else None,
-        "last_closed_as_of": str(pd.Timestamp(closed_nights.max()).date()) if len(closed_nights) else None,
-        "unknown_loans": (
-            int((~history["loan_id"].isin(set(known_loans))).sum()) if known_loans is not None else None
-        ),
-        "challenger_top_k_overlap": challenger_overlap(closed),
-    }
+    facts = backfill_facts(
+        history,
+        queues,
+        closed,
+        window_days=window_days,
+        until=until,
+        timezone=timezone,
+        known_loans=known_loans,
+    )
     return BackfillReport(tables=tables, facts=facts, metrics=backfill_metrics(tables, facts))
 
 
-def backfill_metrics(tables: dict[str, pd.DataFrame], facts: dict) -> dict[str, float]:
+def backfill_facts(
+    history: pd.DataFrame,
+    queues: pd.DataFrame,
+    closed: pd.DataFrame,
+    *,
+    window_days: int,
+    until: dt.date,
+    timezone: str,
+    known_loans: pd.Series | None,
+) -> BackfillFacts:
+    """The facts of a backfill from the archive (``history``), its queue table and its closed
+    loan-nights."""
+    by_status = queues.groupby("status")["loans"].agg(["size", "sum"])
+    status = {name: by_status.reindex([name]).fillna(0).iloc[0] for name in (CLOSED, PARTIAL, SUPERSEDED)}
+    closed_nights = queues[queues["status"] == CLOSED]["as_of"]
+    return BackfillFacts(
+        backfill_as_of=until,
+        window_days=int(window_days),
+        window="payments with cut-off(as_of) < paid_at <= cut-off(as_of + window_days)",
+        cutoff_timezone=timezone,
+        archived_rows=int(len(history)),
+        runs=int(len(queues)),
+        queues_closed=int(status[CLOSED]["size"]),
+        queues_partial=int(status[PARTIAL]["size"]),
+        runs_superseded=int(status[SUPERSEDED]["size"]),
+        rows_closed=int(status[CLOSED]["sum"]),
+        rows_partial=int(status[PARTIAL]["sum"]),
+        rows_superseded=int(status[SUPERSEDED]["sum"]),
+        queued_rows_closed=int(closed["queued"].sum()),
+        first_closed_as_of=pd.Timestamp(closed_nights.min()).date() if len(closed_nights) else None,
+        last_closed_as_of=pd.Timestamp(closed_nights.max()).date() if len(closed_nights) else None,
+        unknown_loans=(
+            int((~history["loan_id"].isin(set(known_loans))).sum()) if known_loans is not None else None
+        ),
+        challenger_top_k_overlap=challenger_overlap(closed),
+    )
+
+
+def backfill_metrics(tables: dict[str, pd.DataFrame], facts: BackfillFacts) -> dict[str, float]:
     """The numbers a backfill logs to MLflow (NaN ones left out)."""
     metrics: dict[str, float] = {
-        key: float(facts[key])
+        key: float(getattr(facts, key))
         for key in ("queues_closed", "queues_partial", "runs_superseded", "rows_closed", "queued_rows_closed")
     }
     deciles = tables["deciles"]

@@ -19,8 +19,9 @@ from prefect.cache_policies import NO_CACHE
 from adapters import tracking
 from adapters.archive import QueueArchive
 from adapters.io import publish_outputs
-from monitoring.outcomes import backfill_report
+from monitoring.outcomes import BackfillReport, backfill_report
 from pipelines.common import load_and_validate, new_run_id, night_cutoff, validation_summary
+from pipelines.results import BackfillResult
 from pipelines.runtime.progress import stage
 from recover.config import Config, load_config
 
@@ -43,7 +44,7 @@ def read_history(config: Config):
 
 
 @task(name="build-backfill-report", cache_policy=NO_CACHE)
-def build_report(history, validated, as_of: dt.date, config: Config):
+def build_report(history, validated, as_of: dt.date, config: Config) -> BackfillReport:
     return backfill_report(
         history,
         validated.tables["payments"],
@@ -61,9 +62,9 @@ def _records(frame) -> list[dict]:
 
 
 @task(name="write-backfill-report", cache_policy=NO_CACHE)
-def write_report(out: str, report, manifest: dict, run_id: str) -> dict:
+def write_report(out: str, report: BackfillReport, manifest: dict, run_id: str) -> dict:
     document = {
-        "facts": report.facts,
+        "facts": report.facts.to_dict(),
         "metrics": report.metrics,
         "tables": {name: _records(frame) for name, frame in report.tables.items()},
     }
@@ -77,13 +78,15 @@ def write_report(out: str, report, manifest: dict, run_id: str) -> dict:
 
 
 @task(name="log-backfill", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def log_backfill(config: Config, report, files: dict) -> str:
+def log_backfill(config: Config, report: BackfillReport, files: dict) -> str:
     logged = [path for name, path in files.items() if name.endswith((".csv", ".json"))]
-    return tracking.log_backfill(config, report.facts, report.metrics, logged)
+    return tracking.log_backfill(config, report.facts.to_dict(), report.metrics, logged)
 
 
 @flow(name="backfill", log_prints=True)
-def backfill_flow(data: str, as_of: dt.date, out: str | None = None, config_path: str | None = None) -> dict:
+def backfill_flow(
+    data: str, as_of: dt.date, out: str | None = None, config_path: str | None = None
+) -> BackfillResult:
     """Realized recovery of every archived queue whose outcome window closed before ``as_of``
     (the payments in ``data`` cover instants strictly before it); reports to ``out`` (default
     ``<state>/backfill/as_of=<date>``) and to MLflow."""
@@ -103,7 +106,7 @@ def backfill_flow(data: str, as_of: dt.date, out: str | None = None, config_path
         "data_source": str(data),
         "history": str(QueueArchive.in_state(config.resolved_state_dir()).root),
         "validation": validation_summary(validated),
-        "facts": report.facts,
+        "facts": report.facts.to_dict(),
         "metrics": report.metrics,
         "timings_seconds": timings,
     }
@@ -111,11 +114,11 @@ def backfill_flow(data: str, as_of: dt.date, out: str | None = None, config_path
         files = write_report(out, report, manifest, run_id)
     with stage("log to MLflow", timings):
         mlflow_run_id = log_backfill(config, report, files)
-    return {
-        "tables": report.tables,
-        "facts": report.facts,
-        "metrics": report.metrics,
-        "files": {name: str(path) for name, path in files.items()},
-        "out": out,
-        "mlflow_run_id": mlflow_run_id,
-    }
+    return BackfillResult(
+        tables=report.tables,
+        facts=report.facts,
+        metrics=report.metrics,
+        files={name: str(path) for name, path in files.items()},
+        out=out,
+        mlflow_run_id=mlflow_run_id,
+    )

@@ -89,6 +89,36 @@ def model_kinds(config: Config) -> dict[str, str]:
     return {config.mlflow.propensity_model_name: "propensity", config.mlflow.channel_model_name: "channel"}
 
 
+def gate_facts(
+    config: Config,
+    name: str,
+    version: str,
+    champion_before: str | None,
+    run_id: str,
+    block: pd.DataFrame,
+    promote: bool,
+) -> dict:
+    """What the gate run logs beside its table: the versions judged and the evidence, the
+    challenger's run ``run_id`` and its evaluation ``block``."""
+    dates = pd.to_datetime(block["as_of"])
+    facts = {
+        "model": name,
+        "challenger_version": version,
+        "champion_version": champion_before or "none",
+        "evidence": f"{EVALUATION_BLOCK_ARTIFACT} of run {run_id}",
+        "evidence_rows": int(len(block)),
+        "evidence_first_day": str(dates.min().date()),
+        "evidence_last_day": str(dates.max().date()),
+        "promote": promote,
+    }
+    if model_kinds(config)[name] == "propensity":
+        facts["capacity_per_day"] = gate_capacity(config, block)
+        # The baselines are judged on the block's own columns: days_past_due and the plain
+        # LightGBM's predictions logged with the run (absent from blocks logged before them).
+        facts["plain_lightgbm_in_evidence"] = PLAIN_LIGHTGBM_COLUMN in block.columns
+    return facts
+
+
 def run_gate(
     config: Config, name: str, version: str | None = None, *, promote: bool = True
 ) -> PromotionDecision:
@@ -122,22 +152,7 @@ def run_gate(
     challenger_evidence = evidence_for(config, kind, challenger.model, block)
     champion_evidence = evidence_for(config, kind, champion.model, block) if champion is not None else None
     result = promotion_gate(challenger_evidence, champion_evidence, gate_rules(config))
-    dates = pd.to_datetime(block["as_of"])
-    facts = {
-        "model": name,
-        "challenger_version": version,
-        "champion_version": champion_before or "none",
-        "evidence": f"{EVALUATION_BLOCK_ARTIFACT} of run {challenger.run_id}",
-        "evidence_rows": int(len(block)),
-        "evidence_first_day": str(dates.min().date()),
-        "evidence_last_day": str(dates.max().date()),
-        "promote": promote,
-    }
-    if kind == "propensity":
-        facts["capacity_per_day"] = gate_capacity(config, block)
-        # The baselines are judged on the block's own columns: days_past_due and the plain
-        # LightGBM's predictions logged with the run (absent from blocks logged before them).
-        facts["plain_lightgbm_in_evidence"] = PLAIN_LIGHTGBM_COLUMN in block.columns
+    facts = gate_facts(config, name, version, champion_before, challenger.run_id, block, promote)
     gate_run_id = tracking.log_gate(config, name, version, result, facts)
     promoted = bool(promote and result.passed)
     if promoted:

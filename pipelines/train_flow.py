@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
@@ -19,7 +21,7 @@ from data_contracts.artifacts import (
 )
 from data_contracts.outputs import TrainingSnapshot
 from features.catalog import CATALOG_VERSION, FEATURE_NAMES
-from features.responses import NO_CONTACT, ResponsePlan, build_response_set, sampled_rows, treatment_summary
+from features.responses import ResponsePlan, build_response_set, sampled_rows, treatment_summary
 from features.snapshots import (
     SnapshotPlan,
     build_training_set,
@@ -28,6 +30,7 @@ from features.snapshots import (
     split_plan,
 )
 from models.boosting import fitting_on_dask
+from models.channel_history import channel_history_gap
 from models.gate import with_baseline_columns, with_group_columns
 from models.payment_amount import PaymentShare, payment_share_over
 from models.performance import group_performance
@@ -43,6 +46,7 @@ from pipelines.common import (
     with_retries,
 )
 from pipelines.promotion import gate_capacity, promote_models
+from pipelines.results import ChannelTraining, PropensityTraining, TrainResult
 from pipelines.runtime.cluster import cluster_client, needs_cluster_run, run_on_cluster
 from pipelines.runtime.logs import configure_logging
 from pipelines.runtime.operations import work_day
@@ -155,26 +159,6 @@ def fit_channel_model(responses, config: Config, ipw: bool | None = None):
 def build_snapshots(tables, as_of: dt.date, config: Config):
     snapshots = training_snapshots(tables, as_of, config, progress("snapshot", 5))
     return TrainingSnapshot.validate(snapshots, lazy=True)
-
-
-def channel_history_gap(responses, min_attempts: int) -> str | None:
-    """Why the history cannot teach a best-channel model, or None when it can: it needs at
-    least ``min_attempts`` outbound contacts, some that reached the borrower and some that did
-    not (the funnel contrasts the two). A book delivered without its contact history is the
-    usual case; the queue then values channels by the stated prior (models/channel_prior.py)."""
-    attempts = responses[responses["channel"] != NO_CONTACT]
-    if attempts.empty:
-        return "the history holds no outbound contact before the as-of date"
-    if len(attempts) < min_attempts:
-        return (
-            f"the history holds {len(attempts)} outbound contacts, fewer than the "
-            f"{min_attempts} channel_model.min_attempts asks for"
-        )
-    reached = attempts["reached"].astype(bool)
-    if reached.all() or not reached.any():
-        state = "reached the borrower" if reached.all() else "failed to reach the borrower"
-        return f"every one of the history's {len(attempts)} outbound contacts {state}"
-    return None
 
 
 @task(name="build-response-set", cache_policy=NO_CACHE)
@@ -463,6 +447,20 @@ def promotion_gate_task(config: Config, promote: bool):
     return promote_models(config, promote=promote)
 
 
+@dataclass(frozen=True)
+class TrainingRun:
+    """What the stages of one training run share: its date, its data source, its config (with
+    the searched parameters once the search ran), the validated input tables and their
+    validation summary, and the stage timings they add to."""
+
+    as_of: dt.date
+    data: str
+    config: Config
+    tables: dict[str, pd.DataFrame]
+    validation: dict
+    timings: dict[str, float]
+
+
 @flow(name="train", log_prints=True, **notify_hooks())
 def train_flow(
     data: str,
@@ -472,7 +470,7 @@ def train_flow(
     search_trials: int | None = None,
     search_timeout_seconds: float | None = None,
     cluster: str | None = None,
-) -> dict:
+) -> TrainResult:
     """Train the propensity model and the best-channel (contact-response) model on history
     before ``as_of``, register both as challengers (champions too when a model has none yet),
     and run the promotion gate against the champions: with ``promote`` a challenger that passes
@@ -498,90 +496,132 @@ def train_flow(
         )
     as_of = as_of or work_day(config.schedule.timezone)
     timings: dict[str, float] = {}
+    validated, validation = validate_stage(data, as_of, config, timings)
+    snapshots, split, out_of_time_plan = snapshot_stage(validated.tables, as_of, config, timings)
+    config, search_run_id = search_stage(split, as_of, config, search_trials, search_timeout_seconds, timings)
+    run = TrainingRun(as_of, str(data), config, validated.tables, validation, timings)
+    propensity = propensity_stages(run, snapshots, split, out_of_time_plan, search_run_id)
+    channel = channel_stages(run)
+    with stage("promotion gate" + (" and promotion" if promote else ""), timings):
+        decisions = promotion_gate_task(config, promote)
+    result = TrainResult(
+        as_of=as_of,
+        propensity=propensity,
+        channel=channel,
+        promotion=tuple(decisions),
+        tracking_uri=tracking.tracking_uri(config),
+        input_rows=table_sizes(validated.tables),
+        validation=validation,
+        timings=timings,
+    )
+    attach_training_summary(result, config)
+    return result
+
+
+def validate_stage(data: str, as_of: dt.date, config: Config, timings: dict[str, float]):
+    """The validated input tables (a failed read is retried) and their validation summary."""
     with stage("validate inputs", timings):
         validated = with_retries(load_and_validate, config)(data, night_cutoff(config, as_of), config)
         validation = validation_summary(validated)
+    return validated, validation
+
+
+def snapshot_stage(tables, as_of: dt.date, config: Config, timings: dict[str, float]):
+    """The training snapshots, their out-of-time split and the split's plan (described)."""
     with stage("build training snapshots", timings):
-        snapshots = build_snapshots(validated.tables, as_of, config)
+        snapshots = build_snapshots(tables, as_of, config)
         # One out-of-time split serves the search, the fit, the fairness check, the drift
         # reference and the report.
         blocks = split_plan(snapshots["as_of"], snapshot_plan(config))
         split = split_by_plan(snapshots, blocks)
         out_of_time_plan = blocks.describe()
         logger.info("  %s", out_of_time_plan)
+    return snapshots, split, out_of_time_plan
+
+
+def search_stage(
+    split,
+    as_of: dt.date,
+    config: Config,
+    search_trials: int | None,
+    search_timeout_seconds: float | None,
+    timings: dict[str, float],
+) -> tuple[Config, str | None]:
+    """The config to train with and the search's run id: with the searched parameters when the
+    search runs (``search_trials``, else the config's, above 0), else as given and None."""
     search = config.training.search
     trials = search.trials if search_trials is None else search_trials
-    search_run_id = None
-    if trials > 0:
-        timeout = search_timeout_seconds or search.timeout_seconds
-        with stage(f"hyperparameter search ({trials} trials, at most {timeout:.0f} s)", timings):
-            config, search_run_id = hyperparameter_search(split, as_of, config, trials, timeout)
+    if trials <= 0:
+        return config, None
+    timeout = search_timeout_seconds or search.timeout_seconds
+    with stage(f"hyperparameter search ({trials} trials, at most {timeout:.0f} s)", timings):
+        config, search_run_id = hyperparameter_search(split, as_of, config, trials, timeout)
+    return config, search_run_id
+
+
+def propensity_stages(
+    run: TrainingRun, snapshots, split, out_of_time_plan: str, search_run_id: str | None
+) -> PropensityTraining:
+    """Fit, judge, report, log and register the propensity model on the out-of-time ``split``
+    of ``snapshots``."""
+    config, as_of, timings = run.config, run.as_of, run.timings
+    borrowers = run.tables["borrowers"]
     with stage("fit and evaluate out of time", timings):
         outcome = fit_and_evaluate(split, config)
     with stage("fairness by group and proxy check", timings):
-        fairness = fairness_at_training(split, validated.tables["borrowers"], outcome, as_of, config)
+        fairness = fairness_at_training(split, borrowers, outcome, as_of, config)
     with stage("drift reference of the test block", timings):
         reference = drift_reference_at_training(split, outcome, config)
     with stage("segments, deciles, calibration, SHAP summary and model card", timings):
-        report = training_report_task(
-            split, validated.tables["borrowers"], outcome, as_of, str(data), config, out_of_time_plan
-        )
+        report = training_report_task(split, borrowers, outcome, as_of, run.data, config, out_of_time_plan)
         outcome = dataclasses.replace(outcome, metrics={**outcome.metrics, **report.metrics})
     with stage("what a paying loan pays (share of the arrears)", timings):
-        payment_share = share_of_payments(snapshots, validated.tables, config)
+        payment_share = share_of_payments(snapshots, run.tables, config)
     with stage("log to MLflow and register", timings):
         example = snapshots[list(FEATURE_NAMES)].head(5)
         champion = log_and_register(
             outcome,
             as_of,
-            str(data),
+            run.data,
             config,
             example,
-            validation,
+            run.validation,
             fairness,
             reference,
             report,
             search_run_id,
             out_of_time_plan,
-            tables=validated.tables,
+            tables=run.tables,
             payment_share=payment_share,
         )
-    with stage("build response rows (contacts and their outcomes)", timings):
-        responses = build_responses(validated.tables, as_of, config)
-        channel_gap = channel_history_gap(responses, config.channel_model.min_attempts)
-    if channel_gap is None:
-        channel_champion, channel_metrics = train_channel_stages(
-            responses, as_of, str(data), config, validation, timings, tables=validated.tables
-        )
-    else:
+    return PropensityTraining(
+        model=champion.label,
+        mlflow_run_id=champion.run_id,
+        metrics=outcome.metrics,
+        data=outcome.data_summary,
+        fairness=fairness,
+        out_of_time_plan=out_of_time_plan,
+        search_run_id=search_run_id,
+        lightgbm=config.training.lightgbm.model_dump(),
+    )
+
+
+def channel_stages(run: TrainingRun) -> ChannelTraining:
+    """The best-channel model from the history's response rows, or why the history cannot teach
+    one (the queue then values channels by the stated prior)."""
+    with stage("build response rows (contacts and their outcomes)", run.timings):
+        responses = build_responses(run.tables, run.as_of, run.config)
+        channel_gap = channel_history_gap(responses, run.config.channel_model.min_attempts)
+    treatments = treatment_summary(sampled_rows(responses)).to_dict("records")
+    if channel_gap is not None:
         logger.warning(
             "  no best-channel model: %s; the queue values channels by channel_model.prior_lift", channel_gap
         )
-        channel_champion, channel_metrics = None, {}
-    with stage("promotion gate" + (" and promotion" if promote else ""), timings):
-        decisions = promotion_gate_task(config, promote)
-    result = {
-        "as_of": str(as_of),
-        "model": champion.label,
-        "channel_model": channel_champion.label if channel_champion is not None else None,
-        "channel_model_not_fitted": channel_gap,
-        "channel_metrics": channel_metrics,
-        "treatments": treatment_summary(sampled_rows(responses)).to_dict("records"),
-        "mlflow_run_id": champion.run_id,
-        "tracking_uri": tracking.tracking_uri(config),
-        "metrics": outcome.metrics,
-        "data": outcome.data_summary,
-        "input_rows": table_sizes(validated.tables),
-        "validation": validation,
-        "fairness": fairness,
-        "promotion": [decision.to_dict() for decision in decisions],
-        "search_run_id": search_run_id,
-        "out_of_time_plan": out_of_time_plan,
-        "lightgbm": config.training.lightgbm.model_dump(),
-        "timings": timings,
-    }
-    attach_training_summary(result, config)
-    return result
+        return ChannelTraining(model=None, not_fitted=channel_gap, metrics={}, treatments=treatments)
+    champion, metrics = train_channel_stages(
+        responses, run.as_of, run.data, run.config, run.validation, run.timings, tables=run.tables
+    )
+    return ChannelTraining(model=champion.label, not_fitted=None, metrics=metrics, treatments=treatments)
 
 
 def train_channel_stages(
@@ -621,7 +661,7 @@ def train_channel_stages(
 
 
 @task(name="attach-training-summary", cache_policy=NO_CACHE)
-def attach_training_summary(result: dict, config: Config) -> None:
+def attach_training_summary(result: TrainResult, config: Config) -> None:
     """The training run's summary as a Prefect artifact (best effort: the models are registered)."""
     from prefect import get_run_logger
     from prefect.artifacts import create_markdown_artifact
@@ -631,8 +671,10 @@ def attach_training_summary(result: dict, config: Config) -> None:
     try:
         create_markdown_artifact(
             key="training-summary",
-            markdown=training_summary_markdown(result, tracking.run_link(config, result["mlflow_run_id"])),
-            description=f"Training as of {result['as_of']}",
+            markdown=training_summary_markdown(
+                result.to_dict(), tracking.run_link(config, result.propensity.mlflow_run_id)
+            ),
+            description=f"Training as of {result.as_of}",
         )
     except Exception as error:
         get_run_logger().warning("could not attach the training summary to the flow run: %s", error)

@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from data_contracts.enums import CHANNELS
+from models.channel_history import channel_history_gap
 from models.channel_prior import ChannelPriorModel, is_prior
-from pipelines.train_flow import channel_history_gap
 from recover.config import ChannelModelConfig
 from scoring.choice import explain_channels
 

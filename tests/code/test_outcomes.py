@@ -156,7 +156,7 @@ def test_partial_windows_are_flagged_with_their_money_so_far_and_left_out_of_the
     assert queues.loc["a", "collected"] == 130.0  # both payments fall in June 1's window
     assert queues.loc["b", "collected"] == 80.0  # June 20's window so far
     assert report.tables["deciles"]["loans"].sum() == 2  # the closed queue's rows only
-    assert report.facts["queues_closed"] == 1 and report.facts["queues_partial"] == 1
+    assert report.facts.queues_closed == 1 and report.facts.queues_partial == 1
     # Rows in = rows reported: every archived row is in exactly one run of the queue table.
     assert queues["loans"].sum() == len(history)
 
@@ -175,7 +175,7 @@ def test_a_re_run_of_a_night_supersedes_the_earlier_run():
     report = backfill_report(history, payments(), window_days=5, until=dt.date(2026, 7, 1))
     status = report.tables["queues"].set_index("run_id")["status"]
     assert status.to_dict() == {"early": SUPERSEDED, "late": CLOSED}
-    assert report.facts["rows_closed"] == 2 and report.facts["rows_superseded"] == 3
+    assert report.facts.rows_closed == 2 and report.facts.rows_superseded == 3
     assert report.tables["deciles"]["loans"].sum() == 2
 
 
@@ -307,7 +307,7 @@ def test_the_report_logs_numbers_only_and_counts_unknown_loans():
         until=dt.date(2026, 7, 1),
         known_loans=pd.Series([f"L{i:03d}" for i in range(18)]),
     )
-    assert report.facts["unknown_loans"] == 2
+    assert report.facts.unknown_loans == 2
     assert {"top_decile_share_of_collected", "realized_uplift_pay_rate", "calibration_error"} <= set(
         report.metrics
     )
