@@ -97,7 +97,7 @@ def as_of_instant(as_of: AsOf) -> pd.Timestamp:
     return as_of_date(as_of).tz_localize(UTC)
 
 
-def business_dates(instants: pd.Series, timezone: str) -> pd.Series:
+def business_dates(instants: pd.Series[pd.Timestamp], timezone: str) -> pd.Series:
     """The work day (naive midnight) each UTC instant belongs to on the lender's clock: the day
     whose cut-off it follows, so events of one work day are those between two cut-offs."""
     return instants.dt.tz_convert(timezone).dt.tz_localize(None).dt.normalize()

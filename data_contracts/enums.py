@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 TABLES: tuple[str, ...] = (
     "borrowers",
     "loans",
@@ -15,7 +17,9 @@ INSTALLMENT_FREQUENCIES: tuple[str, ...] = ("weekly", "fortnightly", "monthly")
 
 CHANNELS: tuple[str, ...] = ("call", "sms", "email", "whatsapp", "field_visit", "letter")
 
-DIRECTIONS: tuple[str, ...] = ("outbound", "inbound")
+# A Literal type as well as a tuple: rule packs validate directions against it.
+Direction = Literal["outbound", "inbound"]
+DIRECTIONS: tuple[Direction, ...] = get_args(Direction)
 
 OUTCOMES: tuple[str, ...] = (
     "no_answer",

@@ -7,7 +7,7 @@ types after parsing (see :mod:`data_contracts.parsing`); files may carry them as
 from __future__ import annotations
 
 import zoneinfo
-from typing import Annotated
+from typing import Annotated, Any
 
 import pandas as pd
 import pandera.pandas as pa
@@ -36,7 +36,7 @@ DATAFRAME_CHECK_COLUMNS = {
 }
 
 
-def _non_empty_id(**kwargs) -> pa.Field:
+def _non_empty_id(**kwargs: Any) -> Any:  # pa.Field is typed to return Any
     return pa.Field(str_length={"min_value": 1}, **kwargs)
 
 
@@ -131,7 +131,7 @@ class Interactions(InputTable):
 
     @pa.dataframe_check(error=PROMISE_NEEDS_AMOUNT)
     @classmethod
-    def promise_has_amount(cls, df: pd.DataFrame) -> Series[bool]:
+    def promise_has_amount(cls, df: pd.DataFrame) -> pd.Series[bool]:
         return (df["outcome"] != "promise_to_pay") | df["promised_amount"].notna()
 
 
@@ -145,7 +145,7 @@ class AccountFlags(InputTable):
 
     @pa.dataframe_check(error=FLAG_ENDS_AFTER_START)
     @classmethod
-    def ends_after_start(cls, df: pd.DataFrame) -> Series[bool]:
+    def ends_after_start(cls, df: pd.DataFrame) -> pd.Series[bool]:
         return df["ends_on"].isna() | (df["ends_on"] >= df["starts_on"])
 
 

@@ -217,7 +217,7 @@ class ContactWindows(pa.DataFrameModel):
 
     @pa.dataframe_check(error="a lawful window must start before it ends")
     @classmethod
-    def windows_are_ordered(cls, df: pd.DataFrame) -> Series[bool]:
+    def windows_are_ordered(cls, df: pd.DataFrame) -> pd.Series[bool]:
         return df["window_from_utc"].isna() | (df["window_from_utc"] < df["window_until_utc"])
 
 
@@ -271,7 +271,7 @@ class Queue(AccountKeys):
 
     @pa.dataframe_check(error="the contact window must start before it ends")
     @classmethod
-    def contact_window_is_ordered(cls, df: pd.DataFrame) -> Series[bool]:
+    def contact_window_is_ordered(cls, df: pd.DataFrame) -> pd.Series[bool]:
         return df["contact_from_utc"] < df["contact_until_utc"]
 
     @pa.dataframe_check(error="rows must be sorted by rank, 1..n")

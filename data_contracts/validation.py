@@ -20,6 +20,7 @@ import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -102,9 +103,9 @@ class ValidationResult:
             )
         return pd.DataFrame(rows)
 
-    def held_summary(self) -> dict[str, dict]:
+    def held_summary(self) -> dict[str, dict[str, int | str]]:
         """Per table with held rows: how many, and the earliest and latest held time (ISO)."""
-        out = {}
+        out: dict[str, dict[str, int | str]] = {}
         for table, rows in self.held_rows.items():
             if rows.empty:
                 continue
@@ -129,7 +130,8 @@ class ValidationResult:
     def bad_share(self) -> dict[str, float]:
         """Quarantined rows over rows in, per table."""
         counts = self.counts().set_index("table")
-        return (counts["quarantined"] / counts["rows_in"].clip(lower=1)).to_dict()
+        # The index is the table names and the values floats; the stubs type to_dict() loosely.
+        return cast("dict[str, float]", (counts["quarantined"] / counts["rows_in"].clip(lower=1)).to_dict())
 
     def tables_over(self, max_bad_share: float) -> dict[str, float]:
         """Tables whose share of quarantined rows exceeds ``max_bad_share``."""
@@ -180,7 +182,7 @@ class ValidationResult:
         lines = [
             f"table '{r.table}', column '{r.column}': {r.rule} "
             f"({r.rows:,} rows, e.g. row {r.example_row} = {r.example_value!r})"
-            for r in by_rule.head(limit).itertuples()
+            for r in (by_rule if limit is None else by_rule.head(limit)).itertuples()
         ]
         if limit is not None and len(by_rule) > limit:
             lines.append(f"... and {len(by_rule) - limit} more (table, column, rule) combinations")
@@ -232,7 +234,9 @@ def _failure_frame(
 
 
 def _show(value: object) -> str:
-    return "<missing>" if value is None or (not isinstance(value, str) and pd.isna(value)) else str(value)
+    # pd.isna takes any object; the stubs only list array-likes and known scalar types.
+    missing = value is None or (not isinstance(value, str) and pd.isna(value))  # type: ignore[call-overload]
+    return "<missing>" if missing else str(value)
 
 
 def _short_rule(rule: str) -> str:
@@ -323,7 +327,8 @@ def _dedupe(failures: list[pd.DataFrame]) -> list[pd.DataFrame]:
 def _rows_in(failures: list[pd.DataFrame]) -> pd.Index:
     if not failures:
         return pd.Index([], dtype="int64")
-    return pd.Index(pd.concat(failures)["row"].unique())
+    rows: pd.Index = pd.Index(pd.concat(failures)["row"].unique())
+    return rows
 
 
 def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: AsOf | None = None) -> ValidationResult:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
-from features.point_in_time import as_of_date, events_before
+from features.point_in_time import AsOf, as_of_date, events_before
 
 ACCOUNT_STATE_COLUMNS = [
     "total_due_to_date",
@@ -24,7 +23,7 @@ ACCOUNT_STATE_COLUMNS = [
 def account_state(
     installments: pd.DataFrame,
     payments: pd.DataFrame,
-    as_of: dt.date,
+    as_of: AsOf,
     tolerance: float = 0.01,
 ) -> pd.DataFrame:
     """Arrears of every loan with a schedule, as known strictly before ``as_of``.
@@ -79,7 +78,9 @@ def _on_time_share(due: pd.DataFrame, paid: pd.DataFrame, tolerance: float) -> p
     return settled.groupby(due["loan_id"], observed=True).mean()
 
 
-def paid_between(payments: pd.DataFrame, windows: pd.DataFrame, start: str, end: str) -> np.ndarray:
+def paid_between(
+    payments: pd.DataFrame, windows: pd.DataFrame, start: str, end: str
+) -> npt.NDArray[np.float64]:
     """Amount each window's loan paid in [windows[start], windows[end]) (UTC instants)."""
     if windows.empty:
         return np.zeros(0)
@@ -94,7 +95,7 @@ def _cumulative_payments(payments: pd.DataFrame) -> pd.DataFrame:
     return ordered.assign(cum_paid=running)[["loan_id", "paid_at", "cum_paid"]]
 
 
-def _paid_before(cumulative: pd.DataFrame, keys: pd.DataFrame, instant: str) -> np.ndarray:
+def _paid_before(cumulative: pd.DataFrame, keys: pd.DataFrame, instant: str) -> npt.NDArray[np.float64]:
     """Total each row's loan had paid strictly before ``keys[instant]``, in the rows' order."""
     keyed = keys[["loan_id", instant]].reset_index(drop=True).reset_index(names="_row")
     keyed[instant] = keyed[instant].astype("datetime64[ns, UTC]")

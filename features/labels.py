@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -14,7 +16,8 @@ QUALIFYING_RULES = ("min_overdue_or_installment", "amount_overdue", "one_install
 def qualifying_amount(features: pd.DataFrame, rule: str) -> pd.Series:
     """The amount a loan must pay in the label window to count as paying."""
     if rule == "min_overdue_or_installment":
-        return np.minimum(features["amount_overdue"], features["installment_amount"])
+        # A NumPy ufunc of two Series is a Series; the stubs type np.minimum as an ndarray.
+        return cast(pd.Series, np.minimum(features["amount_overdue"], features["installment_amount"]))
     if rule == "amount_overdue":
         return features["amount_overdue"]
     if rule == "one_installment":

@@ -20,13 +20,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from data_contracts.enums import CHANNELS, RIGHT_PARTY_OUTCOMES
 from features.build import build_features
 from features.labels import label_pays
 from features.point_in_time import UTC, AsOf, Cutoff, as_of_instant, business_dates
-from features.snapshots import planned_dates, rows_by_date, snapshot_dates
+from features.snapshots import SnapshotCallback, planned_dates, rows_by_date, snapshot_dates
 
 NO_CONTACT = "none"
 TREATMENTS: tuple[str, ...] = (NO_CONTACT, *CHANNELS)
@@ -164,7 +165,8 @@ def attempts_on(interactions: pd.DataFrame, day: AsOf) -> pd.DataFrame:
     """Outbound attempts of work day ``day`` (between its cut-off and the next one; a plain date
     is a UTC day): one row per (loan, channel), ``reached`` when any attempt that day reached the
     borrower (:data:`REACHED_OUTCOMES`)."""
-    cutoff = day if isinstance(day, Cutoff) else Cutoff(day)
+    # Cutoff normalises any date-like day itself (pd.Timestamp(day).date()); so does this.
+    cutoff = day if isinstance(day, Cutoff) else Cutoff(pd.Timestamp(day).date())
     that_day = interactions[
         (interactions["direction"] == "outbound")
         & (interactions["occurred_at"] >= cutoff.instant)
@@ -221,7 +223,7 @@ def build_response_set(
     qualifying_rule: str = "min_overdue_or_installment",
     min_amount_overdue: float = 1.0,
     tolerance: float = 0.01,
-    on_snapshot=None,
+    on_snapshot: SnapshotCallback | None = None,
 ) -> pd.DataFrame:
     """Response rows of every response day before ``as_of``; every label window ends by ``as_of``.
 
@@ -235,7 +237,7 @@ def build_response_set(
     ``on_snapshot(i, n, date)`` is called after each day (progress reporting).
     """
 
-    def responses(features: pd.DataFrame, interactions, payments) -> pd.DataFrame:
+    def responses(features: pd.DataFrame, interactions: pd.DataFrame, payments: pd.DataFrame) -> pd.DataFrame:
         return response_rows(
             features,
             interactions,
@@ -301,7 +303,7 @@ def sampled_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[sampled_mask(rows)] if "sampled_day" in rows.columns else rows
 
 
-def tables_of_loans(tables: Mapping[str, pd.DataFrame], loan_ids) -> dict[str, pd.DataFrame]:
+def tables_of_loans(tables: Mapping[str, pd.DataFrame], loan_ids: npt.ArrayLike) -> dict[str, pd.DataFrame]:
     """``tables`` restricted to the rows of ``loan_ids`` (borrowers and other tables unchanged):
     every feature is a function of one loan's rows, so the features of these loans are the same."""
     keep = pd.Index(pd.unique(np.asarray(loan_ids, dtype="object")))

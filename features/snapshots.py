@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import pandas as pd
 
@@ -32,8 +32,24 @@ class SnapshotPlan:
 
 MONTHLY_BOOK_SHARE = 0.8
 
+# ``on_snapshot(i, n, date)``: progress after each of n snapshot dates.
+SnapshotCallback = Callable[[int, int, dt.date], object]
 
-def snapshot_dates(first_day: dt.date, as_of: dt.date, plan, *, monthly: bool = False) -> list[dt.date]:
+
+class DatePlan(Protocol):
+    """What the snapshot calendar reads of a plan (:class:`SnapshotPlan` and the response plan)."""
+
+    @property
+    def every_days(self) -> int: ...
+    @property
+    def min_history_days(self) -> int: ...
+    @property
+    def window_days(self) -> int: ...
+
+
+def snapshot_dates(
+    first_day: dt.date, as_of: dt.date, plan: DatePlan, *, monthly: bool = False
+) -> list[dt.date]:
     """Snapshot dates S, newest first aligned on ``as_of`` (every ``plan.every_days``, or with
     ``monthly`` on the as-of's day of each earlier month), with S + window_days <= as_of and
     S >= first_day + min_history_days."""
@@ -69,7 +85,7 @@ def rows_by_date(
     min_amount_overdue: float = 1.0,
     tolerance: float = 0.01,
     timezone: str = UTC,
-    on_snapshot=None,
+    on_snapshot: SnapshotCallback | None = None,
 ) -> pd.DataFrame:
     """``make_rows(features)`` of the features at each date (cut off at 00:00 on the lender's
     clock ``timezone``), concatenated: the loop shared by training snapshots and contact-response
@@ -85,7 +101,9 @@ def rows_by_date(
     return pd.concat(frames, ignore_index=True)
 
 
-def planned_dates(tables: Mapping[str, pd.DataFrame], as_of: dt.date, plan, what: str) -> list[dt.date]:
+def planned_dates(
+    tables: Mapping[str, pd.DataFrame], as_of: dt.date, plan: DatePlan, what: str
+) -> list[dt.date]:
     """:func:`snapshot_dates` from the first disbursement; a clear error when none fits."""
     first_day = tables["loans"]["disbursed_on"].min().date()
     cadence = getattr(plan, "cadence", "days")
@@ -107,7 +125,7 @@ def build_training_set(
     qualifying_rule: str = "min_overdue_or_installment",
     min_amount_overdue: float = 1.0,
     tolerance: float = 0.01,
-    on_snapshot=None,
+    on_snapshot: SnapshotCallback | None = None,
 ) -> pd.DataFrame:
     """Features at every snapshot date plus the label of the window that follows it (and what
     the loan paid in that window, ``amount_paid_in_window``: evidence, never a model input).
@@ -171,7 +189,7 @@ class SplitPlan:
         return f"out-of-time plan {how}; {blocks}"
 
 
-def split_plan(dates, plan: SnapshotPlan) -> SplitPlan:
+def split_plan(dates: Iterable[dt.date], plan: SnapshotPlan) -> SplitPlan:
     """The blocks of :func:`out_of_time_split` for these snapshot dates.
 
     Test holds the newest ``test_days`` of snapshots, validation the ``validation_days`` before;

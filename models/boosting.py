@@ -7,15 +7,20 @@ import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import TYPE_CHECKING, Any, cast
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shap
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.utils.validation import check_is_fitted
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 
 def model_matrix(
@@ -26,7 +31,7 @@ def model_matrix(
     missing = [name for name in columns if name not in X.columns]
     if missing:
         raise KeyError(f"model inputs missing from the frame: {missing}")
-    matrix = {}
+    matrix: dict[str, pd.Categorical | pd.Series] = {}
     for name in columns:
         if name in categories:
             known = categories[name]
@@ -37,7 +42,7 @@ def model_matrix(
     return pd.DataFrame(matrix, index=X.index)
 
 
-def lgbm_classifier(objective: str, random_state: int, **params) -> lgb.LGBMClassifier:
+def lgbm_classifier(objective: str, random_state: int, **params: Any) -> lgb.LGBMClassifier:
     """A reproducible, quiet LightGBM classifier."""
     return lgb.LGBMClassifier(
         objective=objective,
@@ -49,11 +54,11 @@ def lgbm_classifier(objective: str, random_state: int, **params) -> lgb.LGBMClas
     )
 
 
-_DASK_CLIENT: ContextVar = ContextVar("recover_dask_client", default=None)
+_DASK_CLIENT: ContextVar[Client | None] = ContextVar("recover_dask_client", default=None)
 
 
 @contextmanager
-def fitting_on_dask(client) -> Iterator[None]:
+def fitting_on_dask(client: Client | None) -> Iterator[None]:
     """Within the block, :class:`CalibratedBooster` fits its booster through ``lightgbm.dask`` on
     ``client``'s cluster (None: in process, as outside the block)."""
     token = _DASK_CLIENT.set(client)
@@ -63,7 +68,14 @@ def fitting_on_dask(client) -> Iterator[None]:
         _DASK_CLIENT.reset(token)
 
 
-def _dask_fit(client, workers: int, classifier: lgb.LGBMClassifier, matrix: pd.DataFrame, y, sample_weight):
+def _dask_fit(
+    client: Client,
+    workers: int,
+    classifier: lgb.LGBMClassifier,
+    matrix: pd.DataFrame,
+    y: npt.ArrayLike,
+    sample_weight: npt.ArrayLike | None,
+) -> lgb.LGBMClassifier:
     """``classifier`` fitted by lightgbm.dask on the cluster, as a local LGBMClassifier. The rows
     are cut into one partition per worker (``workers`` of them); LightGBM's own network joins them."""
     import dask.dataframe as dd
@@ -76,7 +88,8 @@ def _dask_fit(client, workers: int, classifier: lgb.LGBMClassifier, matrix: pd.D
     with client.as_current(), warnings.catch_warnings():
         # lightgbm.dask sets each worker's threads itself, and says so about n_jobs.
         warnings.filterwarnings("ignore", message="Parameter n_jobs will be ignored")
-        rows = client.persist(dd.from_pandas(frame, npartitions=workers, sort=False))
+        # dask.dataframe.from_pandas carries no annotations.
+        rows = client.persist(dd.from_pandas(frame, npartitions=workers, sort=False))  # type: ignore[no-untyped-call]
         model = lgb.DaskLGBMClassifier(client=client, **params)
         model.fit(
             rows[list(matrix.columns)],
@@ -87,7 +100,12 @@ def _dask_fit(client, workers: int, classifier: lgb.LGBMClassifier, matrix: pd.D
 
 
 def best_iteration(
-    booster: lgb.Booster, X: pd.DataFrame, y, weight, metric: str | Sequence[str], patience: int | None
+    booster: lgb.Booster,
+    X: pd.DataFrame,
+    y: npt.ArrayLike,
+    weight: npt.ArrayLike | None,
+    metric: str | Sequence[str],
+    patience: int | None,
 ) -> int:
     """The iteration LightGBM's early stopping would keep, found after a fit without it: each
     ``metric`` ("auc", "binary_logloss") on ``X`` after every tree; the first metric to go
@@ -115,7 +133,8 @@ def best_iteration(
     return best[metrics[0]][1] + 1
 
 
-class CalibratedBooster(ClassifierMixin, BaseEstimator):
+# sklearn ships no type information, so its base classes are Any to the type checker.
+class CalibratedBooster(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     """A monotone binary LightGBM booster whose margin is Platt-calibrated.
 
     Subclasses set ``feature_names_in_`` (column order) and ``categories_`` before calling
@@ -126,11 +145,11 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
     def _fit_booster(
         self,
         X: pd.DataFrame,
-        y,
+        y: npt.ArrayLike,
         *,
-        params: dict,
+        params: Mapping[str, Any],
         monotone: Sequence[int],
-        eval_set: tuple[pd.DataFrame, object] | None,
+        eval_set: tuple[pd.DataFrame, npt.ArrayLike] | None,
         eval_metric: str,
         sample_weight: np.ndarray | None = None,
         eval_weight: np.ndarray | None = None,
@@ -146,7 +165,7 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
             monotone_constraints_method="intermediate",
             **params,
         )
-        fit_kwargs: dict[str, object] = {}
+        fit_kwargs: dict[str, Any] = {}  # LightGBM's fit arguments, each of its own type
         if eval_set is not None:
             X_eval, y_eval = eval_set
             fit_kwargs.update(
@@ -218,7 +237,8 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
         margin = self.decision_function(X).reshape(-1, 1)
         if margin.size == 0:
             return np.empty((0, 2))
-        return self.calibrator_.predict_proba(margin)
+        probabilities: np.ndarray = self.calibrator_.predict_proba(margin)  # sklearn: untyped
+        return probabilities
 
     def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
@@ -226,7 +246,11 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):
     def _margin(self, matrix: pd.DataFrame) -> np.ndarray:
         if matrix.empty:  # LightGBM refuses empty input; a night with nothing to score is normal
             return np.empty(0)
-        return self.classifier_.booster_.predict(matrix, raw_score=True, num_iteration=self.best_iteration_)
+        # Raw scores of a dense frame are an array (lists and sparse matrices are for pred_contrib).
+        return cast(
+            np.ndarray,
+            self.classifier_.booster_.predict(matrix, raw_score=True, num_iteration=self.best_iteration_),
+        )
 
     def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
         return model_matrix(X, list(self.feature_names_in_), self.categories_)

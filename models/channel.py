@@ -39,8 +39,10 @@ the self-cure S-learner comparable (``ipw=True``).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Self, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
@@ -79,7 +81,8 @@ def _split_inputs(features: Sequence[str]) -> tuple[list[str], list[str]]:
     return numeric, categorical
 
 
-class ContactPolicyModel(BaseEstimator):
+# sklearn ships no type information, so its base classes are Any to the type checker.
+class ContactPolicyModel(BaseEstimator):  # type: ignore[misc]
     """P(treatment | account) of the policy that produced the history (multiclass LightGBM).
 
     ``treatment`` is ``none`` or a channel. Used for inverse-propensity weights and to show how
@@ -87,13 +90,16 @@ class ContactPolicyModel(BaseEstimator):
     """
 
     def __init__(
-        self, params: dict | None = None, features: Sequence[str] = FEATURE_NAMES, random_state: int = 7
-    ):
+        self,
+        params: Mapping[str, object] | None = None,
+        features: Sequence[str] = FEATURE_NAMES,
+        random_state: int = 7,
+    ) -> None:
         self.params = params
         self.features = features
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, treatment):
+    def fit(self, X: pd.DataFrame, treatment: npt.ArrayLike) -> Self:
         numeric, categorical = _split_inputs(self.features)
         self.categories_ = {name: sorted(X[name].dropna().astype(str).unique()) for name in categorical}
         self.feature_names_in_ = np.asarray([*numeric, *categorical], dtype=object)
@@ -114,7 +120,7 @@ class ContactPolicyModel(BaseEstimator):
         proba = self.classifier_.predict_proba(self._matrix(X))
         return pd.DataFrame(proba, index=X.index, columns=list(self.classes_))
 
-    def weights(self, X: pd.DataFrame, treatment, *, clip: float = 20.0) -> np.ndarray:
+    def weights(self, X: pd.DataFrame, treatment: npt.ArrayLike, *, clip: float = 20.0) -> np.ndarray:
         """Stabilised inverse-propensity weights P(t) / P(t | x), capped at ``clip`` and
         normalised to mean 1 (extreme weights come from near-deterministic old rules)."""
         treatment = pd.Series(np.asarray(treatment), dtype="str")
@@ -125,7 +131,8 @@ class ContactPolicyModel(BaseEstimator):
         own = np.clip(proba[np.arange(len(column)), column], 1e-6, 1.0)
         raw = self.marginal_[column] / own
         capped = np.minimum(raw, clip)
-        return capped / capped.mean()
+        weights: np.ndarray = capped / capped.mean()  # NumPy types np.clip and mean() as Any
+        return weights
 
     def _matrix(self, X: pd.DataFrame) -> pd.DataFrame:
         return model_matrix(X, list(self.feature_names_in_), self.categories_)
@@ -146,7 +153,7 @@ def _weighted_moments(values: pd.Series, weights: pd.Series, mask: pd.Series) ->
 
 
 def standardized_differences(
-    X: pd.DataFrame, treatment, weights: np.ndarray | None, columns: Sequence[str]
+    X: pd.DataFrame, treatment: npt.ArrayLike, weights: np.ndarray | None, columns: Sequence[str]
 ) -> pd.DataFrame:
     """Standardised mean difference of each column between each channel's rows and the
     ``none`` rows, optionally weighted: |SMD| < 0.1 is the usual mark of balance."""
@@ -180,13 +187,18 @@ class ResponseWhenReachedModel(CalibratedBooster):
     """
 
     def __init__(
-        self, params: dict | None = None, features: Sequence[str] = FEATURE_NAMES, random_state: int = 7
-    ):
+        self,
+        params: Mapping[str, object] | None = None,
+        features: Sequence[str] = FEATURE_NAMES,
+        random_state: int = 7,
+    ) -> None:
         self.params = params
         self.features = features
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y, *, eval_set: tuple[pd.DataFrame, object] | None = None):
+    def fit(
+        self, X: pd.DataFrame, y: npt.ArrayLike, *, eval_set: tuple[pd.DataFrame, npt.ArrayLike] | None = None
+    ) -> Self:
         if (X["channel"] == NO_CONTACT).any():
             raise ValueError("the response-when-reached model learns from attempts only, not 'none' rows")
         numeric, categorical = _split_inputs(self.features)
@@ -238,14 +250,14 @@ class ChannelResponseModel(CalibratedBooster):
 
     def __init__(
         self,
-        params: dict | None = None,
+        params: Mapping[str, object] | None = None,
         features: Sequence[str] = FEATURE_NAMES,
         ipw: bool = True,
         weight_clip: float = 20.0,
         prior_lift: Mapping[str, float] | None = None,
         min_propensity: float = 0.01,
         random_state: int = 7,
-    ):
+    ) -> None:
         self.params = params
         self.features = features
         self.ipw = ipw
@@ -254,7 +266,14 @@ class ChannelResponseModel(CalibratedBooster):
         self.min_propensity = min_propensity
         self.random_state = random_state
 
-    def fit(self, X: pd.DataFrame, y, *, reached=None, eval_set: tuple[pd.DataFrame, object] | None = None):
+    def fit(
+        self,
+        X: pd.DataFrame,
+        y: npt.ArrayLike,
+        *,
+        reached: npt.ArrayLike | None = None,
+        eval_set: tuple[pd.DataFrame, npt.ArrayLike] | None = None,
+    ) -> Self:
         """Fit the old-policy model (when ``ipw``), the weighted self-cure S-learner, the reach
         model and the response-when-reached model; the S-learner and the response-when-reached
         booster early-stop and are Platt-calibrated on ``eval_set`` (its attempts, for the
@@ -334,7 +353,9 @@ class ChannelResponseModel(CalibratedBooster):
         out = np.full(len(X), np.nan)
         treated = (X["channel"] != NO_CONTACT).to_numpy()
         if treated.any():
-            out[treated] = self.reach_model_.predict_proba(self._matrix(X[treated]))[:, 1]
+            # Probabilities of a dense frame are an array (lists and sparse are for pred_contrib).
+            proba = cast(np.ndarray, self.reach_model_.predict_proba(self._matrix(X[treated])))
+            out[treated] = proba[:, 1]
         return out
 
     def uplift(self, X: pd.DataFrame) -> pd.DataFrame:

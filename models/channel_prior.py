@@ -18,19 +18,23 @@ exploration share gives the randomised contacts a later training learns from.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Self, TypeGuard, cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from data_contracts.enums import CHANNELS
 from features.responses import NO_CONTACT
+from models.evaluation import ProbabilityModel
 
 PRIOR_LABEL = "prior"
 
 
-class ChannelPriorModel(BaseEstimator):
+# sklearn ships no type information, so its base classes are Any to the type checker.
+class ChannelPriorModel(BaseEstimator):  # type: ignore[misc]
     """Channel response from a stated prior on top of the propensity model (module docstring).
 
     Parameters
@@ -40,12 +44,17 @@ class ChannelPriorModel(BaseEstimator):
     reason : why no channel model was learnt; every channel reason and the manifest carry it.
     """
 
-    def __init__(self, propensity=None, prior_lift: Mapping[str, float] | None = None, reason: str = ""):
+    def __init__(
+        self,
+        propensity: ProbabilityModel | None = None,
+        prior_lift: Mapping[str, float] | None = None,
+        reason: str = "",
+    ) -> None:
         self.propensity = propensity
         self.prior_lift = prior_lift
         self.reason = reason
 
-    def fit(self, X=None, y=None):
+    def fit(self, X: pd.DataFrame | None = None, y: npt.ArrayLike | None = None) -> Self:
         """Nothing is learnt: checks the prior names every channel with a lift in [0, 1]."""
         lift = dict(self.prior_lift or {})
         missing = sorted(set(CHANNELS) - set(lift))
@@ -73,7 +82,9 @@ class ChannelPriorModel(BaseEstimator):
                 "overlap_weight",
             ]
             return pd.DataFrame(columns=columns, index=X.index, dtype="float64")
-        p_none = np.asarray(self.propensity.predict_proba(X)[:, 1], dtype="float64")
+        # None is only the unfitted default sklearn's clone needs; a model in use is given one.
+        propensity = cast(ProbabilityModel, self.propensity)
+        p_none = np.asarray(propensity.predict_proba(X)[:, 1], dtype="float64")
         channel = X["channel"].astype("str")
         lift = channel.map(self.lift_).fillna(0.0).to_numpy(dtype="float64")
         lift = np.where(channel.to_numpy() == NO_CONTACT, 0.0, lift)
@@ -111,7 +122,7 @@ class ChannelPriorModel(BaseEstimator):
         )
 
 
-def is_prior(model) -> bool:
+def is_prior(model: object) -> TypeGuard[ChannelPriorModel]:
     """Whether ``model`` is the stated prior rather than a learnt best-channel model."""
     return isinstance(model, ChannelPriorModel)
 

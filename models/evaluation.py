@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import brier_score_loss, log_loss, roc_auc_score
 
 
-def expected_calibration_error(y_true, p_pred, n_bins: int = 10) -> float:
+class ProbabilityModel(Protocol):
+    """A fitted binary classifier as evaluation sees it: P(class) per row, shape (n, 2)."""
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray: ...
+
+
+def expected_calibration_error(y_true: npt.ArrayLike, p_pred: npt.ArrayLike, n_bins: int = 10) -> float:
     """Mean |observed - predicted| over equal-width probability bins, weighted by bin size."""
     y_true = np.asarray(y_true, dtype=float)
     p_pred = np.asarray(p_pred, dtype=float)
@@ -21,10 +30,11 @@ def expected_calibration_error(y_true, p_pred, n_bins: int = 10) -> float:
     return float(error)
 
 
-def classification_metrics(y_true, p_pred) -> dict[str, float]:
+def classification_metrics(y_true: npt.ArrayLike, p_pred: npt.ArrayLike) -> dict[str, float]:
     """AUC, Brier score, log loss, calibration error and base rate of one block."""
     y_true = np.asarray(y_true)
-    p_pred = np.clip(np.asarray(p_pred, dtype=float), 1e-6, 1 - 1e-6)
+    # ndarray.clip is what np.clip calls; the stubs type only the method's result.
+    p_pred = np.asarray(p_pred, dtype=float).clip(1e-6, 1 - 1e-6)
     return {
         "auc": float(roc_auc_score(y_true, p_pred)),
         "brier": float(brier_score_loss(y_true, p_pred)),
@@ -41,12 +51,12 @@ def days_past_due_heuristic(features: pd.DataFrame) -> np.ndarray:
     return -features["days_past_due"].to_numpy(dtype=float)
 
 
-def heuristic_auc(features: pd.DataFrame, y_true) -> float:
+def heuristic_auc(features: pd.DataFrame, y_true: npt.ArrayLike) -> float:
     """Out-of-time AUC of the days-past-due heuristic on the same rows."""
     return float(roc_auc_score(np.asarray(y_true), days_past_due_heuristic(features)))
 
 
-def recovery_captured(frame: pd.DataFrame, p_pay, capacity: int) -> float:
+def recovery_captured(frame: pd.DataFrame, p_pay: npt.ArrayLike, capacity: int) -> float:
     """Share of the money paid in the label window that the top ``capacity`` loans of each
     snapshot date, ranked by expected recovery (p_pay x qualifying amount), had paid.
 
@@ -72,7 +82,9 @@ def recovery_captured(frame: pd.DataFrame, p_pay, capacity: int) -> float:
     return float(ranked.loc[rank <= capacity, "paid"].sum() / total) if total > 0 else float("nan")
 
 
-def decile_table(y_true, p_pay, amount_paid=None, n_bins: int = 10) -> pd.DataFrame:
+def decile_table(
+    y_true: npt.ArrayLike, p_pay: npt.ArrayLike, amount_paid: npt.ArrayLike | None = None, n_bins: int = 10
+) -> pd.DataFrame:
     """Lift and gains by score decile (decile 1 = the highest scores): rows, mean prediction,
     observed pay rate, lift over the overall rate, cumulative share of payers captured and,
     with ``amount_paid``, of money paid."""
@@ -98,7 +110,7 @@ def decile_table(y_true, p_pay, amount_paid=None, n_bins: int = 10) -> pd.DataFr
     return table.reset_index()
 
 
-def calibration_table(y_true, p_pay, n_bins: int = 10) -> pd.DataFrame:
+def calibration_table(y_true: npt.ArrayLike, p_pay: npt.ArrayLike, n_bins: int = 10) -> pd.DataFrame:
     """Observed pay rate against mean prediction in equal-width probability bins (the points of
     a reliability diagram; empty bins omitted)."""
     y = np.asarray(y_true, dtype="float64")
@@ -116,7 +128,7 @@ def calibration_table(y_true, p_pay, n_bins: int = 10) -> pd.DataFrame:
 DPD_BUCKETS = (0, 30, 60, 90, 180, np.inf)
 
 
-def dpd_bucket(days_past_due) -> pd.Series:
+def dpd_bucket(days_past_due: npt.ArrayLike) -> pd.Series:
     """Days past due in the buckets collection reports use: 1-30, 31-60, 61-90, 91-180, 181+."""
     labels = ["1-30", "31-60", "61-90", "91-180", "181+"]
     return pd.cut(
@@ -124,7 +136,9 @@ def dpd_bucket(days_past_due) -> pd.Series:
     )
 
 
-def segment_metrics(frame: pd.DataFrame, y_true, p_pay, segments: dict[str, pd.Series]) -> pd.DataFrame:
+def segment_metrics(
+    frame: pd.DataFrame, y_true: npt.ArrayLike, p_pay: npt.ArrayLike, segments: dict[str, pd.Series]
+) -> pd.DataFrame:
     """Out-of-time metrics per segment value (e.g. product, days-past-due bucket, region): rows,
     pay rate, mean prediction, AUC (NaN with one class), Brier and calibration error."""
     y = pd.Series(np.asarray(y_true, dtype="float64"), index=frame.index)

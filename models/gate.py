@@ -17,10 +17,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from models.evaluation import classification_metrics, heuristic_auc, recovery_captured
+from models.evaluation import ProbabilityModel, classification_metrics, heuristic_auc, recovery_captured
 from models.performance import group_performance
 
 # Direction of each metric: +1 higher is better, -1 lower is better.
@@ -66,7 +67,7 @@ class GateResult:
     verdict: str
     warnings: tuple[str, ...] = ()
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, object]:
         return {
             "passed": self.passed,
             "verdict": self.verdict,
@@ -76,7 +77,7 @@ class GateResult:
 
 
 def fairness_evidence(
-    y_true, p_pay, groups: pd.DataFrame, attributes: Sequence[str], min_group_size: int
+    y_true: npt.ArrayLike, p_pay: npt.ArrayLike, groups: pd.DataFrame, attributes: Sequence[str], min_group_size: int
 ) -> dict[str, float]:
     """The review report's model-fairness figures: the widest gap in AUC between two groups of
     one attribute, and the worst calibration error of any group large enough to be judged."""
@@ -90,7 +91,7 @@ def fairness_evidence(
 
 
 def propensity_evidence(
-    model,
+    model: ProbabilityModel,
     block: pd.DataFrame,
     *,
     capacity: int,
@@ -175,7 +176,7 @@ def with_group_columns(block: pd.DataFrame, groups: pd.DataFrame, attributes: Se
     return block.assign(**{f"{GROUP_PREFIX}{name}": groups[name].to_numpy() for name in attributes})
 
 
-def channel_evidence(model, block: pd.DataFrame) -> dict[str, float]:
+def channel_evidence(model: ProbabilityModel, block: pd.DataFrame) -> dict[str, float]:
     """AUC, Brier and calibration error of the best-channel model's response prediction (each
     row under its own treatment) on labelled response rows."""
     metrics = classification_metrics(block["label"], model.predict_proba(block)[:, 1])

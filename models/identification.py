@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from models.evaluation import dpd_bucket
@@ -45,7 +46,7 @@ IDENTIFICATION_COLUMNS = [
 ]
 
 
-def overlap_weights(propensity, min_propensity: float) -> np.ndarray:
+def overlap_weights(propensity: npt.ArrayLike, min_propensity: float) -> np.ndarray:
     """w = min(1, e / min_propensity): 1 where the old policy used the channel on such accounts
     at least ``min_propensity`` of their days, 0 where it never did."""
     if min_propensity <= 0:
@@ -53,16 +54,22 @@ def overlap_weights(propensity, min_propensity: float) -> np.ndarray:
     return np.clip(np.asarray(propensity, dtype="float64") / min_propensity, 0.0, 1.0)
 
 
-def prior_effect(channel, p_self_cure, prior_lift: Mapping[str, float]) -> np.ndarray:
+def prior_effect(
+    channel: npt.ArrayLike, p_self_cure: npt.ArrayLike, prior_lift: Mapping[str, float]
+) -> np.ndarray:
     """The stated prior's effect: ``prior_lift[c]`` of the gap to paying (0 for no contact)."""
     lift = pd.Series(np.asarray(channel, dtype="str")).map(dict(prior_lift)).fillna(0.0)
     return lift.to_numpy(dtype="float64") * (1.0 - np.asarray(p_self_cure, dtype="float64"))
 
 
-def shrink_to_prior(learnt, prior, weight) -> np.ndarray:
+def shrink_to_prior(learnt: npt.ArrayLike, prior: npt.ArrayLike, weight: npt.ArrayLike) -> np.ndarray:
     """The effect the queue uses: the learnt effect where identified, the prior where not."""
     weight = np.asarray(weight, dtype="float64")
-    return weight * np.asarray(learnt, dtype="float64") + (1.0 - weight) * np.asarray(prior, dtype="float64")
+    # NumPy types the product of two arrays of unknown dtype as Any.
+    effect: np.ndarray = weight * np.asarray(learnt, dtype="float64") + (1.0 - weight) * np.asarray(
+        prior, dtype="float64"
+    )
+    return effect
 
 
 def identification_table(

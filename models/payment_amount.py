@@ -16,8 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from data_contracts.artifacts import PAYMENT_AMOUNT_ARTIFACT
@@ -43,7 +45,7 @@ class PaymentShare:
     overall: float
     rows: tuple[int, ...]
 
-    def share(self, installments_overdue) -> np.ndarray:
+    def share(self, installments_overdue: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The share for each loan (``overall`` where the count is missing)."""
         count = np.asarray(installments_overdue, dtype="float64")
         bucket = np.searchsorted(np.asarray(self.edges), count, side="left")
@@ -55,7 +57,7 @@ class PaymentShare:
         overdue = features["amount_overdue"].to_numpy(dtype="float64")
         return overdue * self.share(features["n_installments_overdue"])
 
-    def to_document(self) -> dict:
+    def to_document(self) -> dict[str, object]:
         """A JSON-ready record (logged beside the propensity model)."""
         return {
             "edges": list(self.edges),
@@ -68,7 +70,7 @@ class PaymentShare:
         }
 
     @classmethod
-    def from_document(cls, document: Mapping) -> PaymentShare:
+    def from_document(cls, document: Mapping[str, Any]) -> PaymentShare:
         """The share a training run logged (:meth:`to_document`)."""
         return cls(
             edges=tuple(float(e) for e in document["edges"]),
@@ -78,7 +80,7 @@ class PaymentShare:
         )
 
 
-def payment_share_from(document: Mapping | None) -> PaymentShare | None:
+def payment_share_from(document: Mapping[str, Any] | None) -> PaymentShare | None:
     """The share a training run logged, or None (a champion trained before it was logged)."""
     return PaymentShare.from_document(document) if document else None
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Self
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES, spec
@@ -42,16 +44,18 @@ class PropensityModel(CalibratedBooster):
 
     def __init__(
         self,
-        params: dict | None = None,
+        params: Mapping[str, object] | None = None,
         features: Sequence[str] = FEATURE_NAMES,
         random_state: int = 7,
-    ):
+    ) -> None:
         self.params = params
         self.features = features
         self.random_state = random_state
 
     # -- fitting -----------------------------------------------------------------------------
-    def fit(self, X: pd.DataFrame, y, *, eval_set: tuple[pd.DataFrame, object] | None = None):
+    def fit(
+        self, X: pd.DataFrame, y: npt.ArrayLike, *, eval_set: tuple[pd.DataFrame, npt.ArrayLike] | None = None
+    ) -> Self:
         """Fit the booster (early-stopped on ``eval_set``) and calibrate on ``eval_set``."""
         for name in self.features:
             spec(name)  # every input must be catalogued

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import lightgbm as lgb
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
@@ -56,7 +58,7 @@ class UnconstrainedPropensityModel(PropensityModel):
     parameters, inputs, early stopping and calibration): the variant training fits beside the
     constrained one and keeps only when the validation block prefers it."""
 
-    def _fit_booster(self, X, y, *, monotone: Sequence[int], **kwargs) -> None:
+    def _fit_booster(self, X: pd.DataFrame, y: npt.ArrayLike, *, monotone: Sequence[int], **kwargs: Any) -> None:
         super()._fit_booster(X, y, monotone=[0] * len(monotone), **kwargs)
 
 
@@ -82,7 +84,11 @@ def informative_features(
             dropped[name] = "all missing"
         elif column.nunique(dropna=False) <= 1:
             dropped[name] = f"constant ({present.iloc[0]})"
-        elif several and (column.groupby(snapshots, observed=True).nunique(dropna=False) <= 1).all():
+        elif (
+            several
+            and snapshots is not None  # implied by several; says so to the type checker
+            and (column.groupby(snapshots, observed=True).nunique(dropna=False) <= 1).all()
+        ):
             dropped[name] = "varies only with the snapshot date"
         else:
             used.append(name)
@@ -107,7 +113,9 @@ class PlainLightGBM:
         """P(pay) of each row of ``block`` (uncalibrated: only its ranking is judged)."""
         if not len(block):
             return np.empty(0)
-        return self.classifier.predict_proba(model_matrix(block, list(self.features), self.categories))[:, 1]
+        # Probabilities of a dense frame are an array (lists and sparse are for pred_contrib).
+        proba = self.classifier.predict_proba(model_matrix(block, list(self.features), self.categories))
+        return cast(np.ndarray, proba)[:, 1]
 
 
 def fit_plain_lightgbm(
@@ -142,14 +150,14 @@ def _block_summary(block: pd.DataFrame) -> dict[str, object]:
     }
 
 
-def _auc(y_true, scores) -> float:
+def _auc(y_true: npt.ArrayLike, scores: npt.ArrayLike) -> float:
     y_true = np.asarray(y_true)
     return float(roc_auc_score(y_true, scores)) if len(np.unique(y_true)) == 2 else float("nan")
 
 
 def train_propensity(
     split: dict[str, pd.DataFrame],
-    params: dict,
+    params: Mapping[str, Any],
     random_state: int,
     *,
     features: Sequence[str] = FEATURE_NAMES,
@@ -173,8 +181,8 @@ def train_propensity(
     variants = {"constrained": PropensityModel, "unconstrained": UnconstrainedPropensityModel}
     if not any(spec(name).monotone for name in used):
         del variants["unconstrained"]  # nothing to constrain: the same booster twice
-    fitted = {}
-    valid_auc = {}
+    fitted: dict[str, PropensityModel] = {}
+    valid_auc: dict[str, float] = {}
     for variant, kind in variants.items():
         fitted[variant] = kind(params=params, features=tuple(used), random_state=random_state).fit(
             train, train["label"], eval_set=(valid, valid["label"])
@@ -227,7 +235,7 @@ def train_propensity(
 
 def train_channel(
     split: dict[str, pd.DataFrame],
-    params: dict,
+    params: Mapping[str, Any],
     random_state: int,
     *,
     ipw: bool = True,
@@ -296,7 +304,7 @@ def train_channel(
         after = standardized_differences(balanced, balanced["channel"], weights, columns)
         metrics["ipw_mean_abs_smd_before"] = float(before["smd"].abs().mean())
         metrics["ipw_mean_abs_smd_after"] = float(after["smd"].abs().mean())
-    summary = {name: _block_summary(block) for name, block in split.items()}
+    summary: dict[str, object] = {name: _block_summary(block) for name, block in split.items()}
     summary["treatments"] = sampled_rows(train)["channel"].value_counts().to_dict()
     summary["attempts"] = train.loc[train["channel"] != "none", "channel"].value_counts().to_dict()
     return TrainingOutcome(model=model, metrics=metrics, data_summary=summary)

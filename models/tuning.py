@@ -10,18 +10,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from models.evaluation import classification_metrics
 from models.propensity import PropensityModel
 
+if TYPE_CHECKING:
+    import optuna
+
 # Called after each trial with (trial number, the trial's LightGBM parameters, its validation
 # metrics); the training flow logs each call as a nested MLflow run.
-TrialCallback = Callable[[int, dict, dict], None]
+TrialCallback = Callable[[int, dict[str, object], dict[str, float]], None]
 
 
-def suggest_params(trial) -> dict[str, object]:
+def suggest_params(trial: optuna.Trial) -> dict[str, object]:
     """The searched LightGBM parameters: tree size, learning rate, leaf size, row and column
     sampling, L2 penalty. The number of trees is not searched: early stopping sets it."""
     return {
@@ -48,7 +52,7 @@ class SearchResult:
 
 def search_propensity(
     split: Mapping[str, pd.DataFrame],
-    base_params: dict,
+    base_params: Mapping[str, object],
     *,
     n_trials: int,
     timeout_seconds: float | None,
@@ -66,7 +70,7 @@ def search_propensity(
     train, valid = split["train"], split["valid"]
     base = {**base_params, "early_stopping_rounds": base_params.get("early_stopping_rounds", 50)}
 
-    def objective(trial) -> float:
+    def objective(trial: optuna.Trial) -> float:
         params = {**base, **suggest_params(trial)}
         model = PropensityModel(params=params, random_state=seed).fit(
             train, train["label"], eval_set=(valid, valid["label"])

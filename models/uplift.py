@@ -10,11 +10,16 @@ normalised by the number of rows (Radcliffe 2007).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 
-def _ordered(outcome, treated, score):
+def _ordered(
+    outcome: npt.ArrayLike, treated: npt.ArrayLike, score: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]]:
     outcome = np.asarray(outcome, dtype=float)
     treated = np.asarray(treated, dtype=bool)
     score = np.asarray(score, dtype=float)
@@ -25,7 +30,7 @@ def _ordered(outcome, treated, score):
     return outcome[order], treated[order]
 
 
-def qini_curve(outcome, treated, score) -> pd.DataFrame:
+def qini_curve(outcome: npt.ArrayLike, treated: npt.ArrayLike, score: npt.ArrayLike) -> pd.DataFrame:
     """Qini curve: for each cut-off n (rows targeted, best predicted uplift first), the
     incremental responders and the random-targeting line."""
     y, t = _ordered(outcome, treated, score)
@@ -40,7 +45,7 @@ def qini_curve(outcome, treated, score) -> pd.DataFrame:
     return pd.DataFrame({"targeted": n, "qini": gain, "random": total * n / max(len(y), 1)})
 
 
-def qini_coefficient(outcome, treated, score) -> float:
+def qini_coefficient(outcome: npt.ArrayLike, treated: npt.ArrayLike, score: npt.ArrayLike) -> float:
     """Area between the Qini curve and random targeting, per row (0 = no better than random)."""
     curve = qini_curve(outcome, treated, score)
     if curve.empty:
@@ -48,7 +53,9 @@ def qini_coefficient(outcome, treated, score) -> float:
     return float((curve["qini"] - curve["random"]).mean())
 
 
-def uplift_at_k(outcome, treated, score, k: float = 0.3) -> float:
+def uplift_at_k(
+    outcome: npt.ArrayLike, treated: npt.ArrayLike, score: npt.ArrayLike, k: float = 0.3
+) -> float:
     """Response rate of treated minus control among the top ``k`` share by predicted uplift."""
     if not 0 < k <= 1:
         raise ValueError("k is a share in (0, 1]")
@@ -60,7 +67,13 @@ def uplift_at_k(outcome, treated, score, k: float = 0.3) -> float:
     return float(y[t].mean() - y[~t].mean())
 
 
-def uplift_report(outcome, treated, score, *, ks=(0.1, 0.3, 0.5)) -> dict[str, float]:
+def uplift_report(
+    outcome: npt.ArrayLike,
+    treated: npt.ArrayLike,
+    score: npt.ArrayLike,
+    *,
+    ks: Iterable[float] = (0.1, 0.3, 0.5),
+) -> dict[str, float]:
     """Qini coefficient, uplift at each k, and the overall treated-minus-control difference."""
     outcome = np.asarray(outcome, dtype=float)
     treated = np.asarray(treated, dtype=bool)

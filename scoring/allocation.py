@@ -20,8 +20,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 LIKELY_SELF_CURE = "likely to pay without contact"
@@ -75,7 +77,7 @@ def incremental_values(options: pd.DataFrame, channel_cost: Mapping[str, float])
     return (options["p_contact"] - options["p_self_cure"]) * amount_at_stake(options) - cost
 
 
-def repeat_contact_factor(recent_contacts, discount: float) -> np.ndarray:
+def repeat_contact_factor(recent_contacts: npt.ArrayLike, discount: float) -> np.ndarray:
     """How much of a contact's effect is left after the loan's recent contacts:
     ``discount ** recent_contacts`` (1 when ``discount`` is 1 or nothing was recent; a missing
     count reads as none).
@@ -85,10 +87,13 @@ def repeat_contact_factor(recent_contacts, discount: float) -> np.ndarray:
     the arrears that caused it. Without it the nightly queue sends the same top loans a contact
     every night (measured in tidewater's closed loop: 9 contacts in 9 days on the same loans)."""
     count = np.nan_to_num(np.asarray(recent_contacts, dtype="float64"), nan=0.0)
-    return np.power(float(discount), np.maximum(count, 0.0))
+    factor: np.ndarray = np.power(float(discount), np.maximum(count, 0.0))  # NumPy: Any
+    return factor
 
 
-def with_repeat_contact_discount(options: pd.DataFrame, recent_contacts, discount: float) -> pd.DataFrame:
+def with_repeat_contact_discount(
+    options: pd.DataFrame, recent_contacts: npt.ArrayLike, discount: float
+) -> pd.DataFrame:
     """``options`` with each contact's effect (p_contact - p_self_cure) scaled by
     :func:`repeat_contact_factor`; ``p_contact`` stays within [0, 1]."""
     if discount >= 1.0:
@@ -202,8 +207,10 @@ def allocate(
     remaining_capacity = dict(capacity)
     used = explore["resource"].value_counts()
     for resource, count in used.items():
-        if remaining_capacity.get(resource) is not None:
-            remaining_capacity[resource] = max(int(remaining_capacity[resource]) - int(count), 0)
+        name = cast(str, resource)  # a resource (team) name; the stubs key items() by Hashable
+        limit = remaining_capacity.get(name)
+        if limit is not None:
+            remaining_capacity[name] = max(int(limit) - int(count), 0)
     rest = open_options[~open_options["loan_id"].isin(set(explore["loan_id"]))]
     granted = greedy_allocation(rest, remaining_capacity).assign(within_capacity=True, exploration=False)
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from typing import TYPE_CHECKING, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -26,6 +27,13 @@ from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
 from scoring.frames import member_of
 from scoring.reasons import channel_reasons
 from scoring.teams import team_capacity, team_names
+
+if TYPE_CHECKING:
+    from models.channel import ChannelResponseModel
+    from models.channel_prior import ChannelPriorModel
+
+    # The best-channel champion: a learnt response model or the stated prior.
+    ChannelModel: TypeAlias = ChannelResponseModel | ChannelPriorModel
 
 # The loan's recent contacts the repeat-contact discount counts (a point-in-time feature).
 RECENT_CONTACTS = "n_outbound_contacts_7d"
@@ -47,7 +55,7 @@ def score_options(
     candidates: pd.DataFrame,
     options: pd.DataFrame,
     history: pd.DataFrame,
-    model,
+    model: ChannelModel,
     *,
     payment_share: PaymentShare | None = None,
     repeat_contact_discount: float = 1.0,
@@ -130,7 +138,9 @@ def team_capacities(
     }
 
 
-def runner_up_channels(assignments: pd.DataFrame, options: pd.DataFrame, channel_cost) -> pd.Series:
+def runner_up_channels(
+    assignments: pd.DataFrame, options: pd.DataFrame, channel_cost: Mapping[str, float]
+) -> pd.Series:
     """Per assigned loan, the option it was chosen over: its next best scored channel by
     incremental value, or ``none`` (no contact) when it had no other lawful channel or none
     worth anything."""
@@ -151,7 +161,7 @@ def explain_channels(
     queued: pd.DataFrame,
     runner_up: pd.Series,
     history: pd.DataFrame,
-    model,
+    model: ChannelModel,
     n: int = 3,
 ) -> pd.DataFrame:
     """``runner_up_channel`` and channel_reason_1..n of each queued loan (``queued`` carries the
@@ -227,7 +237,9 @@ def with_identification_reason(
     return out
 
 
-def settle(decisions: Decisions, allocation: Allocation, windows: pd.DataFrame, settings: AllocationSettings):
+def settle(
+    decisions: Decisions, allocation: Allocation, windows: pd.DataFrame, settings: AllocationSettings
+) -> tuple[Decisions, pd.DataFrame]:
     """Decisions after the allocation: queued candidates carry their allocated channel and its
     window; the others become ``left_alone`` with the reason. Returns (decisions, left_alone)."""
     chosen = allocation.assignments.set_index("loan_id")

@@ -142,7 +142,8 @@ def finalize_decisions(
     """The companion outputs in their public column order: suppressed, dispositions, promise
     follow-up, forbearance and contact windows, each row stamped with the night's cut-off."""
     as_of = decisions.dispositions["as_of"].iloc[0] if len(decisions.dispositions) else pd.NaT
-    windows = windows.assign(as_of=as_of).astype({"as_of": "datetime64[ns]"})
+    # NaT is a scalar like any other to assign(); the stubs leave it out of the accepted scalars.
+    windows = windows.assign(as_of=as_of).astype({"as_of": "datetime64[ns]"})  # type: ignore[arg-type]
     for column in ["p_response", "p_self_cure", "incremental_value"]:
         if column not in windows.columns:
             windows[column] = float("nan")

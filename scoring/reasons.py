@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping
+from typing import Any, cast
+
 import numpy as np
 import pandas as pd
 
@@ -11,11 +14,12 @@ RAISES = "raises likelihood"
 LOWERS = "lowers likelihood"
 
 
-def _context(row: dict) -> dict:
+def _context(row: Mapping[Hashable, Any]) -> dict[str, Any]:
     """Values that phrases may quote besides the features themselves."""
     kept = row.get("n_promises_kept_180d") or 0.0
     broken = row.get("n_promises_broken_180d") or 0.0
-    return {**row, "n_promises_resolved_180d": kept + broken}
+    # A record of a frame of model rows: its keys are column names, all strings.
+    return cast("dict[str, Any]", {**row, "n_promises_resolved_180d": kept + broken})
 
 
 def top_reasons(features: pd.DataFrame, contributions: pd.DataFrame, n: int = 3) -> pd.DataFrame:

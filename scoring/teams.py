@@ -21,7 +21,11 @@ def team_names(queue: pd.DataFrame, split_by: Sequence[str]) -> pd.Series:
 
 
 def team_capacity(
-    team: str, channel: str, default: int | None, by_channel: Mapping, by_team: Mapping
+    team: str,
+    channel: str,
+    default: int | None,
+    by_channel: Mapping[str, int | None],
+    by_team: Mapping[str, int | None],
 ) -> int | None:
     """A team's contacts for the work day: its own setting, else its channel's, else the
     default; ``None`` means no limit (e.g. letters or e-mail)."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import (
@@ -24,12 +24,13 @@ from pydantic import (
 )
 
 from data_contracts.cutoff import iana_zone
-from data_contracts.enums import CHANNELS, DIRECTIONS, FLAGS, RIGHT_PARTY_OUTCOMES
+from data_contracts.enums import CHANNELS, DIRECTIONS, FLAGS, RIGHT_PARTY_OUTCOMES, Direction
 
 PACKS_DIR = Path(__file__).resolve().parents[2] / "configs" / "policies"
 ALL_CHANNELS = "all"
 # Borrower columns a rule may require to be true before a channel is used.
-BORROWER_PERMISSIONS = ("has_phone", "has_email", "consent_sms", "consent_email", "consent_whatsapp")
+PermissionColumn = Literal["has_phone", "has_email", "consent_sms", "consent_email", "consent_whatsapp"]
+BORROWER_PERMISSIONS: tuple[PermissionColumn, ...] = get_args(PermissionColumn)
 
 
 class _Rule(BaseModel):
@@ -99,7 +100,7 @@ class BorrowerPermission(_Rule):
     """A channel needs a true borrower column (a phone on file, consent to texts...)."""
 
     kind: Literal["borrower_permission"]
-    requires: dict[str, Literal[BORROWER_PERMISSIONS]]  # channel -> column
+    requires: dict[str, PermissionColumn]  # channel -> column
 
     @field_validator("requires")
     @classmethod
@@ -137,7 +138,7 @@ class AttemptCap(_Rule):
     kind: Literal["attempt_cap"]
     channels: Channels
     counted_channels: Channels
-    directions: tuple[Literal[DIRECTIONS], ...] = ("outbound",)
+    directions: tuple[Direction, ...] = ("outbound",)
     max_attempts: int = Field(ge=1)
     window_days: int = Field(ge=1, le=366)
     scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
@@ -150,7 +151,7 @@ class ConversationCooldown(_Rule):
     kind: Literal["conversation_cooldown"]
     channels: Channels
     conversation_channels: Channels
-    directions: tuple[Literal[DIRECTIONS], ...] = tuple(DIRECTIONS)
+    directions: tuple[Direction, ...] = tuple(DIRECTIONS)
     outcomes: tuple[str, ...] = RIGHT_PARTY_OUTCOMES
     days: int = Field(ge=1, le=366)
     scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
@@ -171,7 +172,7 @@ class ContactGap(_Rule):
     kind: Literal["contact_gap"]
     channels: Channels
     counted_channels: Channels
-    directions: tuple[Literal[DIRECTIONS], ...] = ("outbound",)
+    directions: tuple[Direction, ...] = ("outbound",)
     days: int = Field(ge=1, le=366)
     scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
 
@@ -181,6 +182,8 @@ class ContactGap(_Rule):
         shared = self.model_dump(exclude={"kind", "days"})
         return AttemptCap(kind="attempt_cap", **shared, max_attempts=1, window_days=self.days)
 
+
+_RuleT = TypeVar("_RuleT", bound=_Rule)
 
 Rule = Annotated[
     FlagHold
@@ -224,7 +227,7 @@ class RulePack(BaseModel):
             raise ValueError(f"rule ids must be unique within a pack; repeated: {repeated}")
         return self
 
-    def of_kind(self, kind: type[_Rule]) -> list:
+    def of_kind(self, kind: type[_RuleT]) -> list[_RuleT]:
         """The pack's rules of one kind, in file order."""
         return [rule for rule in self.rules if isinstance(rule, kind)]
 

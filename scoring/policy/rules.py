@@ -11,9 +11,10 @@ Days are the borrower's local calendar days (``local_date`` of interactions).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy.typing as npt
 import pandas as pd
 
 from scoring.policy.packs import (
@@ -25,6 +26,7 @@ from scoring.policy.packs import (
     ConversationCooldown,
     FlagHold,
     OptOut,
+    Rule,
 )
 
 BLOCK_COLUMNS = ["loan_id", "channel", "rule_id", "reason", "blocked_through"]
@@ -50,7 +52,12 @@ class ContactHistory:
     work_day: pd.Timestamp
 
 
-def _blocks(loan_ids, channels, rule, blocked_through) -> pd.DataFrame:
+def _blocks(
+    loan_ids: Iterable[str] | pd.Index,
+    channels: Iterable[str],
+    rule: Rule,
+    blocked_through: npt.ArrayLike | pd.api.typing.NaTType,
+) -> pd.DataFrame:
     """The cross product of loans (with their block end) and channels."""
     per_loan = pd.DataFrame(
         {"loan_id": pd.Series(loan_ids, dtype="str").to_numpy(), "blocked_through": blocked_through}
@@ -107,7 +114,8 @@ def opt_out(rule: OptOut, history: ContactHistory) -> pd.DataFrame:
     opted = events[(events["outcome"] == "opted_out") & events["channel"].isin(rule.channels)]
     by_borrower = opted[["borrower_id", "channel"]].drop_duplicates()
     pairs = history.accounts[["loan_id", "borrower_id"]].merge(by_borrower, on="borrower_id")
-    out = pairs[["loan_id", "channel"]].assign(rule_id=rule.id, reason=rule.reason, blocked_through=pd.NaT)
+    # NaT is a scalar like any other to assign(); the stubs leave it out of the accepted scalars.
+    out = pairs[["loan_id", "channel"]].assign(rule_id=rule.id, reason=rule.reason, blocked_through=pd.NaT)  # type: ignore[arg-type]
     out["blocked_through"] = pd.to_datetime(out["blocked_through"])
     return out.astype({"loan_id": "str", "channel": "str"})[BLOCK_COLUMNS].reset_index(drop=True)
 
@@ -194,7 +202,7 @@ RULE_FUNCTIONS: dict[type, Callable[..., pd.DataFrame]] = {
 }
 
 
-def lookback_days(rules) -> int:
+def lookback_days(rules: Sequence[Rule]) -> int:
     """How many local days of interactions (work day included) the rules can see; opt-outs
     are kept whatever their age."""
     spans = [r.window_days for r in rules if isinstance(r, AttemptCap)]

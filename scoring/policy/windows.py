@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -160,7 +161,8 @@ def contact_windows(pack: RulePack, history: ContactHistory, blocks: pd.DataFram
     grid["forever"] = grid["forever"].fillna(False).astype(bool)
     grid["blocked_by"] = grid["blocked_by"].fillna("").astype("str")
     free_from = (grid["through"] + pd.Timedelta(days=1)).fillna(history.work_day)
-    grid["next_lawful_day"] = free_from.clip(lower=history.work_day).where(~grid["forever"])
+    # Series.clip takes a Timestamp bound on datetime values; the stubs list numeric bounds only.
+    grid["next_lawful_day"] = free_from.clip(lower=history.work_day).where(~grid["forever"])  # type: ignore[call-overload]
     grid["lawful_today"] = grid["next_lawful_day"] == history.work_day
     grid = grid.merge(daily_hours(pack), on="channel", how="left")
 
@@ -169,7 +171,8 @@ def contact_windows(pack: RulePack, history: ContactHistory, blocks: pd.DataFram
     grid["window_from_local"] = pd.Series(None, index=grid.index, dtype="str")
     grid["window_until_local"] = pd.Series(None, index=grid.index, dtype="str")
     open_rows = grid[grid["next_lawful_day"].notna()]
-    for zone, rows in open_rows.groupby("timezone", observed=True):
+    for key, rows in open_rows.groupby("timezone", observed=True):
+        zone = cast(str, key)  # an IANA zone name; the stubs type group keys as any scalar
         starts = _localize(rows["next_lawful_day"] + rows["day_start"], zone, earliest=False)
         ends = _localize(rows["next_lawful_day"] + rows["day_end"], zone, earliest=True)
         grid.loc[rows.index, "window_from_utc"] = starts
