@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-# Before lightgbm loads OpenMP: idle threads sleep rather than spin (see recover/cli.py).
+# Before lightgbm loads OpenMP: idle threads sleep rather than spin (see recover/cli/runtime.py).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse

@@ -32,9 +32,8 @@ from data_contracts.enums import CHANNELS
 from data_contracts.validation import validate_tables
 from evaluation.policies import EnginePolicy, lawful_pairs
 from evaluation.policy_flow import evaluation_rules
-from pipelines.nightly_score_flow import allocation_settings
 from pipelines.train_flow import fit_channel_model, response_set
-from recover.config import load_config
+from recover.config import allocation_settings, load_config
 from scoring.allocation import allocate
 from simulation import estimate_pay_probabilities, observed_tables, run_history
 from simulation.book import loan_ids

@@ -72,6 +72,7 @@ def test_business_dates_follow_the_lenders_clock():
     assert list(days.dt.date) == [dt.date(2025, 3, 11), dt.date(2025, 3, 12)]
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     zone=st.sampled_from(LENDER_ZONES),

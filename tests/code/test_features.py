@@ -162,6 +162,7 @@ future_flag = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     payments=st.lists(future_payment, max_size=5, unique_by=lambda p: p["payment_id"]),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 
 from features.build import build_features
 from features.responses import NO_CONTACT, attempts_on, channel_history, response_rows, with_channel_features
@@ -166,6 +167,7 @@ def test_a_loan_s_features_and_response_rows_need_only_its_own_rows(small_tables
     pd.testing.assert_frame_equal(alone.reset_index(drop=True), expected)
 
 
+@pytest.mark.slow
 def test_the_response_set_samples_account_days_and_keeps_every_attempt_between(small_tables):
     from features.responses import ResponsePlan, build_response_set, sampled_rows
     from tests.conftest import SMALL_BOOK_AS_OF

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pandas as pd
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -82,6 +83,7 @@ def _corrupt(tables: dict[str, pd.DataFrame], corruptions) -> dict[str, pd.DataF
     return tables
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(corruption, min_size=1, max_size=8))
 def test_validation_accounts_for_every_row(corruptions):

@@ -6,9 +6,10 @@ import pandas as pd
 import pydantic
 import pytest
 
-from adapters.sources import SourceConfig, is_database_url, plan_sources, read_database_tables
+from adapters.sources import is_database_url, plan_sources, read_database_tables
 from data_contracts.enums import TABLES
 from data_contracts.validation import ContractError, validate_tables
+from recover.config import SourceConfig
 from tests.db.helpers import with_search_path, write_tables
 
 

@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from recover.cli import app
 
+pytestmark = pytest.mark.e2e
+
 runner = CliRunner()
 
 
@@ -18,7 +20,6 @@ def invoke(*args):
     return runner.invoke(app, [str(a) for a in args], catch_exceptions=False)
 
 
-@pytest.mark.e2e
 def test_worked_nights_are_archived_and_backfill_reports_their_realized_recovery(
     champions, small_book, prefect_harness, tmp_path
 ):

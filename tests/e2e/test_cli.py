@@ -17,6 +17,8 @@ from features.catalog import FEATURE_NAMES
 from recover.cli import app
 from tests.conftest import SMALL_BOOK_AS_OF
 
+pytestmark = pytest.mark.e2e
+
 runner = CliRunner()
 AS_OF = str(SMALL_BOOK_AS_OF)
 
@@ -33,7 +35,6 @@ def trained(small_book, prefect_harness):
     return result
 
 
-@pytest.mark.e2e
 def test_train_registers_a_champion_that_beats_the_heuristic(trained):
     import mlflow
     from mlflow import MlflowClient
@@ -61,7 +62,6 @@ def test_train_registers_a_champion_that_beats_the_heuristic(trained):
     assert reference["score"]["rows"] == window["test"]["rows"]
 
 
-@pytest.mark.e2e
 def test_training_logs_the_model_card_plots_segments_and_the_gate_evidence(trained):
     import mlflow
     from mlflow import MlflowClient
@@ -105,7 +105,6 @@ def test_training_logs_the_model_card_plots_segments_and_the_gate_evidence(train
     assert "uplift = p_reach" in mlflow.artifacts.load_text(f"runs:/{channel.run_id}/model_card.md")
 
 
-@pytest.mark.e2e
 def test_a_worse_retraining_on_the_same_data_is_refused_promotion(trained, small_book, tmp_path):
     """Done-when of the lifecycle issue: the same data, a worse configuration, `--promote`: the
     gate's table is shown, the champion stays, the refusal is recorded in MLflow."""
@@ -159,7 +158,6 @@ def scored(trained, small_book, tmp_path_factory):
     return out
 
 
-@pytest.mark.e2e
 def test_every_run_writes_its_fair_practice_review(scored):
     review = json.loads((scored / "review.json").read_text())
     queue = pd.read_parquet(scored / "queue.parquet")
@@ -203,7 +201,6 @@ def test_every_run_writes_its_fair_practice_review(scored):
     assert "http://" not in page and "https://" not in page  # nothing to fetch from anywhere
 
 
-@pytest.mark.e2e
 def test_explain_breaks_one_account_down_and_draws_its_waterfall(scored, small_book, tmp_path):
     data_dir, _ = small_book
     row = pd.read_parquet(scored / "queue.parquet").iloc[0]
@@ -222,7 +219,6 @@ def test_explain_breaks_one_account_down_and_draws_its_waterfall(scored, small_b
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-@pytest.mark.e2e
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="Debian's chromium is not installed (apt-get install chromium)"
 )
@@ -262,7 +258,6 @@ def test_the_review_renders_offline_in_a_headless_browser(scored):
     assert not blocked and all(url.startswith(("file:", "data:")) for url in requests), requests
 
 
-@pytest.mark.e2e
 def test_score_writes_a_ranked_explained_queue(scored):
     out = scored
 
@@ -366,7 +361,6 @@ def test_score_writes_a_ranked_explained_queue(scored):
     assert not list(out.glob(".staging-*"))
 
 
-@pytest.mark.e2e
 def test_score_twice_gives_the_same_queue(trained, small_book, tmp_path):
     data_dir, _ = small_book
     for name in ("a", "b"):
@@ -375,7 +369,6 @@ def test_score_twice_gives_the_same_queue(trained, small_book, tmp_path):
     pd.testing.assert_frame_equal(a, b)
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("pack", ["india_rbi", "uk_fca"])
 def test_score_applies_the_chosen_rule_pack(trained, small_book, tmp_path, pack):
     data_dir, _ = small_book
@@ -458,7 +451,6 @@ def test_score_without_a_champion_says_so(small_book, tmp_path, monkeypatch, pre
     assert not (tmp_path / "out" / "queue.parquet").exists()
 
 
-@pytest.mark.e2e
 def test_simulate_train_score_on_a_small_book(tmp_path, monkeypatch, prefect_harness):
     monkeypatch.setenv("RECOVER_STATE_DIR", str(tmp_path / "state"))
     data, out = tmp_path / "book", tmp_path / "queue"
@@ -479,7 +471,6 @@ def test_simulate_train_score_on_a_small_book(tmp_path, monkeypatch, prefect_har
         assert (pd.read_parquet(out / f"{name}.parquet")["data_cutoff_utc"] == cutoff).all(), name
 
 
-@pytest.mark.e2e
 def test_a_damaged_delivery_is_quarantined_and_scoring_goes_on(trained, tmp_path):
     data, out = tmp_path / "damaged", tmp_path / "run"
     simulated = invoke(
@@ -518,7 +509,6 @@ def test_a_damaged_delivery_is_quarantined_and_scoring_goes_on(trained, tmp_path
     assert manifest["counts"]["queued"] > 0
 
 
-@pytest.mark.e2e
 def test_too_many_bad_rows_stop_the_run_and_publish_nothing(trained, tmp_path):
     data, out = tmp_path / "broken", tmp_path / "run"
     assert (
@@ -541,7 +531,6 @@ def test_policies_lists_every_pack_with_its_rules():
         assert text in result.output
 
 
-@pytest.mark.e2e
 def test_evaluate_policy_prints_saves_and_logs_the_comparison(prefect_harness, tmp_path):
     out = tmp_path / "evaluation"
     result = invoke(
@@ -590,7 +579,7 @@ def test_only_a_missing_model_maps_to_exit_code_3_not_every_lookup_error():
     """KeyError is a LookupError: a broken model input must surface, not pose as "no champion"."""
     import typer
 
-    from recover.cli import EXIT_NO_MODEL, _run_guarded
+    from recover.cli.runtime import EXIT_NO_MODEL, run_guarded
 
     def no_champion():
         raise LookupError("no model 'recover-propensity' with alias 'champion'")
@@ -599,7 +588,7 @@ def test_only_a_missing_model_maps_to_exit_code_3_not_every_lookup_error():
         raise KeyError("model inputs missing from the frame: ['x']")
 
     with pytest.raises(typer.Exit) as exited:
-        _run_guarded(no_champion)
+        run_guarded(no_champion)
     assert exited.value.exit_code == EXIT_NO_MODEL
     with pytest.raises(KeyError, match="model inputs missing"):
-        _run_guarded(broken)
+        run_guarded(broken)

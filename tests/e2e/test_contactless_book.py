@@ -16,6 +16,8 @@ from recover.cli import app
 from recover.config import load_config
 from tests.conftest import SMALL_BOOK_AS_OF
 
+pytestmark = pytest.mark.e2e
+
 AS_OF = str(SMALL_BOOK_AS_OF)
 
 
@@ -33,7 +35,6 @@ def contactless_book(small_book, tmp_path_factory):
     return book
 
 
-@pytest.mark.e2e
 def test_a_book_without_contacts_trains_and_scores_on_the_stated_prior(
     contactless_book, tmp_path, monkeypatch, prefect_harness
 ):

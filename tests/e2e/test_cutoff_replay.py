@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import SMALL_BOOK_AS_OF
 
+pytestmark = pytest.mark.e2e
+
 # Reg F (12 CFR 1006.14(b)): a conversation with the right party by telephone.
 CONVERSATIONS = ("right_party_contact", "promise_to_pay", "refused", "dispute_raised")
 # The default config's cadence (policy.cadence): minimum days between contacts of a loan.
@@ -114,7 +116,6 @@ def test_the_independent_count_finds_each_kind_of_breach():
 UTC_CLOCK_WITHOUT_CADENCE = "cutoff:\n  timezone: UTC\npolicy:\n  cadence: []\n"
 
 
-@pytest.mark.e2e
 @pytest.mark.parametrize("settings", [None, UTC_CLOCK_WITHOUT_CADENCE], ids=["lender-clock", "utc-clock"])
 def test_twenty_worked_nights_break_no_contact_rule(
     champions, small_book, prefect_harness, tmp_path, settings

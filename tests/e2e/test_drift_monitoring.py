@@ -17,6 +17,8 @@ from monitoring.drift import training_reference
 from recover.cli import EXIT_DRIFT, app
 from tests.conftest import SMALL_BOOK_AS_OF
 
+pytestmark = pytest.mark.e2e
+
 runner = CliRunner()
 AS_OF = str(SMALL_BOOK_AS_OF)
 
@@ -92,7 +94,6 @@ def _shifted_copy(small_book, tmp_path, factor: float = 3.0):
     return target
 
 
-@pytest.mark.e2e
 def test_a_normal_night_passes_and_publishes_its_drift_table(normal_night):
     out, result = normal_night
     manifest = json.loads((out / "manifest.json").read_text())
@@ -126,7 +127,6 @@ def test_a_normal_night_passes_and_publishes_its_drift_table(normal_night):
     assert any(manifest["run_id"] in json.dumps(artifact.data) for artifact in artifacts)
 
 
-@pytest.mark.e2e
 def test_a_shifted_book_is_stopped_before_anything_is_published(
     normal_night, drift_state, small_book, tmp_path, monkeypatch
 ):
@@ -165,7 +165,6 @@ def test_a_shifted_book_is_stopped_before_anything_is_published(
     assert f"p_pay {score['psi']:.3f}" in text
 
 
-@pytest.mark.e2e
 def test_a_champion_without_a_reference_is_scored_and_says_drift_was_not_checked(
     drift_state, small_book, tmp_path, monkeypatch
 ):
@@ -190,7 +189,6 @@ def test_a_champion_without_a_reference_is_scored_and_says_drift_was_not_checked
     assert table.empty and {"name", "psi", "status", "run_id"} <= set(table.columns)
 
 
-@pytest.mark.e2e
 def test_feature_drift_that_leaves_the_score_alone_warns_and_publishes(
     drift_state, small_book, tmp_path, monkeypatch
 ):

@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 from recover.cli import app
 from tests.conftest import SMALL_BOOK_AS_OF
 
+pytestmark = pytest.mark.e2e
+
 PRICELESS = """
 decisions:
   channel_cost: {call: 1.0e9, sms: 1.0e9, email: 1.0e9, whatsapp: 1.0e9, field_visit: 1.0e9, letter: 1.0e9}
@@ -19,7 +21,6 @@ decisions:
 """
 
 
-@pytest.mark.e2e
 def test_a_night_with_nothing_worth_contacting_publishes_an_empty_queue(
     champions, small_book, prefect_harness, tmp_path
 ):

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from recover.cli import app
 from tests.conftest import SMALL_BOOK_AS_OF
 
+pytestmark = pytest.mark.e2e
+
 runner = CliRunner()
 AS_OF = str(SMALL_BOOK_AS_OF)
 
@@ -34,7 +36,6 @@ def store_state(small_book, tmp_path_factory, prefect_harness):
     return state
 
 
-@pytest.mark.e2e
 def test_ingesting_the_same_delivery_twice_changes_nothing(store_state, small_book, monkeypatch):
     from adapters.store import EngineStore, default_store_path
 
@@ -45,7 +46,6 @@ def test_ingesting_the_same_delivery_twice_changes_nothing(store_state, small_bo
     assert EngineStore(default_store_path(store_state)).row_counts() == before
 
 
-@pytest.mark.e2e
 def test_a_redelivered_row_with_changed_content_is_quarantined_not_overwritten(
     store_state, small_book, tmp_path, monkeypatch
 ):
@@ -75,7 +75,6 @@ def test_a_redelivered_row_with_changed_content_is_quarantined_not_overwritten(
     assert kept == pytest.approx(payments.loc[0, "amount"] - 1.0)
 
 
-@pytest.mark.e2e
 def test_score_from_the_store_and_publish_to_sqlite_replaces_the_as_of(store_state, tmp_path, monkeypatch):
     monkeypatch.setenv("RECOVER_STATE_DIR", str(store_state))
     url = f"sqlite:///{tmp_path / 'dialer.db'}"
@@ -94,7 +93,6 @@ def test_score_from_the_store_and_publish_to_sqlite_replaces_the_as_of(store_sta
     assert manifest["database"]["replaced_queue_rows"] == len(queue)
 
 
-@pytest.mark.e2e
 @pytest.mark.postgres
 def test_score_publishes_to_postgresql(store_state, tmp_path, monkeypatch, postgres_url, postgres_schema):
     monkeypatch.setenv("RECOVER_STATE_DIR", str(store_state))
@@ -125,7 +123,6 @@ def test_score_publishes_to_postgresql(store_state, tmp_path, monkeypatch, postg
     assert list(published["loan_id"]) == list(queue["loan_id"])
 
 
-@pytest.mark.e2e
 def test_read_a_book_from_a_sqlite_database(small_book, tmp_path):
     url = f"sqlite:///{tmp_path / f'book-{uuid.uuid4().hex[:6]}.db'}"
     engine = sa.create_engine(url)

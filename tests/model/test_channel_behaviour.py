@@ -11,6 +11,8 @@ from features.catalog import spec
 from features.responses import NO_CONTACT, sampled_rows
 from models.channel import standardized_differences
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def test_rows(channel_outcome):

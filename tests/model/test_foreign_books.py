@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from recover.cli import app
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 WORLDS = Path(__file__).resolve().parents[3] / "shared" / "worlds"
 AS_OF = "2026-03-02"
