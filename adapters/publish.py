@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 import sqlalchemy as sa
@@ -34,6 +35,8 @@ _SQL_TYPES: dict[str, Callable[[], sa.types.TypeEngine]] = {
 # Called between chunks with (table name, rows of that table written so far). An exception it
 # raises aborts the publish and rolls everything back, which is how tests simulate a crash.
 ChunkCallback = Callable[[str, int], None]
+# A chunk of rows as one of the insert paths writes it (a list of tuples, or a frame).
+_Chunk = TypeVar("_Chunk", bound=Sized)
 
 
 @dataclass(frozen=True)
@@ -194,22 +197,43 @@ def _serialize_publishers(connection: sa.Connection, tables: Sequence[sa.Table])
         )
 
 
+def _quoted_target(connection: sa.Connection, table: sa.Table) -> tuple[str, str]:
+    """The table's quoted name (with its schema, if any) and its quoted column list, for raw SQL."""
+    quote = connection.dialect.identifier_preparer.quote_identifier
+    target = (f"{quote(table.schema)}." if table.schema else "") + quote(table.name)
+    return target, ", ".join(quote(c.name) for c in table.columns)
+
+
+def _write_chunks(
+    table: sa.Table,
+    chunks: Iterable[_Chunk],
+    write: Callable[[_Chunk], object],
+    after_chunk: ChunkCallback | None,
+) -> int:
+    """``write`` each chunk in turn, telling ``after_chunk`` the table's rows written so far;
+    returns how many were written."""
+    written = 0
+    for chunk in chunks:
+        write(chunk)
+        written += len(chunk)
+        if after_chunk is not None:
+            after_chunk(table.name, written)
+    return written
+
+
 def _insert_postgres(
     connection: sa.Connection, table: sa.Table, rows: Iterator[list[tuple]], after_chunk: ChunkCallback | None
 ) -> int:
     """COPY into the table on the transaction's own psycopg connection: the fastest bulk path."""
-    quote = connection.dialect.identifier_preparer.quote_identifier
-    target = (f"{quote(table.schema)}." if table.schema else "") + quote(table.name)
-    columns = ", ".join(quote(c.name) for c in table.columns)
-    written = 0
+    target, columns = _quoted_target(connection, table)
     dbapi_connection = connection.connection.dbapi_connection
     with dbapi_connection.cursor() as cursor, cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-        for chunk in rows:
+
+        def copy_rows(chunk: list[tuple]) -> None:
             for row in chunk:
                 copy.write_row(row)
-            written += len(chunk)
-            if after_chunk is not None:
-                after_chunk(table.name, written)
+
+        written = _write_chunks(table, rows, copy_rows, after_chunk)
     return written
 
 
@@ -218,13 +242,11 @@ def _insert_generic(
 ) -> int:
     """Executemany of a Core insert, one chunk at a time."""
     names = [c.name for c in table.columns]
-    written = 0
-    for chunk in rows:
+
+    def insert(chunk: list[tuple]) -> None:
         connection.execute(table.insert(), [dict(zip(names, row, strict=True)) for row in chunk])
-        written += len(chunk)
-        if after_chunk is not None:
-            after_chunk(table.name, written)
-    return written
+
+    return _write_chunks(table, rows, insert, after_chunk)
 
 
 def _insert_duckdb(
@@ -235,26 +257,23 @@ def _insert_duckdb(
     after_chunk: ChunkCallback | None,
 ) -> int:
     """INSERT ... SELECT from each chunk of the frame registered with DuckDB (executemany crawls)."""
+    target, names = _quoted_target(connection, table)
     quote = connection.dialect.identifier_preparer.quote_identifier
-    target = (f"{quote(table.schema)}." if table.schema else "") + quote(table.name)
-    names = ", ".join(quote(c.name) for c in table.columns)
     casts = ", ".join(
         f"CAST({quote(c.name)} AS {c.type.compile(dialect=connection.dialect)})" for c in table.columns
     )
     duckdb_connection = connection.connection.dbapi_connection  # the transaction's own connection
     view = "recover_publish_chunk"
-    written = 0
-    for start in range(0, len(frame), chunk_rows):
-        chunk = frame.iloc[start : start + chunk_rows]
+
+    def insert(chunk: pd.DataFrame) -> None:
         duckdb_connection.register(view, chunk)
         try:
             duckdb_connection.execute(f"INSERT INTO {target} ({names}) SELECT {casts} FROM {view}")
         finally:
             duckdb_connection.unregister(view)
-        written += len(chunk)
-        if after_chunk is not None:
-            after_chunk(table.name, written)
-    return written
+
+    chunks = (frame.iloc[start : start + chunk_rows] for start in range(0, len(frame), chunk_rows))
+    return _write_chunks(table, chunks, insert, after_chunk)
 
 
 def _replace_as_of(

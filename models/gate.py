@@ -77,7 +77,11 @@ class GateResult:
 
 
 def fairness_evidence(
-    y_true: npt.ArrayLike, p_pay: npt.ArrayLike, groups: pd.DataFrame, attributes: Sequence[str], min_group_size: int
+    y_true: npt.ArrayLike,
+    p_pay: npt.ArrayLike,
+    groups: pd.DataFrame,
+    attributes: Sequence[str],
+    min_group_size: int,
 ) -> dict[str, float]:
     """The review report's model-fairness figures: the widest gap in AUC between two groups of
     one attribute, and the worst calibration error of any group large enough to be judged."""

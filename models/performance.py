@@ -13,7 +13,11 @@ from models.evaluation import expected_calibration_error
 
 
 def group_performance(
-    y_true: npt.ArrayLike, p: npt.ArrayLike, groups: pd.DataFrame, attributes: Sequence[str], min_group_size: int = 30
+    y_true: npt.ArrayLike,
+    p: npt.ArrayLike,
+    groups: pd.DataFrame,
+    attributes: Sequence[str],
+    min_group_size: int = 30,
 ) -> pd.DataFrame:
     """AUC, expected calibration error, mean prediction and observed rate per group of each
     attribute (AUC is NaN for a group with one class or fewer than ``min_group_size`` rows)."""

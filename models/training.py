@@ -58,7 +58,9 @@ class UnconstrainedPropensityModel(PropensityModel):
     parameters, inputs, early stopping and calibration): the variant training fits beside the
     constrained one and keeps only when the validation block prefers it."""
 
-    def _fit_booster(self, X: pd.DataFrame, y: npt.ArrayLike, *, monotone: Sequence[int], **kwargs: Any) -> None:
+    def _fit_booster(
+        self, X: pd.DataFrame, y: npt.ArrayLike, *, monotone: Sequence[int], **kwargs: Any
+    ) -> None:
         super()._fit_booster(X, y, monotone=[0] * len(monotone), **kwargs)
 
 

@@ -269,6 +269,23 @@ def difference_and_se(treated, treated_cluster, control, control_cluster) -> tup
     return float(t.mean() - c.mean()), float(np.sqrt(_clustered_variance(influence, cluster)))
 
 
+def _mean(values: pd.Series) -> float:
+    """The mean of ``values`` as a float (NaN when there are none)."""
+    return float(values.mean()) if len(values) else float("nan")
+
+
+def _differences(treated: pd.DataFrame, control: pd.DataFrame) -> tuple[float, float, float, float]:
+    """Treated minus control in pay rate and in money collected per loan, each with its standard
+    error clustered by loan: (rate, rate_se, amount, amount_se)."""
+    rate, rate_se = difference_and_se(
+        treated["paid"], treated["loan_id"], control["paid"], control["loan_id"]
+    )
+    amount, amount_se = difference_and_se(
+        treated["collected"], treated["loan_id"], control["collected"], control["loan_id"]
+    )
+    return rate, rate_se, amount, amount_se
+
+
 # --- reports ---------------------------------------------------------------------------------------
 
 
@@ -384,11 +401,11 @@ def _group_row(name: str, part: pd.DataFrame) -> dict:
         "group": name,
         "loans": int(len(part)),
         "distinct_loans": int(part["loan_id"].nunique()),
-        "p_pay_mean": float(part["p_pay"].mean()) if len(part) else float("nan"),
-        "incremental_value_mean": float(part["incremental_value"].mean()) if len(part) else float("nan"),
+        "p_pay_mean": _mean(part["p_pay"]),
+        "incremental_value_mean": _mean(part["incremental_value"]),
         "pay_rate": rate,
         "pay_rate_se": rate_se,
-        "any_payment_rate": float(part["paid_any"].mean()) if len(part) else float("nan"),
+        "any_payment_rate": _mean(part["paid_any"]),
         "collected": float(part["collected"].sum()),
         "collected_per_loan": amount,
         "collected_per_loan_se": amount_se,
@@ -421,10 +438,7 @@ def exploration_table(rows: pd.DataFrame) -> pd.DataFrame:
     model = contacted[~contacted["exploration"]]
     explore = contacted[contacted["exploration"]]
     table = [_group_row("model picks", model), _group_row("exploration", explore)]
-    rate, rate_se = difference_and_se(model["paid"], model["loan_id"], explore["paid"], explore["loan_id"])
-    amount, amount_se = difference_and_se(
-        model["collected"], model["loan_id"], explore["collected"], explore["loan_id"]
-    )
+    rate, rate_se, amount, amount_se = _differences(model, explore)
     table.append(
         {
             "group": "model - exploration",
@@ -530,10 +544,7 @@ def uplift_table(rows: pd.DataFrame) -> pd.DataFrame:
     ]
     table = []
     for name, treated_name, control_name, treated, held in comparisons:
-        rate, rate_se = difference_and_se(treated["paid"], treated["loan_id"], held["paid"], held["loan_id"])
-        amount, amount_se = difference_and_se(
-            treated["collected"], treated["loan_id"], held["collected"], held["loan_id"]
-        )
+        rate, rate_se, amount, amount_se = _differences(treated, held)
         cost = treated["channel_cost"].where(treated["queued"] & treated["within_capacity"], 0.0).fillna(0.0)
         table.append(
             {
@@ -543,22 +554,20 @@ def uplift_table(rows: pd.DataFrame) -> pd.DataFrame:
                 "randomised": True,
                 "treated_loans": int(len(treated)),
                 "control_loans": int(len(held)),
-                "treated_within_capacity_share": (
-                    float((treated["queued"] & treated["within_capacity"]).mean()) if len(treated) else np.nan
-                ),
-                "pay_rate_treated": float(treated["paid"].mean()) if len(treated) else np.nan,
-                "pay_rate_control": float(held["paid"].mean()) if len(held) else np.nan,
+                "treated_within_capacity_share": _mean(treated["queued"] & treated["within_capacity"]),
+                "pay_rate_treated": _mean(treated["paid"]),
+                "pay_rate_control": _mean(held["paid"]),
                 "uplift_pay_rate": rate,
                 "uplift_pay_rate_se": rate_se,
                 "uplift_pay_rate_low": rate - Z_95 * rate_se,
                 "uplift_pay_rate_high": rate + Z_95 * rate_se,
-                "collected_per_loan_treated": float(treated["collected"].mean()) if len(treated) else np.nan,
-                "collected_per_loan_control": float(held["collected"].mean()) if len(held) else np.nan,
+                "collected_per_loan_treated": _mean(treated["collected"]),
+                "collected_per_loan_control": _mean(held["collected"]),
                 "uplift_per_loan": amount,
                 "uplift_per_loan_se": amount_se,
                 "uplift_per_loan_low": amount - Z_95 * amount_se,
                 "uplift_per_loan_high": amount + Z_95 * amount_se,
-                "contact_cost_per_loan": float(cost.mean()) if len(treated) else np.nan,
+                "contact_cost_per_loan": _mean(cost),
             }
         )
     return pd.DataFrame(table, columns=UPLIFT_COLUMNS)
@@ -664,7 +673,7 @@ def challenger_table(rows: pd.DataFrame) -> pd.DataFrame:
                 "nights": int(both["as_of"].nunique()),
                 "loans": int(len(both)),
                 "top_k": int(top.sum()),
-                "top_k_pay_rate": float(chosen["paid"].mean()) if len(chosen) else np.nan,
+                "top_k_pay_rate": _mean(chosen["paid"]),
                 "top_k_collected": float(chosen["collected"].sum()),
                 "top_k_share_of_collected": float(chosen["collected"].sum()) / total if total > 0 else np.nan,
                 "auc": _auc(label, p),

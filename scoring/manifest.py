@@ -332,17 +332,19 @@ def _counted(values: pd.Series) -> dict[str, int]:
     return {str(key): int(n) for key, n in values.value_counts().sort_index().items()}
 
 
+def _model_fields(model: Registered) -> dict[str, Any]:
+    """The fields of :class:`ModelSection` (the channel model's section carries them too)."""
+    return {"name": model.name, "version": model.version, "label": model.label, "mlflow_run_id": model.run_id}
+
+
 def _model_section(model: Registered) -> ModelSection:
-    return ModelSection(name=model.name, version=model.version, label=model.label, mlflow_run_id=model.run_id)
+    return ModelSection(**_model_fields(model))
 
 
 def _channel_model_section(channel: Registered, prior_lift: Mapping[str, float]) -> ChannelModelSection:
     prior = is_prior(channel.model)
     return ChannelModelSection(
-        name=channel.name,
-        version=channel.version,
-        label=channel.label,
-        mlflow_run_id=channel.run_id,
+        **_model_fields(channel),
         # Where tonight's channel values came from: a learnt model, or the stated prior.
         source="prior" if prior else "model",
         not_fitted=getattr(channel, "reason", None) if prior else None,

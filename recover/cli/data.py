@@ -14,7 +14,7 @@ from recover.cli.options import (
     DataOption,
     LoansOption,
     SeedOption,
-    parse_date,
+    parse_optional_date,
 )
 from recover.cli.render import console
 from recover.cli.render import data as render
@@ -50,7 +50,7 @@ def simulate(
         out,
         loans=loans,
         seed=seed,
-        as_of=parse_date(as_of) if as_of else None,
+        as_of=parse_optional_date(as_of),
         fmt=fmt,
         corrupt=corrupt,
     )
@@ -77,7 +77,7 @@ def validate(
     from pipelines.ingest import validate_delivery
 
     try:
-        result = validate_delivery(data, parse_date(as_of) if as_of else None, config)
+        result = validate_delivery(data, parse_optional_date(as_of), config)
     except ContractError as error:
         fail(str(error), EXIT_INVALID_INPUT)
     render.print_validation(result)
@@ -111,7 +111,7 @@ def ingest(
     run_id = new_run_id()
     folder = ingest_folder(config, run_id, out)
     try:
-        ingested = ingest_delivery(data, parse_date(as_of) if as_of else None, config, run_id, folder)
+        ingested = ingest_delivery(data, parse_optional_date(as_of), config, run_id, folder)
     except ContractError as error:
         fail(str(error), EXIT_INVALID_INPUT)
     except InvalidInputError as error:

@@ -15,6 +15,7 @@ from recover.cli.options import (
     ClusterOption,
     ConfigOption,
     DataOption,
+    OptionalAsOfOption,
     PolicyOption,
     VerboseOption,
     config_arg,
@@ -33,9 +34,6 @@ ScoreOutOption = Annotated[
         "--out",
         help="Folder for queue, suppressed and manifest (with --as-of-range: one subfolder per night).",
     ),
-]
-ScoreAsOfOption = Annotated[
-    Optional[str], typer.Option("--as-of", help="Run date D (YYYY-MM-DD): history strictly before D.")
 ]
 AsOfRangeOption = Annotated[
     Optional[tuple[str, str]],
@@ -56,7 +54,7 @@ FreshOption = Annotated[
 def score(
     data: DataOption,
     out: ScoreOutOption,
-    as_of: ScoreAsOfOption = None,
+    as_of: OptionalAsOfOption = None,
     as_of_range: AsOfRangeOption = None,
     publish: Annotated[
         Optional[str],

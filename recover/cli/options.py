@@ -38,9 +38,10 @@ PolicyOption = Annotated[
 AsOfFilterOption = Annotated[
     Optional[str], typer.Option("--as-of", help="Quarantine events on or after this date.")
 ]
-AsOfOption = Annotated[
-    str, typer.Option("--as-of", help="Run date D (YYYY-MM-DD): history strictly before D.")
-]
+_RUN_DATE_HELP = "Run date D (YYYY-MM-DD): history strictly before D."
+AsOfOption = Annotated[str, typer.Option("--as-of", help=_RUN_DATE_HELP)]
+# `recover score` takes either --as-of or --as-of-range.
+OptionalAsOfOption = Annotated[Optional[str], typer.Option("--as-of", help=_RUN_DATE_HELP)]
 # The book `recover simulate` and `recover demo` write.
 LoansOption = Annotated[Optional[int], typer.Option("--loans", help="Number of loans.")]
 SeedOption = Annotated[Optional[int], typer.Option("--seed", help="Random seed.")]
@@ -55,6 +56,11 @@ def parse_date(value: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def parse_optional_date(value: str | None) -> dt.date | None:
+    """:func:`parse_date` of an optional date option (None when not given)."""
+    return parse_date(value) if value else None
 
 
 def config_arg(config_path: Path | None) -> str | None:

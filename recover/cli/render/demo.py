@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from pipelines.results import TrainResult
     from recover.config import Config
+    from review.report import ReviewDocument
     from scoring.manifest import RunManifest
 
 
@@ -85,20 +86,20 @@ def _print_top(queue: pd.DataFrame) -> None:
             console.print(f"       - {reason}", highlight=False)
 
 
-def print_review(review: dict, folder: Path) -> None:
+def print_review(review: ReviewDocument, folder: Path) -> None:
     """The fair-practice review in a few lines: coverage and flagged disparities."""
-    explanations = review["explanations"]
-    flagged = review["disparities"]["flagged"]
+    explanations = review.explanations
+    flagged = review.disparities.flagged
     console.print(
         f"[bold]Fair-practice review[/] ({folder / 'review.html'}): "
-        f"{explanations['share_with_three_reasons']:.0%} of queued rows with three reasons, "
-        f"{explanations['share_with_three_channel_reasons']:.0%} with three channel reasons; "
+        f"{explanations.share_with_three_reasons:.0%} of queued rows with three reasons, "
+        f"{explanations.share_with_three_channel_reasons:.0%} with three channel reasons; "
         f"{len(flagged)} group disparities flagged",
         highlight=False,
     )
     for row in flagged[:8]:
         console.print(
-            f"  - {row['metric']} for {row['attribute']} {row['group']} ({row['loans']:,} loans): "
-            f"{row['value']:.3f}, {row['ratio_to_reference']:.2f}x {row['reference_group']} (p={row['p_value']:.3f})",
+            f"  - {row.metric} for {row.attribute} {row.group} ({row.loans:,} loans): "
+            f"{row.value:.3f}, {row.ratio_to_reference:.2f}x {row.reference_group} (p={row.p_value:.3f})",
             highlight=False,
         )
