@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from data_contracts.artifacts import (
     BEST_PARAMS_ARTIFACT,
@@ -22,6 +23,12 @@ from data_contracts.artifacts import (
     TRIALS_ARTIFACT,
 )
 from recover.config import PROJECT_ROOT, Config
+
+if TYPE_CHECKING:
+    import datetime as dt
+
+    from monitoring.outcomes import BackfillReport
+    from review.report import ReviewDocument
 
 # Pinned requirements of a logged model, so MLflow need not infer them (slow: it re-imports the
 # model in a subprocess) and a served model gets the versions it was trained with.
@@ -288,88 +295,127 @@ def log_training_run(
     files: dict[str, bytes | str] | None = None,
     tables: Mapping[str, object] | None = None,
 ) -> ChampionModel:
-    """Log a training run (params, metrics, data window, input validation counts, catalog,
-    model; ``artifacts``: JSON documents by file name, e.g. the fairness check; ``frames``:
-    DataFrames saved as Parquet or CSV by file name, e.g. the evaluation block the promotion
-    gate reuses; ``files``: bytes or text by file name, e.g. plots and the model card;
-    ``tables``: the validated input tables, logged as the run's dataset with their content
-    digest), tag the code version, register the model (``model_name``, default the propensity
-    model) and point the challenger alias at the new version, and the champion alias too when
-    the model has no champion yet (the nightly run needs one; later versions reach it through
-    the promotion gate, and a first version that does not beat its baselines says so in its
-    tags)."""
+    """Log a training run (tags, params, metrics, ``tables`` as its dataset with their digest, the
+    documents of :func:`_log_training_documents`) and register its model (``model_name``, default
+    the propensity model) as the challenger, and as the champion when it has none yet."""
     import mlflow
-    from mlflow.models import infer_signature
-
-    from features.catalog import CATALOG_VERSION, FEATURES
 
     experiment_id = configure(config)
     name = model_name or config.mlflow.propensity_model_name
     shortfalls = baseline_verdict(config, outcome.metrics)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"{kind}-{as_of}") as run:
-        mlflow.set_tags({"recover.kind": kind, "recover.as_of": str(as_of), "recover.model": name})
-        mlflow.set_tags(code_tags())
-        fitted_with = getattr(outcome.model, "fitted_with_", None)
-        if fitted_with:  # in process, or lightgbm.dask on a cluster
-            mlflow.set_tag("recover.fitted_with", fitted_with)
-        if "test_plain_lightgbm_auc" in outcome.metrics:
-            mlflow.set_tag("recover.beats_baselines", "no" if shortfalls else "yes")
+        _tag_training_run(outcome, kind=kind, as_of=as_of, name=name, shortfalls=shortfalls)
         if tables is not None:
             log_book(tables, data_source)
-        if extra_params:
-            mlflow.log_params(extra_params)
-        decided = getattr(outcome, "params", None)
-        if decided:  # what training decided on the book: monotone constraints, dropped inputs
-            mlflow.log_params(decided)
-        mlflow.log_params({f"lgbm.{k}": v for k, v in params.items()})
-        mlflow.log_params(
-            {
-                "as_of": str(as_of),
-                "data_source": data_source,
-                "label_window_days": config.label.window_days,
-                "label_qualifying_amount": config.label.qualifying_amount,
-                "feature_catalog_version": CATALOG_VERSION,
-                "n_features": len(FEATURES),
-                "random_state": config.training.seed,
-            }
-        )
+        _log_training_params(config, outcome, as_of, data_source, params, extra_params)
         mlflow.log_metrics(outcome.metrics)
-        mlflow.log_dict(outcome.data_summary, DATA_WINDOW_ARTIFACT)
-        if validation is not None:
-            mlflow.log_dict(validation, INPUT_VALIDATION_ARTIFACT)
-        for file_name, document in (artifacts or {}).items():
-            mlflow.log_dict(document, file_name)
-        for file_name, frame in (frames or {}).items():
-            _log_frame(frame, file_name)
-        for file_name, content in (files or {}).items():
-            _log_file(content, file_name)
-        mlflow.log_dict(
-            {
-                f.name: {"description": f.description, "unit": f.unit, "monotone": f.monotone}
-                for f in FEATURES
-            },
-            FEATURE_CATALOG_ARTIFACT,
-        )
-        signature = infer_signature(input_example, outcome.model.predict_proba(input_example))
-        info = mlflow.sklearn.log_model(
-            outcome.model,
-            name="model",
-            registered_model_name=name,
-            signature=signature,
-            pip_requirements=model_requirements(),
-            serialization_format="cloudpickle",
-        )
-    version = str(info.registered_model_version)
+        _log_training_documents(outcome, validation, artifacts, frames, files)
+        version = _log_and_register_model(outcome, input_example, name)
     point_alias(config, name, config.mlflow.challenger_alias, version)
     if alias_version(config, name, config.mlflow.champion_alias) is None:
-        point_alias(config, name, config.mlflow.champion_alias, version)
-        verdict = "first version"
-        if shortfalls:
-            verdict += ", not judged; warning: it " + "; it ".join(shortfalls)
-        set_version_tags(
-            config, name, version, {"recover.gate": "bootstrap", "recover.gate_verdict": verdict}
-        )
+        _bootstrap_champion(config, name, version, shortfalls)
     return ChampionModel(model=outcome.model, name=name, version=version, run_id=run.info.run_id)
+
+
+def _tag_training_run(outcome, *, kind: str, as_of, name: str, shortfalls: list[str]) -> None:
+    """The run's kind, date, model and code version; how the model was fitted; and, when the run
+    measured its baselines, whether the model beats them."""
+    import mlflow
+
+    mlflow.set_tags({"recover.kind": kind, "recover.as_of": str(as_of), "recover.model": name})
+    mlflow.set_tags(code_tags())
+    fitted_with = getattr(outcome.model, "fitted_with_", None)
+    if fitted_with:  # in process, or lightgbm.dask on a cluster
+        mlflow.set_tag("recover.fitted_with", fitted_with)
+    if "test_plain_lightgbm_auc" in outcome.metrics:
+        mlflow.set_tag("recover.beats_baselines", "no" if shortfalls else "yes")
+
+
+def _log_training_params(
+    config: Config, outcome, as_of, data_source: str, params: dict, extra_params: dict | None
+) -> None:
+    """The caller's extra params, what training decided on the book, the LightGBM parameters
+    (``lgbm.*``) and the run's settings: date, data source, label, feature catalog, seed."""
+    import mlflow
+
+    from features.catalog import CATALOG_VERSION, FEATURES
+
+    if extra_params:
+        mlflow.log_params(extra_params)
+    decided = getattr(outcome, "params", None)
+    if decided:  # what training decided on the book: monotone constraints, dropped inputs
+        mlflow.log_params(decided)
+    mlflow.log_params({f"lgbm.{k}": v for k, v in params.items()})
+    mlflow.log_params(
+        {
+            "as_of": str(as_of),
+            "data_source": data_source,
+            "label_window_days": config.label.window_days,
+            "label_qualifying_amount": config.label.qualifying_amount,
+            "feature_catalog_version": CATALOG_VERSION,
+            "n_features": len(FEATURES),
+            "random_state": config.training.seed,
+        }
+    )
+
+
+def _log_training_documents(
+    outcome,
+    validation: dict | None,
+    artifacts: dict[str, dict] | None,
+    frames: dict[str, object] | None,
+    files: dict[str, bytes | str] | None,
+) -> None:
+    """The data window, the input validation counts (``validation``), ``artifacts`` (JSON
+    documents by file name, e.g. the fairness check), ``frames`` (DataFrames saved as Parquet or
+    CSV by file name, e.g. the evaluation block the promotion gate reuses), ``files`` (bytes or
+    text by file name, e.g. plots and the model card) and the feature catalog."""
+    import mlflow
+
+    from features.catalog import FEATURES
+
+    mlflow.log_dict(outcome.data_summary, DATA_WINDOW_ARTIFACT)
+    if validation is not None:
+        mlflow.log_dict(validation, INPUT_VALIDATION_ARTIFACT)
+    for file_name, document in (artifacts or {}).items():
+        mlflow.log_dict(document, file_name)
+    for file_name, frame in (frames or {}).items():
+        _log_frame(frame, file_name)
+    for file_name, content in (files or {}).items():
+        _log_file(content, file_name)
+    mlflow.log_dict(
+        {f.name: {"description": f.description, "unit": f.unit, "monotone": f.monotone} for f in FEATURES},
+        FEATURE_CATALOG_ARTIFACT,
+    )
+
+
+def _log_and_register_model(outcome, input_example, name: str) -> str:
+    """The fitted model with its signature and pinned requirements, registered as a new version
+    of ``name``; returns the version."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    signature = infer_signature(input_example, outcome.model.predict_proba(input_example))
+    info = mlflow.sklearn.log_model(
+        outcome.model,
+        name="model",
+        registered_model_name=name,
+        signature=signature,
+        pip_requirements=model_requirements(),
+        serialization_format="cloudpickle",
+    )
+    return str(info.registered_model_version)
+
+
+def _bootstrap_champion(config: Config, name: str, version: str, shortfalls: list[str]) -> None:
+    """A model's first version becomes its champion (the nightly run needs one; later versions
+    reach it through the promotion gate); a first version that does not beat its baselines says
+    so in its tags."""
+    point_alias(config, name, config.mlflow.champion_alias, version)
+    verdict = "first version"
+    if shortfalls:
+        verdict += ", not judged; warning: it " + "; it ".join(shortfalls)
+    set_version_tags(config, name, version, {"recover.gate": "bootstrap", "recover.gate_verdict": verdict})
 
 
 def _log_frame(frame, file_name: str) -> None:
@@ -574,25 +620,68 @@ def log_search_result(result) -> None:
     mlflow.log_metrics(
         {"best_valid_auc": result.best_value, "trials": float(len(result.trials)), "seconds": result.seconds}
     )
-    mlflow.log_dict({"best_trial": result.best_trial, "best_params": result.best_params}, BEST_PARAMS_ARTIFACT)
+    mlflow.log_dict(
+        {"best_trial": result.best_trial, "best_params": result.best_params}, BEST_PARAMS_ARTIFACT
+    )
     _log_frame(result.trials, TRIALS_ARTIFACT)
 
 
-def log_policy_evaluation(config: Config, table, facts: dict, files: dict) -> str:
+class _EvaluatedBook(Protocol):
+    @property
+    def n_loans(self) -> int: ...
+    @property
+    def as_of(self) -> dt.date: ...
+    @property
+    def horizon_days(self) -> int: ...
+
+
+class _EvaluationSeeds(Protocol):
+    @property
+    def simulation(self) -> int: ...
+    @property
+    def random_policy(self) -> int: ...
+    @property
+    def oracle(self) -> int: ...
+    @property
+    def decisions_salt(self) -> str: ...
+
+
+class EvaluationFacts(Protocol):
+    """What :func:`log_policy_evaluation` reads of a policy evaluation's facts
+    (evaluation.policy_results.PolicyEvaluationFacts: the evaluation sits above the adapters)."""
+
+    @property
+    def book(self) -> _EvaluatedBook: ...
+    @property
+    def seeds(self) -> _EvaluationSeeds: ...
+    @property
+    def capacity_per_day(self) -> Mapping[str, int]: ...
+    @property
+    def channel_cost(self) -> Mapping[str, float]: ...
+    @property
+    def uplift_on_randomised_units(self) -> Mapping[str, Mapping[str, float]]: ...
+    def to_dict(self) -> dict: ...
+
+
+def log_policy_evaluation(config: Config, table, facts: EvaluationFacts, files: dict) -> str:
     """Log a policy evaluation: per-policy metrics, the seeds and settings, the table and plot."""
     import mlflow
 
     experiment_id = configure(config)
-    book = facts["book"]
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"evaluate-policy-{book['as_of']}") as run:
-        mlflow.set_tags({"recover.kind": "evaluate-policy", "recover.as_of": book["as_of"]})
+    book, seeds = facts.book, facts.seeds
+    as_of = str(book.as_of)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"evaluate-policy-{as_of}") as run:
+        mlflow.set_tags({"recover.kind": "evaluate-policy", "recover.as_of": as_of})
         mlflow.log_params(
             {
-                "n_loans": book["n_loans"],
-                "horizon_days": book["horizon_days"],
-                **{f"seed.{k}": v for k, v in facts["seeds"].items()},
-                **{f"capacity.{k}": v for k, v in facts["capacity_per_day"].items()},
-                **{f"cost.{k}": v for k, v in facts["channel_cost"].items()},
+                "n_loans": book.n_loans,
+                "horizon_days": book.horizon_days,
+                "seed.simulation": seeds.simulation,
+                "seed.random_policy": seeds.random_policy,
+                "seed.oracle": seeds.oracle,
+                "seed.decisions_salt": seeds.decisions_salt,
+                **{f"capacity.{k}": v for k, v in facts.capacity_per_day.items()},
+                **{f"cost.{k}": v for k, v in facts.channel_cost.items()},
             }
         )
         metrics = {}
@@ -607,12 +696,12 @@ def log_policy_evaluation(config: Config, table, facts: dict, files: dict) -> st
             ):
                 if column in row and row[column] == row[column]:  # skip NaN
                     metrics[f"{policy}.{column}"] = float(row[column])
-        for model, report in facts.get("uplift_on_randomised_units", {}).items():
+        for model, report in facts.uplift_on_randomised_units.items():
             for key, value in report.items():
                 if value == value:
                     metrics[f"uplift.{model}.{key}"] = float(value)
         mlflow.log_metrics(metrics)
-        mlflow.log_dict(facts, POLICY_EVALUATION_ARTIFACT)
+        mlflow.log_dict(facts.to_dict(), POLICY_EVALUATION_ARTIFACT)
         for key in ("results", "daily", "plot"):
             mlflow.log_artifact(str(files[key]))
         return run.info.run_id
@@ -633,26 +722,23 @@ def load_run_document(config: Config, run_id: str | None, file_name: str) -> dic
         return None
 
 
-def log_scoring_review(config: Config, review: dict, files: list) -> str:
+def log_scoring_review(config: Config, review: ReviewDocument, files: list) -> str:
     """Log a nightly run's fair-practice review (run kind ``score``): coverage, flagged
     disparities and the report files."""
     import mlflow
 
     experiment_id = configure(config)
-    run = review["run"]
-    with mlflow.start_run(experiment_id=experiment_id, run_name=f"score-{run['as_of']}") as active:
-        mlflow.set_tags(
-            {"recover.kind": "score", "recover.as_of": run["as_of"], "recover.run_id": run["run_id"]}
-        )
-        mlflow.log_params({"model": run["model"], "channel_model": run["channel_model"]})
-        explanations = review["explanations"]
+    run, explanations = review.run, review.explanations
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"score-{run.as_of}") as active:
+        mlflow.set_tags({"recover.kind": "score", "recover.as_of": run.as_of, "recover.run_id": run.run_id})
+        mlflow.log_params({"model": run.model, "channel_model": run.channel_model})
         mlflow.log_metrics(
             {
-                "overdue": run["overdue"],
-                "queued": run["queued"],
-                "share_with_three_reasons": explanations["share_with_three_reasons"],
-                "share_with_three_channel_reasons": explanations["share_with_three_channel_reasons"],
-                "disparities_flagged": len(review["disparities"]["flagged"]),
+                "overdue": run.overdue,
+                "queued": run.queued,
+                "share_with_three_reasons": explanations.share_with_three_reasons,
+                "share_with_three_channel_reasons": explanations.share_with_three_channel_reasons,
+                "disparities_flagged": len(review.disparities.flagged),
             }
         )
         for path in files:
@@ -660,25 +746,31 @@ def log_scoring_review(config: Config, review: dict, files: list) -> str:
         return active.info.run_id
 
 
-def log_backfill(config: Config, facts: dict, metrics: dict[str, float], files: list) -> str:
+def log_backfill(config: Config, report: BackfillReport, files: list) -> str:
     """Log a backfill (run kind ``backfill``): the outcome window and archive counts as params,
     realized recovery, uplift, calibration and champion / challenger numbers as metrics, and the
     report files (CSV and JSON)."""
     import mlflow
 
     experiment_id = configure(config)
-    as_of = facts["backfill_as_of"]
+    facts = report.facts
+    as_of = str(facts.backfill_as_of)
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"backfill-{as_of}") as active:
         mlflow.set_tags({"recover.kind": "backfill", "recover.as_of": as_of})
         mlflow.log_params(
             {
-                "window_days": facts["window_days"],
-                "first_closed_as_of": facts["first_closed_as_of"],
-                "last_closed_as_of": facts["last_closed_as_of"],
-                "archived_rows": facts["archived_rows"],
+                "window_days": facts.window_days,
+                # As backfill.json has them (BackfillFacts.to_dict): YYYY-MM-DD, or None.
+                "first_closed_as_of": _iso(facts.first_closed_as_of),
+                "last_closed_as_of": _iso(facts.last_closed_as_of),
+                "archived_rows": facts.archived_rows,
             }
         )
-        mlflow.log_metrics(metrics)
+        mlflow.log_metrics(report.metrics)
         for path in files:
             mlflow.log_artifact(str(path), artifact_path="backfill")
         return active.info.run_id
+
+
+def _iso(day: dt.date | None) -> str | None:
+    return str(day) if day is not None else None

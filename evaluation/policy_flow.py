@@ -258,7 +258,7 @@ def evaluate_policy_flow(
         timings,
     )
     files = write_outputs(out_dir, table, daily, runs, facts)
-    run_id = tracking.log_policy_evaluation(config, table, facts.to_dict(), files) if log_to_mlflow else None
+    run_id = tracking.log_policy_evaluation(config, table, facts, files) if log_to_mlflow else None
     return PolicyEvaluationResult(
         table=table,
         daily=daily,

@@ -80,7 +80,7 @@ def write_report(out: str, report: BackfillReport, manifest: dict, run_id: str) 
 @task(name="log-backfill", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
 def log_backfill(config: Config, report: BackfillReport, files: dict) -> str:
     logged = [path for name, path in files.items() if name.endswith((".csv", ".json"))]
-    return tracking.log_backfill(config, report.facts.to_dict(), report.metrics, logged)
+    return tracking.log_backfill(config, report, logged)
 
 
 @flow(name="backfill", log_prints=True)

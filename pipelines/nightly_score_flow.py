@@ -73,6 +73,8 @@ from review.disparity import disparity_table, loan_outcomes
 from review.figures import review_figures
 from review.groups import protected_groups
 from review.report import (
+    ReviewDocument,
+    ReviewRun,
     compliance_summary,
     global_importance,
     reason_codes,
@@ -255,7 +257,7 @@ def drift_for(reference: dict | None, features, p_pay, config: Config, run_id: s
 
 @task(name="fair-practice-review", cache_policy=NO_CACHE)
 def fair_practice_review(
-    night: NightResult, validated: ValidationResult, run: dict, as_of: dt.date, training, config: Config
+    night: NightResult, validated: ValidationResult, run: ReviewRun, as_of: dt.date, training, config: Config
 ):
     """The run's review document and its plots (review.json / review.html); ``run`` holds the
     facts the review quotes, ``training`` the champion's fairness check (None if it has none)."""
@@ -295,29 +297,29 @@ def fair_practice_review(
     return document, figures
 
 
-def review_files(review: dict, figures: dict) -> dict:
+def review_files(review: ReviewDocument, figures: dict) -> dict:
     """Writers of review.json and review.html for :func:`publish`."""
     return {
-        REVIEW_JSON: lambda path: path.write_text(json.dumps(review, indent=2)),
+        REVIEW_JSON: lambda path: path.write_text(json.dumps(review.to_json_dict(), indent=2)),
         REVIEW_HTML: lambda path: path.write_text(render_html(review, figures), encoding="utf-8"),
     }
 
 
 @task(name="log-review", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def log_review(config: Config, review: dict, files: dict, run_id: str) -> str:
+def log_review(config: Config, review: ReviewDocument, files: dict, run_id: str) -> str:
     """The review to MLflow (run kind ``score``) and to the Prefect flow run (a markdown artifact);
     returns the MLflow run id."""
     mlflow_run_id = tracking.log_scoring_review(config, review, [files[REVIEW_JSON], files[REVIEW_HTML]])
-    flagged = review["disparities"]["flagged"]
+    flagged, explanations = review.disparities.flagged, review.explanations
     lines = [
-        f"# Fair-practice review {review['run']['as_of']}",
-        f"- run `{run_id}`, {review['run']['queued']:,} queued of {review['run']['overdue']:,} overdue",
-        f"- queued rows with three reasons: {review['explanations']['share_with_three_reasons']:.1%}; "
-        f"with three channel reasons: {review['explanations']['share_with_three_channel_reasons']:.1%}",
+        f"# Fair-practice review {review.run.as_of}",
+        f"- run `{run_id}`, {review.run.queued:,} queued of {review.run.overdue:,} overdue",
+        f"- queued rows with three reasons: {explanations.share_with_three_reasons:.1%}; "
+        f"with three channel reasons: {explanations.share_with_three_channel_reasons:.1%}",
         f"- disparities flagged: {len(flagged)}",
         *[
-            f"  - {row['metric']} for {row['attribute']} = {row['group']}: ratio "
-            f"{row['ratio_to_reference']:.2f} to {row['reference_group']}"
+            f"  - {row.metric} for {row.attribute} = {row.group}: ratio "
+            f"{row.ratio_to_reference:.2f} to {row.reference_group}"
             for row in flagged
         ],
         f"- full report: `{files[REVIEW_HTML]}`",
@@ -537,7 +539,7 @@ def _score_night(
     database = _published_to_database(publish_url, scored, as_of, run_id, config, timings)
     facts = _run_facts(data, validated, champions, cutoff, as_of, run_id, config)
     manifest = build_manifest(
-        scored, facts, settings, review=review, drift=drift, timings=timings, database=database
+        scored, facts, settings, review=review.to_json_dict(), drift=drift, timings=timings, database=database
     )
     result = _published(
         out, scored, validated, champions, facts, manifest, drift_table, (review, figures), config, timings
@@ -553,7 +555,7 @@ def _published(
     facts: RunFacts,
     manifest: RunManifest,
     drift_table: pd.DataFrame,
-    reviewed: tuple[dict, dict],
+    reviewed: tuple[ReviewDocument, dict],
     config: Config,
     timings: dict[str, float],
 ) -> dict:
@@ -701,14 +703,14 @@ def _reviewed(
     config: Config,
 ):
     """The fair-practice review of the night, with the champion's own fairness check."""
-    run = {
-        "run_id": run_id,
-        "as_of": str(as_of),
-        "model": champions.propensity.label,
-        "channel_model": champions.channel.label,
-        "overdue": int(len(night.features)),
-        "queued": int(len(night.queue)),
-    }
+    run = ReviewRun(
+        run_id=run_id,
+        as_of=str(as_of),
+        model=champions.propensity.label,
+        channel_model=champions.channel.label,
+        overdue=int(len(night.features)),
+        queued=int(len(night.queue)),
+    )
     training = with_retries(champion_document, config)(config, champions.propensity.run_id, FAIRNESS_ARTIFACT)
     return fair_practice_review(night, validated, run, as_of, training, config)
 

@@ -672,7 +672,7 @@ def attach_training_summary(result: TrainResult, config: Config) -> None:
         create_markdown_artifact(
             key="training-summary",
             markdown=training_summary_markdown(
-                result.to_dict(), tracking.run_link(config, result.propensity.mlflow_run_id)
+                result, tracking.run_link(config, result.propensity.mlflow_run_id)
             ),
             description=f"Training as of {result.as_of}",
         )

@@ -7,11 +7,17 @@ borrower beyond the engine's own loan ids.
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import pandas as pd
 
 from scoring.manifest import DriftChecked, DriftNotChecked, RunManifest
+
+if TYPE_CHECKING:
+    from models.gate import GateResult
 
 # The top-of-queue table: what an operator needs to see that the queue is sane (no contact data).
 QUEUE_TOP_COLUMNS = [
@@ -26,6 +32,7 @@ QUEUE_TOP_COLUMNS = [
     "priority_score",
     "within_capacity",
     "exploration",
+    "priority_reason",
     "reason_1",
 ]
 
@@ -131,19 +138,65 @@ def _drift_lines(drift: DriftChecked | DriftNotChecked) -> list[str]:
     return lines
 
 
-def training_summary_markdown(result: dict, mlflow_link: dict | None) -> str:
+# What the training summary reads of a training run: pipelines.results.TrainResult, which the
+# review (below the pipelines) may not import.
+class _Propensity(Protocol):
+    @property
+    def model(self) -> str: ...
+    @property
+    def metrics(self) -> Mapping[str, object]: ...
+
+
+class _Channel(Protocol):
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def not_fitted(self) -> str | None: ...
+
+
+class _Decision(Protocol):
+    @property
+    def model(self) -> str: ...
+    @property
+    def challenger(self) -> str | None: ...
+    @property
+    def champion_before(self) -> str | None: ...
+    @property
+    def champion_after(self) -> str | None: ...
+    @property
+    def promoted(self) -> bool: ...
+    @property
+    def gate(self) -> GateResult | None: ...
+
+
+class TrainingRun(Protocol):
+    """A training run as the summary reads it (pipelines.results.TrainResult)."""
+
+    @property
+    def as_of(self) -> dt.date: ...
+    @property
+    def propensity(self) -> _Propensity: ...
+    @property
+    def channel(self) -> _Channel: ...
+    @property
+    def promotion(self) -> Sequence[_Decision]: ...
+    @property
+    def input_rows(self) -> Mapping[str, int]: ...
+
+
+def training_summary_markdown(result: TrainingRun, mlflow_link: dict | None) -> str:
     """Markdown of a training run: what was trained on, the out-of-time metrics, and what the
     promotion gate decided for each model."""
-    rows = result.get("input_rows", {})
+    channel = result.channel
     lines = [
-        f"# Training as of {result['as_of']}",
+        f"# Training as of {result.as_of}",
         "",
-        f"Propensity challenger trained on {sum(rows.values()):,} input rows; champions now "
-        f"{result['model']} and "
+        f"Propensity challenger trained on {sum(result.input_rows.values()):,} input rows; champions now "
+        f"{result.propensity.model} and "
         + (
-            f"{result['channel_model']}."
-            if result.get("channel_model")
-            else f"no best-channel model ({result.get('channel_model_not_fitted')}): channels by the stated prior."
+            f"{channel.model}."
+            if channel.model
+            else f"no best-channel model ({channel.not_fitted}): channels by the stated prior."
         ),
         "",
         "## Out-of-time metrics (propensity)",
@@ -152,7 +205,7 @@ def training_summary_markdown(result: dict, mlflow_link: dict | None) -> str:
             ["metric", "value"],
             [
                 [name, f"{value:.4f}"]
-                for name, value in sorted(result["metrics"].items())
+                for name, value in sorted(result.propensity.metrics.items())
                 if isinstance(value, float | int)
             ],
         ),
@@ -163,14 +216,14 @@ def training_summary_markdown(result: dict, mlflow_link: dict | None) -> str:
             ["model", "challenger", "champion before", "champion after", "promoted", "verdict"],
             [
                 [
-                    d["model"],
-                    d["challenger"],
-                    d["champion_before"],
-                    d["champion_after"],
-                    "yes" if d["promoted"] else "no",
-                    (d["gate"] or {}).get("verdict", "no gate (first version)"),
+                    d.model,
+                    d.challenger,
+                    d.champion_before,
+                    d.champion_after,
+                    "yes" if d.promoted else "no",
+                    d.gate.verdict if d.gate is not None else "no gate (first version)",
                 ]
-                for d in result["promotion"]
+                for d in result.promotion
             ],
         ),
         "",

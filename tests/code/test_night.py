@@ -134,7 +134,7 @@ def _manifest(night, validated, config, drift=None, database=None, payment_share
         payment_share=payment_share,
         prior_lift=config.channel_model.prior_lift,
     )
-    review = {"explanations": reason_coverage(night.queue), "disparities": {"flagged": []}}
+    review = {"explanations": reason_coverage(night.queue).model_dump(), "disparities": {"flagged": []}}
     return build_manifest(
         night,
         facts,

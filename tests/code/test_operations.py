@@ -342,21 +342,29 @@ def test_the_top_of_the_queue_is_by_rank_without_contact_details():
 
 
 def test_the_training_summary_names_the_champions_metrics_and_gate_verdicts():
+    from models.gate import GateResult
+    from pipelines.promotion import PromotionDecision
+    from pipelines.results import ChannelTraining, PropensityTraining, TrainResult
     from review.run_summary import training_summary_markdown
 
-    result = {
-        "as_of": "2026-06-01",
-        "model": "recover-propensity/2",
-        "channel_model": "recover-channel/1",
-        "input_rows": {"loans": 10, "payments": 5},
-        "metrics": {"test_auc": 0.8361, "test_brier": 0.164, "segments": {"ignored": 1}},
-        "promotion": [
-            {"model": "recover-propensity", "challenger": "2", "champion_before": "1", "champion_after": "2",
-             "promoted": True, "gate": {"verdict": "passed: auc +0.01"}},
-            {"model": "recover-channel", "challenger": "1", "champion_before": None, "champion_after": "1",
-             "promoted": False, "gate": None},
-        ],
-    }  # fmt: skip
+    def decision(model, challenger, before, after, promoted, gate):
+        return PromotionDecision(model, challenger, before, after, promoted, gate, gate_run_id=None, note="")
+
+    passed = GateResult(passed=True, table=pd.DataFrame(), verdict="passed: auc +0.01")
+    result = TrainResult(
+        as_of=dt.date(2026, 6, 1),
+        propensity=PropensityTraining(
+            model="recover-propensity/2", mlflow_run_id="r1",
+            metrics={"test_auc": 0.8361, "test_brier": 0.164, "segments": {"ignored": 1}},  # type: ignore[dict-item]
+            data={}, fairness={}, out_of_time_plan="", search_run_id=None, lightgbm={},
+        ),
+        channel=ChannelTraining(model="recover-channel/1", not_fitted=None, metrics={}, treatments=[]),
+        promotion=(
+            decision("recover-propensity", "2", "1", "2", True, passed),
+            decision("recover-channel", "1", None, "1", False, None),
+        ),
+        tracking_uri="x", input_rows={"loans": 10, "payments": 5}, validation={}, timings={},
+    )  # fmt: skip
     text = training_summary_markdown(
         result, {"run_id": "r1", "experiment": "recover", "tracking_uri": "x", "url": None}
     )

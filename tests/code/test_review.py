@@ -140,7 +140,7 @@ def test_reason_coverage_counts_only_complete_rows():
             "channel_reason_3": ["x", ""],
         }
     )
-    assert reason_coverage(queue) == {
+    assert reason_coverage(queue).model_dump() == {
         "queued_rows": 2,
         "share_with_three_reasons": 1.0,
         "share_with_three_channel_reasons": 0.5,
@@ -150,3 +150,161 @@ def test_reason_coverage_counts_only_complete_rows():
 def test_json_safe_makes_strict_json():
     document = json_safe({"a": float("nan"), "b": [np.float64(1.5), np.int64(2)], "c": (np.inf,)})
     assert json.loads(json.dumps(document, allow_nan=False)) == {"a": None, "b": [1.5, 2], "c": [None]}
+
+
+def _review_inputs(loans: int) -> dict:
+    from features.catalog import FEATURE_NAMES
+    from review.report import ReviewRun, global_importance
+
+    rng = np.random.default_rng(3)
+    contributions = pd.DataFrame(rng.normal(size=(loans, 4)), columns=FEATURE_NAMES[:4])
+    queue = pd.DataFrame(
+        {
+            **{f"reason_{k}": ["x"] * loans for k in (1, 2, 3)},
+            **{f"channel_reason_{k}": (["x", None] * loans)[:loans] for k in (1, 2, 3)},
+        }
+    )
+    outcomes, groups = _outcomes([1] * 30 + [0] * 10, [1] * 10 + [0] * 30)
+    disparity = disparity_table(outcomes, groups, ["gender"])  # flagged rows, NaN ratios
+    suppressed = pd.DataFrame(
+        {
+            "loan_id": ["L1", "L1", "L2"],
+            "policy": ["default"] * 3,
+            "policy_version": ["v1"] * 3,
+            "reason": ["cap", "dnc", "cap"],
+            "rule_id": ["r1", "r2", "r1"],
+        }
+    )
+    return {
+        "run": ReviewRun(
+            run_id="r1", as_of="2026-06-01", model="p/2", channel_model="c/1", overdue=80, queued=loans
+        ),
+        "queue": queue,
+        "importance": global_importance(contributions),
+        "codes": reason_codes(contributions),
+        "p_pay": pd.Series(rng.random(loans)),
+        "priority": pd.Series([np.nan] * loans),  # no value: only its count
+        "disparity": disparity,
+        "training": {
+            "performance_by_group": [{"group": "a", "auc": np.float64(0.7), "calibration_error": np.nan}],
+            "proxy_check": {
+                "gender": {"strong_proxies": [], "predictability_auc": 0.55, "predictable": False}
+            },
+        },
+        "suppressed": suppressed,
+        "dispositions": pd.DataFrame({"disposition": ["queued", "suppressed", "queued"]}),
+        "packs": {"default": "v1"},
+        "settings": {"attributes": ["gender"], "disparity_bounds": (0.8, 1.25), "min_group_size": 30},
+    }
+
+
+def _legacy_review_json(given: dict) -> dict:
+    """review.json as review_document built it as a plain dict (the public format to keep)."""
+    from review.disparity import DECISION_METRICS
+
+    by_reason = (
+        given["suppressed"]
+        .groupby(["policy", "policy_version", "reason", "rule_id"], observed=True)
+        .size()
+        .rename("suppressions")
+        .reset_index()
+        .sort_values("suppressions", ascending=False, kind="stable")
+    )
+    disparity, p_pay = given["disparity"], given["p_pay"]
+    quantiles = p_pay.quantile([0.1, 0.25, 0.5, 0.75, 0.9])
+    return json_safe(
+        {
+            "run": given["run"].model_dump(),
+            "settings": dict(given["settings"]),
+            "explanations": {
+                **reason_coverage(given["queue"]).model_dump(),
+                "global_importance": given["importance"].head(15).to_dict("records"),
+                "top_reason_codes": given["codes"].head(15).to_dict("records"),
+            },
+            "distributions": {
+                "p_pay": {
+                    "count": len(p_pay),
+                    "mean": float(p_pay.mean()),
+                    **{f"p{int(q * 100)}": float(v) for q, v in quantiles.items()},
+                },
+                "priority_score": {"count": 0},
+            },
+            "disparities": {
+                "metrics": DECISION_METRICS,
+                "table": disparity.to_dict("records"),
+                "flagged": disparity[disparity["flagged"]].to_dict("records"),
+            },
+            "at_training": given["training"],
+            "compliance": {
+                "rule_packs": given["packs"],
+                "suppressions": len(given["suppressed"]),
+                "suppressed_loans": 2,
+                "suppressions_by_reason": by_reason.to_dict("records"),
+                "dispositions": {"queued": 2, "suppressed": 1},
+            },
+        }
+    )
+
+
+def test_review_json_keeps_its_keys_order_and_values():
+    from review.report import compliance_summary, render_html, review_document
+
+    given = _review_inputs(loans=6)
+    document = review_document(
+        run=given["run"],
+        coverage=reason_coverage(given["queue"]),
+        importance=given["importance"],
+        codes=given["codes"],
+        p_pay=given["p_pay"],
+        priority=given["priority"],
+        disparity=given["disparity"],
+        training=given["training"],
+        compliance=compliance_summary(given["suppressed"], given["dispositions"], given["packs"]),
+        settings=given["settings"],
+    )
+    written = document.to_json_dict()
+    assert list(written) == [
+        "run",
+        "settings",
+        "explanations",
+        "distributions",
+        "disparities",
+        "at_training",
+        "compliance",
+    ]
+    assert list(written["explanations"]) == [
+        "queued_rows",
+        "share_with_three_reasons",
+        "share_with_three_channel_reasons",
+        "global_importance",
+        "top_reason_codes",
+    ]
+    assert list(written["distributions"]["p_pay"]) == ["count", "mean", "p10", "p25", "p50", "p75", "p90"]
+    assert written["distributions"]["priority_score"] == {"count": 0}
+    assert list(written["disparities"]) == ["metrics", "table", "flagged"]
+    assert list(written["disparities"]["table"][0]) == [
+        "attribute",
+        "group",
+        "loans",
+        "metric",
+        "value",
+        "reference_group",
+        "ratio_to_reference",
+        "p_value",
+        "p_adjusted",
+        "outside_bounds",
+        "flagged",
+    ]
+    assert len(written["disparities"]["flagged"]) == 2  # queued and suppressed, for group b
+    assert list(written["compliance"]) == [
+        "rule_packs",
+        "suppressions",
+        "suppressed_loans",
+        "suppressions_by_reason",
+        "dispositions",
+    ]
+    # Byte for byte what the plain-dict document wrote, and strict JSON (no NaN).
+    text = json.dumps(written, indent=2, allow_nan=False)
+    assert text == json.dumps(_legacy_review_json(given), indent=2)
+    page = render_html(document, {})
+    assert "<span class='bad'>2</span>" in page and "default v1 · 3 suppressions on 2 loans" in page
