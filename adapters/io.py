@@ -13,13 +13,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from data_contracts.enums import TABLES
+from data_contracts.enums import OPTIONAL_TABLES, TABLES
 from data_contracts.parsing import csv_text
 from data_contracts.validation import ContractError, StructuralProblem
 
 
 def read_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
-    """Read ``<table>.parquet`` or ``<table>.csv`` for each of the six input tables.
+    """Read ``<table>.parquet`` or ``<table>.csv`` for each of the six input tables, and for
+    each optional table (``contact_points``) the folder holds.
 
     CSV cells are read as text (parsing into contract types is validation's job), UTF-8 only.
     Raises :class:`ContractError` naming every missing, ambiguous or unreadable table.
@@ -29,8 +30,10 @@ def read_tables(data_dir: Path) -> dict[str, pd.DataFrame]:
         raise ContractError([StructuralProblem("*", None, "data directory not found", str(data_dir))])
     tables: dict[str, pd.DataFrame] = {}
     problems: list[StructuralProblem] = []
-    for table in TABLES:
+    for table in (*TABLES, *OPTIONAL_TABLES):
         candidates = [p for p in (data_dir / f"{table}.parquet", data_dir / f"{table}.csv") if p.exists()]
+        if not candidates and table in OPTIONAL_TABLES:
+            continue
         if not candidates:
             problems.append(
                 StructuralProblem(

@@ -1,4 +1,5 @@
-"""Publishing the work queue to a database table that a dialer or CRM reads.
+"""Publishing the work queue to a database table that a dialer or CRM reads (and, beside it,
+the officer's contact rows: one per contact, with the contact point).
 
 Readers must never see half a queue. Each run's rows carry ``as_of`` and ``run_id``; publishing
 an as-of date deletes that date's rows and inserts the new ones inside one transaction, so other
@@ -54,6 +55,10 @@ class PublishReport:
     replaced_queue_rows: int
     replaced_suppressed_rows: int
     seconds: float
+    # With a contacts frame: the officer's contact rows, beside the queue (else None and 0).
+    contacts_table: str | None = None
+    contacts_rows: int = 0
+    replaced_contacts_rows: int = 0
 
 
 # --- pure logic: preparing frames ----------------------------------------------------------------
@@ -306,6 +311,8 @@ def publish_queue(
     schema: str | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     after_chunk: ChunkCallback | None = None,
+    contacts: pd.DataFrame | None = None,
+    contacts_table: str = "recover_contacts",
 ) -> PublishReport:
     """Publish a run's queue and suppressed rows to ``url``, atomically per as-of date.
 
@@ -313,17 +320,22 @@ def publish_queue(
     plus an index on as_of), delete the rows of ``as_of`` from both tables and insert the new
     ones (COPY on PostgreSQL, registered frames on DuckDB, chunked executemany on SQLite).
     Other sessions see the previous rows until the commit. ``after_chunk(table, rows_written)`` runs between chunks; an
-    exception from it (or any failure) rolls back everything and re-raises.
+    exception from it (or any failure) rolls back everything and re-raises. With ``contacts``
+    (one row per contact, :func:`scoring.worklist.contact_worklist`) the ``contacts_table`` is
+    replaced for the as-of date in the same transaction.
     """
     if chunk_rows < 1:
         raise ValueError("chunk_rows must be at least 1")
-    if table == suppressed_table:
-        raise ValueError("the queue and the suppressed rows need two different tables")
+    names = [table, suppressed_table, *([contacts_table] if contacts is not None else [])]
+    if len(set(names)) < len(names):
+        raise ValueError(f"the queue, the suppressed rows and the contacts need different tables: {names}")
     as_of = as_date(as_of)
     frames = {
         table: with_run_columns(queue, as_of, run_id),
         suppressed_table: with_run_columns(suppressed, as_of, run_id),
     }
+    if contacts is not None:
+        frames[contacts_table] = with_run_columns(contacts, as_of, run_id)
     kinds = {name: {c: column_kind(frame[c]) for c in frame.columns} for name, frame in frames.items()}
     metadata = sa.MetaData(schema=schema)
     definitions = {name: _table_definition(metadata, name, kinds[name]) for name in frames}
@@ -361,4 +373,7 @@ def publish_queue(
         replaced_queue_rows=counts[table][0],
         replaced_suppressed_rows=counts[suppressed_table][0],
         seconds=round(time.perf_counter() - started, 3),
+        contacts_table=contacts_table if contacts is not None else None,
+        contacts_rows=counts[contacts_table][1] if contacts is not None else 0,
+        replaced_contacts_rows=counts[contacts_table][0] if contacts is not None else 0,
     )

@@ -1,4 +1,5 @@
-"""Reading the six input tables from a database: the engine's SQL-source edge.
+"""Reading the six input tables (and the optional ones present) from a database: the engine's
+SQL-source edge.
 
 A source is a SQLAlchemy-style URL (``postgresql://``, ``sqlite:///path``, ``duckdb:///path``).
 Each input table comes from a table of the same name unless the source configuration maps it to
@@ -16,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
-from data_contracts.enums import TABLES
+from data_contracts.enums import OPTIONAL_TABLES, TABLES
 from data_contracts.validation import ContractError, StructuralProblem
 
 # Backends this module can read, as written before "://" (an optional "+driver" may follow).
@@ -57,11 +58,11 @@ class TableSource:
 def plan_sources(tables: Mapping[str, str] | None = None) -> list[TableSource]:
     """Resolve the per-table mapping into one :class:`TableSource` per input table, in order."""
     tables = dict(tables or {})
-    unknown = sorted(set(tables) - set(TABLES))
+    unknown = sorted(set(tables) - set(TABLES) - set(OPTIONAL_TABLES))
     if unknown:
-        raise ValueError(f"unknown input tables {unknown}; known: {list(TABLES)}")
+        raise ValueError(f"unknown input tables {unknown}; known: {[*TABLES, *OPTIONAL_TABLES]}")
     plan = []
-    for table in TABLES:
+    for table in (*TABLES, *OPTIONAL_TABLES):
         source = tables.get(table, table).strip()
         if is_sql_query(source):
             plan.append(TableSource(table, query=source))
@@ -166,6 +167,8 @@ def read_database_tables(url: str, tables: Mapping[str, str] | None = None) -> d
                     if source.query is None and not sa.inspect(connection).has_table(
                         source.name, schema=source.schema
                     ):
+                        if source.table in OPTIONAL_TABLES:
+                            continue  # an optional table the database does not have
                         problems.append(
                             StructuralProblem(
                                 source.table, None, "table missing", f"no table {source.description}"

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.enums import TABLES
-from data_contracts.inputs import INPUT_MODELS, PRIMARY_KEYS
+from data_contracts.inputs import INPUT_MODELS, OPTIONAL_COLUMNS, PRIMARY_KEYS
 from data_contracts.validation import QUARANTINE_COLUMNS, ContractError, StructuralProblem, row_keys
 
 STORE_FILE_NAME = "store.duckdb"
@@ -76,9 +76,15 @@ def _kind(dtype_name: str) -> str:
 
 
 def contract_columns(table: str) -> list[_ColumnSpec]:
-    """The contract's columns of ``table``, in contract order, with their storage kind."""
+    """The contract's columns of ``table``, in contract order, with their storage kind. The
+    optional columns (personal data: ``borrowers.display_name``) are not stored."""
     columns = INPUT_MODELS[table].to_schema().columns
-    return [_ColumnSpec(name, _kind(str(column.dtype)), column.nullable) for name, column in columns.items()]
+    optional = OPTIONAL_COLUMNS.get(table, ())
+    return [
+        _ColumnSpec(name, _kind(str(column.dtype)), column.nullable)
+        for name, column in columns.items()
+        if name not in optional
+    ]
 
 
 def _pandas_dtype(spec: _ColumnSpec) -> str:

@@ -12,6 +12,8 @@ TABLES: tuple[str, ...] = (
     "interactions",
     "account_flags",
 )
+# Input tables a delivery may leave out; validated like the others when present.
+OPTIONAL_TABLES: tuple[str, ...] = ("contact_points",)
 
 INSTALLMENT_FREQUENCIES: tuple[str, ...] = ("weekly", "fortnightly", "monthly")
 

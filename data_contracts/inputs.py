@@ -7,7 +7,7 @@ types after parsing (see :mod:`data_contracts.parsing`); files may carry them as
 from __future__ import annotations
 
 import zoneinfo
-from typing import Annotated, Any
+from typing import Annotated, Any, Optional
 
 import pandas as pd
 import pandera.pandas as pa
@@ -70,6 +70,12 @@ class Borrowers(InputTable):
     consent_email: Series[bool] = pa.Field(description="Consent to collection e-mails.")
     consent_whatsapp: Series[bool] = pa.Field(description="Consent to WhatsApp messages.")
     do_not_contact: Series[bool] = pa.Field(description="Borrower asked not to be contacted.")
+    # Optional (books without it stay valid). Personal data: only the officer's contact rows
+    # carry it (scoring/worklist.py), never features, explanations, MLflow or logs.
+    # Optional[...]: pandera reads it as "this column may be absent".
+    display_name: Optional[Series[str]] = pa.Field(
+        nullable=True, description="Name to ask for (optional column; personal data)."
+    )
 
 
 class Loans(InputTable):
@@ -149,6 +155,22 @@ class AccountFlags(InputTable):
         return df["ends_on"].isna() | (df["ends_on"] >= df["starts_on"])
 
 
+CONTACT_POINT_KINDS: tuple[str, ...] = ("phone", "email", "address", "messaging")
+
+
+class ContactPoints(InputTable):
+    """Optional table: how to reach each borrower. Personal data: only the officer's contact
+    rows (team files, workbook, database contacts table) carry it."""
+
+    borrower_id: Series[str] = _non_empty_id(description="Borrower; must exist in borrowers.")
+    kind: Series[str] = pa.Field(
+        isin=list(CONTACT_POINT_KINDS), description="phone, email, address, messaging."
+    )
+    value: Series[str] = pa.Field(str_length={"min_value": 1}, description="The number, address or handle.")
+    is_primary: Series[bool] = pa.Field(description="The point to use first for its kind.")
+    verified_on: Series[Date] = pa.Field(nullable=True, description="Last day the point was verified.")
+
+
 INPUT_MODELS: dict[str, type[InputTable]] = {
     "borrowers": Borrowers,
     "loans": Loans,
@@ -156,6 +178,15 @@ INPUT_MODELS: dict[str, type[InputTable]] = {
     "payments": Payments,
     "interactions": Interactions,
     "account_flags": AccountFlags,
+    "contact_points": ContactPoints,
+}
+# Tables a delivery may leave out (enums.OPTIONAL_TABLES): the night runs without them.
+# Columns a table may leave out, and the personal data the engine keeps out of everything but
+# the officer's contact rows (quarantine reports show them masked).
+OPTIONAL_COLUMNS: dict[str, tuple[str, ...]] = {"borrowers": ("display_name",)}
+PERSONAL_COLUMNS: dict[str, tuple[str, ...]] = {
+    "borrowers": ("display_name",),
+    "contact_points": ("value",),
 }
 
 # Primary keys: used to name rows in error reports and to detect duplicate deliveries.
@@ -166,6 +197,7 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "payments": ("payment_id",),
     "interactions": ("interaction_id",),
     "account_flags": ("loan_id", "flag", "starts_on"),
+    "contact_points": ("borrower_id", "kind"),  # names rows without the (personal) value
 }
 
 # (table, column) -> (parent table, parent column)
@@ -175,6 +207,7 @@ FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("payments", "loan_id"): ("loans", "loan_id"),
     ("interactions", "loan_id"): ("loans", "loan_id"),
     ("account_flags", "loan_id"): ("loans", "loan_id"),
+    ("contact_points", "borrower_id"): ("borrowers", "borrower_id"),
 }
 
 # Event columns that must lie strictly before the as-of date of a run.

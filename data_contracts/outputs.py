@@ -266,6 +266,28 @@ class Queue(AccountKeys):
 
     data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
 
+    # Why the row is queued, in money (scoring/priority.py): what the contact is expected to add,
+    # (p_response - p_self_cure) x amount_at_stake - channel_cost, and what drives it tonight.
+    priority_reason: Series[str] = pa.Field(str_length={"min_value": 1})
+    # What a response is worth (models/payment_amount.py; the amount overdue where no share was
+    # learnt). Null only in a queue ranked without the allocation.
+    amount_at_stake: Series[float] = pa.Field(ge=0, nullable=True)
+
+    # One contact per borrower and day (scoring/contacts.py): the loans of a borrower queued
+    # tonight share one contact, its channel and a window lawful for every one of them. Null
+    # only in a queue ranked without the allocation.
+    contact_id: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
+    contact_loans: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
+    # Officer context, from the tables before the cut-off (never a contact point: those only
+    # reach the officer-facing contact rows, scoring/worklist.py).
+    preferred_language: Series[str] = pa.Field(nullable=True)
+    last_contact_at: Series[UtcTimestamp] = pa.Field(nullable=True)
+    last_contact_channel: Series[str] = pa.Field(isin=list(CHANNELS), nullable=True)
+    last_contact_outcome: Series[str] = pa.Field(nullable=True)
+    next_due_date: Series[pa.DateTime] = pa.Field(nullable=True)
+    open_promise_amount: Series[float] = pa.Field(ge=0, nullable=True)
+    open_promise_date: Series[pa.DateTime] = pa.Field(nullable=True)
+
     class Config:
         unique = ["loan_id"]
 
@@ -325,8 +347,39 @@ QUEUE_COLUMNS: list[str] = [
     "channel_reason_2",
     "channel_reason_3",
     "data_cutoff_utc",  # appended with the lender-time cut-off
+    # Appended with the reasons that explain the decision (issue 27).
+    "priority_reason",
+    "amount_at_stake",
+    # Appended with one contact per borrower and day, and the officer's context.
+    "contact_id",
+    "contact_loans",
+    "preferred_language",
+    "last_contact_at",
+    "last_contact_channel",
+    "last_contact_outcome",
+    "next_due_date",
+    "open_promise_amount",
+    "open_promise_date",
 ]
-CHANNEL_REASON_COLUMNS: list[str] = QUEUE_COLUMNS[-5:-1]
+# By name, not position: columns are appended after them.
+CHANNEL_REASON_COLUMNS: list[str] = [
+    "runner_up_channel",
+    "channel_reason_1",
+    "channel_reason_2",
+    "channel_reason_3",
+]
+# The queue columns scoring/contacts.py adds to each queued loan (rank_queue carries them).
+CONTACT_QUEUE_COLUMNS: list[str] = [
+    "contact_id",
+    "contact_loans",
+    "preferred_language",
+    "last_contact_at",
+    "last_contact_channel",
+    "last_contact_outcome",
+    "next_due_date",
+    "open_promise_amount",
+    "open_promise_date",
+]
 SUPPRESSED_COLUMNS: list[str] = [
     "as_of",
     "run_id",
@@ -408,3 +461,53 @@ FORBEARANCE_COLUMNS: list[str] = [
     "data_cutoff_utc",  # appended with the lender-time cut-off
 ]
 CONTACT_WINDOW_COLUMNS: list[str] = list(ContactWindows.to_schema().columns)
+
+
+class Contacts(pa.DataFrameModel):
+    """The officer's work list (team files, workbook, database contacts table): one row per
+    contact, the queued loans of one borrower on one day. The only output that carries contact
+    points and names (scoring/worklist.py); never written beside the queue as a file of its own."""
+
+    as_of: Series[pa.DateTime]
+    run_id: Series[str]
+    contact_id: Series[str] = pa.Field(str_length={"min_value": 1}, unique=True)
+    team: Series[str] = pa.Field(str_length={"min_value": 1})
+    rank: Series[int] = pa.Field(ge=1, unique=True)
+    team_rank: Series[int] = pa.Field(ge=1)
+    recommended_channel: Series[str] = pa.Field(isin=list(CHANNELS))
+    borrower_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    display_name: Series[str] = pa.Field(nullable=True)
+    contact_point: Series[str] = pa.Field(nullable=True)
+    preferred_language: Series[str] = pa.Field(nullable=True)
+    loan_ids: Series[str] = pa.Field(str_length={"min_value": 1})
+    n_loans: Series[int] = pa.Field(ge=1)
+    amount_overdue: Series[float] = pa.Field(gt=0)
+    incremental_value: Series[float] = pa.Field(nullable=True)
+    priority_reason: Series[str] = pa.Field(nullable=True)
+    contact_from_local: Series[str]
+    contact_until_local: Series[str]
+    # The same window as instants, for the dialers and platforms the rows feed.
+    timezone: Series[str]
+    contact_from_utc: Series[UtcTimestamp]
+    contact_until_utc: Series[UtcTimestamp]
+    last_contact_at: Series[UtcTimestamp] = pa.Field(nullable=True)
+    last_contact_channel: Series[str] = pa.Field(isin=list(CHANNELS), nullable=True)
+    last_contact_outcome: Series[str] = pa.Field(nullable=True)
+    next_due_date: Series[pa.DateTime] = pa.Field(nullable=True)
+    open_promise_amount: Series[float] = pa.Field(ge=0, nullable=True)
+    open_promise_date: Series[pa.DateTime] = pa.Field(nullable=True)
+    exploration: Series[bool]
+    within_capacity: Series[bool]
+
+    class Config:
+        strict = True
+        coerce = False
+
+    @pa.dataframe_check(error="rows must be sorted by rank")
+    @classmethod
+    def ranks_are_sorted(cls, df: pd.DataFrame) -> bool:
+        return bool(df["rank"].is_monotonic_increasing)
+
+
+# The public column order of the contact rows (team files, the database contacts table).
+CONTACT_COLUMNS: list[str] = list(Contacts.to_schema().columns)

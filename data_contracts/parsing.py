@@ -141,6 +141,8 @@ def finalize_dtypes(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataF
     """Cast parsed columns to the exact contract dtypes once no missing value breaks them."""
     out = frame.copy()
     for name, column in schema.columns.items():
+        if name not in out.columns:  # an optional column the delivery leaves out
+            continue
         dtype_name = str(column.dtype)
         if dtype_name in {"int64", "bool"}:
             out[name] = out[name].astype(dtype_name)

@@ -27,12 +27,14 @@ import pandas as pd
 import pandera.pandas as pa
 
 from data_contracts.cutoff import AsOf, Cutoff, as_of_date, as_of_instant
-from data_contracts.enums import TABLES
+from data_contracts.enums import OPTIONAL_TABLES, TABLES
 from data_contracts.inputs import (
     DATAFRAME_CHECK_COLUMNS,
     EVENT_TIME_COLUMNS,
     FOREIGN_KEYS,
     INPUT_MODELS,
+    OPTIONAL_COLUMNS,
+    PERSONAL_COLUMNS,
     PRIMARY_KEYS,
     SCHEDULED_DATE_COLUMNS,
 )
@@ -81,6 +83,10 @@ class ValidationResult:
     duplicates_collapsed: dict[str, int] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
     source_lines: dict[str, np.ndarray] = field(default_factory=dict)  # CSV: line of each row
+    # Personal data, kept apart from ``tables`` so features, explanations, the review and MLflow
+    # never see it: the accepted ``contact_points`` and the borrowers' ``display_name``
+    # (``borrowers``: borrower_id, display_name). Empty when the book gives neither.
+    contact_details: dict[str, pd.DataFrame] = field(default_factory=dict)
 
     @property
     def is_valid(self) -> bool:
@@ -90,12 +96,13 @@ class ValidationResult:
         """Per table: rows in = accepted + quarantined + duplicates collapsed + held (valid rows
         after the cut-off, for a later night)."""
         rows = []
-        for table in TABLES:
+        for table in [*TABLES, *(t for t in OPTIONAL_TABLES if t in self.rows_in)]:
+            accepted = self.tables.get(table, self.contact_details.get(table))
             rows.append(
                 {
                     "table": table,
                     "rows_in": self.rows_in.get(table, 0),
-                    "accepted": len(self.tables[table]) if table in self.tables else 0,
+                    "accepted": 0 if accepted is None else len(accepted),
                     "quarantined": len(self.quarantined_rows.get(table, ())),
                     "duplicates_collapsed": self.duplicates_collapsed.get(table, 0),
                     "held": len(self.held_rows.get(table, ())),
@@ -165,7 +172,9 @@ class ValidationResult:
                         "line": self.source_lines[table][positions] if table in self.source_lines else pd.NA,
                         "key": row_keys(table, rows).to_numpy(),
                         "rules": rules.reindex(positions).to_numpy(),
-                        "raw": rows.to_json(orient="records", lines=True, date_format="iso").splitlines(),
+                        "raw": _masked(table, rows)
+                        .to_json(orient="records", lines=True, date_format="iso")
+                        .splitlines(),
                     }
                 )
             )
@@ -198,17 +207,34 @@ class ValidationResult:
         ).reset_index()
 
 
+PERSONAL_DATA_MASK = "[personal data]"
+
+
+def _masked(table: str, rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with the table's personal columns masked: a quarantine report names the bad row
+    and its rules, it does not copy a phone number or a name into the output folder."""
+    personal = [c for c in PERSONAL_COLUMNS.get(table, ()) if c in rows.columns]
+    return rows.assign(**dict.fromkeys(personal, PERSONAL_DATA_MASK)) if personal else rows
+
+
+def delivered_tables(raw: Mapping[str, object]) -> list[str]:
+    """The input tables of a delivery, parents before children: the six required ones and the
+    optional ones it carries."""
+    return [*TABLES, *(table for table in OPTIONAL_TABLES if table in raw)]
+
+
 def check_structure(raw: Mapping[str, pd.DataFrame]) -> None:
-    """Raise :class:`ContractError` for missing tables, missing columns or unknown columns."""
+    """Raise :class:`ContractError` for missing tables, missing columns or unknown columns
+    (optional tables and columns may be absent)."""
     problems: list[StructuralProblem] = []
-    for table in TABLES:
+    for table in delivered_tables(raw):
         if table not in raw:
             problems.append(StructuralProblem(table, None, "table missing"))
             continue
         expected = list(INPUT_MODELS[table].to_schema().columns)
         present = list(raw[table].columns)
         for column in expected:
-            if column not in present:
+            if column not in present and column not in OPTIONAL_COLUMNS.get(table, ()):
                 problems.append(StructuralProblem(table, column, "column missing"))
         for column in present:
             if column not in expected:
@@ -228,7 +254,11 @@ def _failure_frame(
             "key": keys.to_numpy(),
             "column": column,
             "rule": _short_rule(rule),
-            "value": values.loc[rows].map(_show).to_numpy(),
+            "value": (
+                PERSONAL_DATA_MASK
+                if column in PERSONAL_COLUMNS.get(table, ())
+                else values.loc[rows].map(_show).to_numpy()
+            ),
         }
     )
 
@@ -259,6 +289,8 @@ def _parse_table(table: str, raw: pd.DataFrame) -> tuple[pd.DataFrame, list[pd.D
     typed = {}
     failures = []
     for name, column in schema.columns.items():
+        if name not in raw.columns:  # an optional column the delivery leaves out
+            continue
         parsed = parse_column(raw[name], column)
         typed[name] = parsed.values
         bad = raw.index[parsed.unparseable.to_numpy()]
@@ -350,7 +382,8 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: AsOf | None = None) 
     held: dict[str, pd.DataFrame] = {}
     collapsed: dict[str, int] = {}
 
-    for table in TABLES:  # parents before children, so orphans cascade
+    tables = delivered_tables(raw)
+    for table in tables:  # parents before children, so orphans cascade
         delivered = raw[table].reset_index(drop=True)
         delivered.attrs = {}  # provenance is read once below; pandas would compare it on every concat
         # An exact repeat of a row is one fact delivered twice: keep one, count the rest.
@@ -388,22 +421,40 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: AsOf | None = None) 
     failures_frame = (
         pd.concat(all_failures, ignore_index=True) if all_failures else pd.DataFrame(columns=FAILURE_COLUMNS)
     )
+    accepted, contact_details = _personal_data_apart(accepted)
     return ValidationResult(
         tables=accepted,
+        contact_details=contact_details,
         failures=failures_frame,
-        rows_in={t: len(raw[t]) for t in TABLES},
+        rows_in={t: len(raw[t]) for t in tables},
         as_of=None if as_of is None else as_of_date(as_of).date(),
         quarantined_rows=quarantined,
         held_rows=held,
         cutoff=None if as_of is None else (as_of if isinstance(as_of, Cutoff) else Cutoff(as_of_date(as_of))),
         duplicates_collapsed=collapsed,
-        sources={t: str(raw[t].attrs.get("source", t)) for t in TABLES},
+        sources={t: str(raw[t].attrs.get("source", t)) for t in tables},
         source_lines={
             t: raw[t].attrs["lines"]
-            for t in TABLES
+            for t in tables
             if "lines" in raw[t].attrs and len(raw[t].attrs["lines"]) == len(raw[t])
         },
     )
+
+
+def _personal_data_apart(
+    accepted: dict[str, pd.DataFrame],
+) -> tuple[dict[str, pd.DataFrame], dict[str, pd.DataFrame]]:
+    """The accepted tables without personal data, and that data apart: ``contact_points`` and
+    the borrowers' ``display_name`` (as ``borrowers``: borrower_id, display_name)."""
+    tables = dict(accepted)
+    details: dict[str, pd.DataFrame] = {}
+    if "contact_points" in tables:
+        details["contact_points"] = tables.pop("contact_points")
+    borrowers = tables["borrowers"]
+    if "display_name" in borrowers.columns:
+        details["borrowers"] = borrowers[["borrower_id", "display_name"]].reset_index(drop=True)
+        tables["borrowers"] = borrowers.drop(columns="display_name")
+    return tables, details
 
 
 def _after_cutoff(table: str, typed: pd.DataFrame, as_of: AsOf | None) -> pd.Index:

@@ -7,6 +7,7 @@ year) and their obvious proxies (region, language) are deliberately absent.
 from __future__ import annotations
 
 import math
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -24,6 +25,13 @@ class FeatureSpec:
     ``missing_phrase`` is used when the value is missing. ``monotone`` constrains the model's
     response (+1 never lowers, -1 never raises the propensity to pay) where the direction is a
     matter of credit policy rather than of data.
+
+    ``direction`` is the feature's economic direction for the chance to pay, declared only where
+    it is unambiguous (+1: more of it is better, e.g. payments, promises kept; -1: more is worse,
+    e.g. days past due, promises broken; 0: undeclared). Reasons never state an effect against
+    it (:mod:`scoring.reasons`). ``missing_as`` is the value a missing entry compares as, where
+    that is unambiguous (no payment on record: longer ago than any payment); None: a missing
+    value is not compared.
     """
 
     name: str
@@ -34,15 +42,41 @@ class FeatureSpec:
     monotone: int = 0
     missing_phrase: str | None = None
     false_phrase: str | None = None  # boolean features: the phrase when the flag is off
+    direction: int = 0
+    missing_as: float | None = None
 
     def describe_value(self, values: Mapping[str, object]) -> str:
         """The phrase for this feature filled with one account's values."""
         value = values.get(self.name)
-        if value is None or (isinstance(value, float) and math.isnan(value)):
+        if is_missing(value):
             return (self.missing_phrase or f"{self.description}: unknown").format(**values)
         if self.kind == "boolean" and not value:
             return self.false_phrase or f"Not: {self.description.lower()}"
-        return self.phrase.format(value=value, **values)
+        # ``s`` pluralises a count's noun ("1 payment", "3 payments").
+        plural = "" if _is_one(value) else "s"
+        return self.phrase.format(**{"s": plural, **values, "value": value})
+
+    def format_value(self, value: object) -> str:
+        """``value`` written as the phrase writes this feature's value (e.g. a reference value:
+        "more than the typical 1,200.00"); "none on record" when missing."""
+        if is_missing(value):
+            return "none on record"
+        if self.kind == "boolean":
+            return "yes" if value else "no"
+        fields = [spec for _, field, spec, _ in string.Formatter().parse(self.phrase) if field == "value"]
+        return format(value, fields[0] if fields and fields[0] else "")
+
+
+def _is_one(value: object) -> bool:
+    try:
+        return float(value) == 1.0  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def is_missing(value: object) -> bool:
+    """Whether a feature value is missing (None or NaN)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
 
 
 FEATURES: tuple[FeatureSpec, ...] = (
@@ -53,6 +87,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "days",
         "Days past due: {value:.0f}",
         monotone=-1,
+        direction=-1,
     ),
     FeatureSpec(
         "amount_overdue", "Amount of installments due and unpaid", "currency", "{value:,.2f} overdue"
@@ -68,12 +103,14 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "Installments due and not fully paid",
         "count",
         "Installments overdue: {value:.0f}",
+        direction=-1,
     ),
     FeatureSpec(
         "overdue_to_installment_ratio",
         "Amount overdue in units of one installment",
         "ratio",
         "Arrears equal {value:.1f} installments",
+        direction=-1,
     ),
     FeatureSpec(
         "installment_amount", "Regular installment amount", "currency", "Installment of {value:,.2f}"
@@ -95,6 +132,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "fraction",
         "Paid {value:.0%} of installments on time",
         monotone=1,
+        direction=1,
         missing_phrase="No installment due yet",
     ),
     FeatureSpec(
@@ -102,6 +140,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "Amount paid over amount due to date",
         "fraction",
         "Has paid {value:.0%} of what fell due",
+        direction=1,
         missing_phrase="Nothing due yet",
     ),
     FeatureSpec("product", "Loan product", "category", "Product: {value}", kind="categorical"),
@@ -113,26 +152,32 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "n_payments_30d",
         "Payments received in the last 30 days",
         "count",
-        "Payments in the last 30 days: {value:.0f}",
+        "{value:.0f} payment{s} in the last 30 days",
+        direction=1,
     ),
     FeatureSpec(
         "amount_paid_30d",
         "Amount paid in the last 30 days",
         "currency",
         "Paid {value:,.2f} in the last 30 days",
+        direction=1,
     ),
     FeatureSpec(
         "amount_paid_90d",
         "Amount paid in the last 90 days",
         "currency",
         "Paid {value:,.2f} in the last 90 days",
+        direction=1,
     ),
     FeatureSpec(
         "days_since_last_payment",
         "Days since the last payment",
         "days",
-        "Days since the last payment: {value:.0f}",
+        "Last payment {value:.0f} days ago",
+        direction=-1,
         missing_phrase="No payment on record",
+        # Never paid: longer ago than any payment.
+        missing_as=math.inf,
     ),
     # contact history
     FeatureSpec(
@@ -179,6 +224,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "count",
         "Kept {value:.0f} of the last {n_promises_resolved_180d:.0f} promises to pay",
         monotone=1,
+        direction=1,
     ),
     FeatureSpec(
         "n_promises_broken_180d",
@@ -186,6 +232,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "count",
         "Broke {value:.0f} of the last {n_promises_resolved_180d:.0f} promises to pay",
         monotone=-1,
+        direction=-1,
     ),
     FeatureSpec(
         "has_open_promise",
@@ -193,6 +240,7 @@ FEATURES: tuple[FeatureSpec, ...] = (
         "flag",
         "Has an open promise to pay",
         kind="boolean",
+        direction=1,
         false_phrase="No open promise to pay",
     ),
     FeatureSpec(
@@ -263,14 +311,14 @@ CHANNEL_INPUTS: tuple[FeatureSpec, ...] = (
         "Share of this channel's attempts in the last 180 days that reached the borrower",
         "share",
         "Reached through {channel} in {value:.0%} of recent attempts",
-        missing_phrase="Not tried through this channel in the last 180 days",
+        missing_phrase="Not tried through {channel} in the last 180 days",
     ),
     FeatureSpec(
         "channel_days_since_last_attempt",
         "Days since the last attempt through this channel",
         "days",
         "Last tried through {channel} {value:.0f} days ago",
-        missing_phrase="Not tried through this channel in the last 180 days",
+        missing_phrase="Not tried through {channel} in the last 180 days",
     ),
     FeatureSpec(
         "channel_paid_after_share_180d",

@@ -106,15 +106,27 @@ class ChannelPriorModel(BaseEstimator):  # type: ignore[misc]
         )
 
     def channel_reasons(self, chosen: pd.Series, runner_up: pd.Series, n: int = 3) -> pd.DataFrame:
-        """channel_reason_1..n of each choice: the prior, never a learnt effect."""
+        """channel_reason_1..n of each choice: the prior, never a learnt effect. Every sentence
+        is a fact of the prior (no claim that a rival would have done worse: a full team can
+        give a loan its second channel), none favours another option."""
         check_is_fitted(self, "lift_")
         rows = []
         for ours, theirs in zip(chosen.astype("str"), runner_up.astype("str"), strict=True):
-            other = "no contact" if theirs == NO_CONTACT else theirs
+            if theirs == NO_CONTACT:
+                against = (
+                    f"Over no contact: valued as the prior's gain on the amount at stake less the {ours} "
+                    "contact's cost"
+                )
+            else:
+                against = (
+                    f"Runner-up {theirs}: one contact closes {self.lift_.get(theirs, 0.0):.0%} of the gap by "
+                    "the same prior; the choice weighs each channel's prior value net of its cost and the "
+                    "teams' capacity"
+                )
             sentences = [
                 f"No channel model: {self.reason}; channels follow the configured prior and costs",
                 f"Prior: one {ours} contact closes {self.lift_.get(ours, 0.0):.0%} of the gap to paying",
-                f"Chosen over {other}: higher prior value net of cost",
+                against,
             ]
             rows.append(sentences[:n])
         return pd.DataFrame(

@@ -21,6 +21,7 @@ from prefect.cache_policies import NO_CACHE
 
 from adapters import tracking
 from adapters.archive import QueueArchive
+from adapters.batches import BATCH_FOLDER, batch_writers
 from adapters.code_version import code_fingerprint
 from adapters.excel import write_team_workbook
 from adapters.io import publish_outputs, write_drift_failure, write_quarantine
@@ -98,7 +99,7 @@ from scoring.night import (
     score_and_rank,
 )
 from scoring.policy.engine import unreadable_hold_loans
-from scoring.teams import team_summary
+from scoring.worklist import contact_worklist, team_contacts
 
 TEAM_WORKBOOK = "team_queues.xlsx"
 REVIEW_JSON = "review.json"
@@ -392,17 +393,36 @@ def archive_queue_history(night: NightResult, champion, as_of: dt.date, run_id: 
 
 
 @task(name="publish", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[2, 10])
-def publish(out: str, queue, companions, quarantine, manifest: RunManifest, run_id: str, extra_files: dict):
-    teams = {f"teams/{team}": rows.reset_index(drop=True) for team, rows in queue.groupby("team", sort=True)}
+def publish(
+    out: str,
+    queue,
+    companions,
+    quarantine,
+    manifest: RunManifest,
+    run_id: str,
+    extra_files: dict,
+    contacts: pd.DataFrame | None = None,
+):
+    # Team files hold one row per contact (scoring/worklist.py): with the workbook and the
+    # database contacts table, the only outputs that carry contact points and names.
+    contacts = contact_worklist(queue) if contacts is None else contacts
+    teams = {f"teams/{team}": rows for team, rows in team_contacts(contacts).items()}
     frames = {"queue": queue, **companions, **teams, "quarantine/quarantine": quarantine}
 
     def workbook(path: Path) -> None:
+        # The teams' capacities and why they go unused, as the manifest publishes them.
+        summary = pd.DataFrame(
+            [row.model_dump() for row in manifest.teams],
+            columns=["team", "capacity", "unused_capacity", "capacity_note", "expected_recovery"],
+        )
         write_team_workbook(
             path,
-            queue,
-            team_summary(queue),
+            contacts,
+            summary,
             promise_follow_up=companions["promise_follow_up"],
             forbearance=companions["forbearance"],
+            suppressed=companions["suppressed"],
+            left_alone=companions["left_alone"],
             run_facts={
                 "Work day (as of)": manifest.as_of,
                 "Run": run_id,
@@ -418,13 +438,22 @@ def publish(out: str, queue, companions, quarantine, manifest: RunManifest, run_
         manifest.model_dump(mode="json"),
         run_id,
         parquet_only={"contact_windows", "explanations"},
-        files={TEAM_WORKBOOK: workbook, **extra_files},
-        replace_folders={"teams"},
+        # SMS, e-mail, WhatsApp and letters go to the sending platform as batch files, not sheets.
+        files={TEAM_WORKBOOK: workbook, **batch_writers(contacts), **extra_files},
+        replace_folders={"teams", BATCH_FOLDER},
     )
 
 
 @task(name="publish-to-database", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=[5, 30])
-def publish_to_database(url: str, queue, suppressed, as_of: dt.date, run_id: str, config: Config) -> dict:
+def publish_to_database(
+    url: str,
+    queue,
+    suppressed,
+    as_of: dt.date,
+    run_id: str,
+    config: Config,
+    contacts: pd.DataFrame | None = None,
+) -> dict:
     report = publish_queue(
         url,
         queue,
@@ -434,6 +463,8 @@ def publish_to_database(url: str, queue, suppressed, as_of: dt.date, run_id: str
         table=config.publish.table,
         suppressed_table=config.publish.suppressed_table,
         schema=config.publish.db_schema,
+        contacts=contact_worklist(queue) if contacts is None else contacts,
+        contacts_table=config.publish.contacts_table,
     )
     return {
         "target": report.target,
@@ -536,13 +567,15 @@ def _score_night(
     with stage("fair-practice review", timings):
         review, figures = _reviewed(scored, validated, champions, run_id, as_of, config)
     _warn_of_unmatched_regions(settings, scored)
-    database = _published_to_database(publish_url, scored, as_of, run_id, config, timings)
+    contacts = contact_rows(scored, validated)
+    database = _published_to_database(publish_url, scored, as_of, run_id, config, timings, contacts)
     facts = _run_facts(data, validated, champions, cutoff, as_of, run_id, config)
     manifest = build_manifest(
         scored, facts, settings, review=review.to_json_dict(), drift=drift, timings=timings, database=database
     )
+    reviewed = (review, figures)
     result = _published(
-        out, scored, validated, champions, facts, manifest, drift_table, (review, figures), config, timings
+        out, scored, validated, champions, facts, manifest, drift_table, reviewed, config, timings, contacts
     )
     return result, stages
 
@@ -558,9 +591,10 @@ def _published(
     reviewed: tuple[ReviewDocument, dict],
     config: Config,
     timings: dict[str, float],
+    contacts: pd.DataFrame | None = None,
 ) -> dict:
     """The night's files (the manifest last), its queue history, its review in MLflow and its
-    summary on the flow run; the flow's result."""
+    summary on the flow run; the flow's result. ``contacts``: the officer's contact rows."""
     review, figures = reviewed
     run_id = facts.run_id
     with stage("publish outputs", timings):
@@ -572,6 +606,7 @@ def _published(
             manifest,
             run_id,
             review_files(review, figures),
+            contacts,
         )
     with stage("archive the queue history", timings):
         history = with_retries(archive_queue_history, config)(
@@ -716,15 +751,30 @@ def _reviewed(
 
 
 def _published_to_database(
-    url: str | None, night: NightResult, as_of: dt.date, run_id: str, config: Config, timings: dict
+    url: str | None,
+    night: NightResult,
+    as_of: dt.date,
+    run_id: str,
+    config: Config,
+    timings: dict,
+    contacts: pd.DataFrame | None = None,
 ) -> dict | None:
-    """With ``url``: the queue and the suppressed list to the database (the manifest's report)."""
+    """With ``url``: the queue, the suppressed list and the contact rows to the database (the
+    manifest's report)."""
     if not url:
         return None
     with stage("publish to database", timings):
         return with_retries(publish_to_database, config)(
-            url, night.queue, night.companions["suppressed"], as_of, run_id, config
+            url, night.queue, night.companions["suppressed"], as_of, run_id, config, contacts
         )
+
+
+def contact_rows(night: NightResult, validated: ValidationResult) -> pd.DataFrame:
+    """The officer's contact rows (:func:`scoring.worklist.contact_worklist`): the queue joined
+    with the contact points and names the validation kept apart (``contact_details``), so they
+    reach the team files, the workbook and the database contacts table and nothing else."""
+    details = validated.contact_details
+    return contact_worklist(night.queue, details.get("contact_points"), details.get("borrowers"))
 
 
 def _run_facts(

@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from data_contracts.cutoff import iana_zone
-from data_contracts.enums import CHANNELS, TABLES
+from data_contracts.enums import CHANNELS, OPTIONAL_TABLES, TABLES
 from scoring.policy.packs import Rule
 
 if TYPE_CHECKING:
@@ -38,9 +38,9 @@ class SourceConfig(BaseModel):
     @field_validator("tables")
     @classmethod
     def _known_tables_and_non_empty(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(TABLES))
+        unknown = sorted(set(value) - set(TABLES) - set(OPTIONAL_TABLES))
         if unknown:
-            raise ValueError(f"unknown input tables {unknown}; known: {list(TABLES)}")
+            raise ValueError(f"unknown input tables {unknown}; known: {[*TABLES, *OPTIONAL_TABLES]}")
         blank = sorted(name for name, source in value.items() if not source.strip())
         if blank:
             raise ValueError(f"empty source for {blank}: give a table name or a SELECT/WITH query")
@@ -396,6 +396,10 @@ class PublishConfig(_Section):
 
     table: str = "recover_queue"
     suppressed_table: str = "recover_suppressed"
+    contacts_table: str = Field(
+        "recover_contacts",
+        description="One row per contact (the officer's work list, with contact points), beside the queue.",
+    )
     db_schema: str | None = Field(None, description="Database schema; None = the connection's default.")
 
 
@@ -728,4 +732,5 @@ def night_settings(config: Config, policy: str | None = None) -> NightSettings:
         n_reasons=config.scoring.n_reasons,
         rank_by=config.scoring.rank_by,
         explain=config.scoring.explain,
+        response_window_days=config.channel_model.response_window_days,
     )

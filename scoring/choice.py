@@ -25,7 +25,7 @@ from scoring.allocation import (
 )
 from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
 from scoring.frames import member_of
-from scoring.reasons import channel_reasons
+from scoring.reasons import channel_reasons, exploration_channel_reasons
 from scoring.teams import team_capacity, team_names
 
 if TYPE_CHECKING:
@@ -172,7 +172,11 @@ def explain_channels(
     when the attempt gets through (:class:`models.channel.ResponseWhenReachedModel`): against a
     rival channel, the chosen and the rival channel's rows, both reached; against no contact, the
     chosen channel reached and not reached (what getting through changes for this account; the
-    ``reached`` arm itself differs by construction and is never a reason)."""
+    ``reached`` arm itself differs by construction and is never a reason). The reasons that
+    favour the chosen channel come first, those against it begin with "Despite", and the
+    channel indicator is never one (:func:`scoring.reasons.channel_reasons`). Randomised
+    exploration rows (``queued["exploration"]``) say instead that their channel was drawn at
+    random and why that matters: what the model prefers is not why they are queued."""
     columns = ["runner_up_channel", *[f"channel_reason_{k}" for k in range(1, n + 1)]]
     if queued.empty:
         return pd.DataFrame(columns=columns, index=queued.index, dtype="str")
@@ -184,7 +188,7 @@ def explain_channels(
             pd.Series(chosen_channel, index=queued.index), pd.Series(rival_channel, index=queued.index), n=n
         )
         reasons.insert(0, "runner_up_channel", rival_channel)
-        return reasons
+        return _with_exploration_reasons(reasons, queued, n)
     against_none = rival_channel == NO_CONTACT
     pairs = pd.DataFrame({"loan_id": queued["loan_id"].to_numpy()})
     both = pd.concat(
@@ -212,7 +216,24 @@ def explain_channels(
         reasons = with_identification_reason(
             reasons, queued["recommended_channel"], queued["overlap_weight"], n
         )
-    return reasons
+    return _with_exploration_reasons(reasons, queued, n)
+
+
+def _with_exploration_reasons(reasons: pd.DataFrame, queued: pd.DataFrame, n: int) -> pd.DataFrame:
+    """The channel reasons of randomised exploration rows replaced by what they are: a random
+    draw among the lawful channels, kept so the engine can measure what each channel adds."""
+    if "exploration" not in queued:
+        return reasons
+    explored = queued["exploration"].fillna(False).astype(bool).to_numpy()
+    if not explored.any():
+        return reasons
+    rows = queued[explored]
+    value = rows.get("incremental_value")
+    randomised = exploration_channel_reasons(rows["recommended_channel"], value, n=n)
+    out = reasons.copy()
+    columns = list(randomised.columns)
+    out.loc[explored, columns] = randomised.to_numpy()
+    return out
 
 
 def with_identification_reason(
@@ -264,6 +285,7 @@ def settle(
         "exploration",
         "resource",
         "overlap_weight",
+        "amount_at_stake",
     ]:
         if column in chosen:
             queued[column] = queued["loan_id"].map(chosen[column]).to_numpy()

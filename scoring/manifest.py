@@ -162,6 +162,11 @@ class TeamRow(_Section):
     amount_overdue: float
     expected_recovery: float
     overflow: int
+    # Appended (issue 27): the configured contacts a day (None: no limit), the slots left
+    # unused (None: no limit) and, in words, why the team is full or why slots go unused.
+    capacity: int | None = None
+    unused_capacity: int | None = None
+    capacity_note: str | None = None
 
 
 class ExplainSeconds(_Section):
@@ -318,7 +323,15 @@ def build_manifest(
         policy=_policy_section(night, settings),
         counts=_counts(night),
         suppressed_by_reason=_counted(companions["suppressed"]["reason"]),
-        teams=[TeamRow.model_validate(row) for row in team_summary(queue).to_dict("records")],
+        teams=[
+            TeamRow.model_validate(row)
+            for row in team_summary(
+                queue,
+                default_capacity=settings.teams.default_capacity,
+                capacity_by_channel=settings.teams.capacity_by_channel,
+                capacity_by_team=settings.teams.capacity_by_team,
+            ).to_dict("records")
+        ],
         review=_review_section(night, review),
         drift=_drift_section(drift),
         timings_seconds=dict(timings),

@@ -55,12 +55,13 @@ from scoring.choice import (
     team_capacities,
     with_teams,
 )
+from scoring.contacts import officer_context, one_contact_per_borrower
 from scoring.dispositions import Decisions, check_partition, decide
 from scoring.frames import combine, in_key_order
 from scoring.policy.engine import PolicyResult, apply_contact_policy
 from scoring.policy.packs import PACKS_DIR, Rule, RulePack, resolve_packs
 from scoring.queue import cutoff_column, finalize_decisions, rank_queue
-from scoring.reasons import top_reasons
+from scoring.reasons import reference_values, top_reasons
 
 # The output contract of each companion list (explanations: with ``scoring.explain: all``).
 COMPANION_CONTRACTS: dict[str, type[pa.DataFrameModel]] = {
@@ -112,6 +113,8 @@ class NightSettings:
     n_reasons: int = 3
     rank_by: Literal["value_per_cost", "value"] = "value_per_cost"
     explain: Literal["queued", "all"] = "queued"
+    # The best-channel model's response window: the priority reasons name it ("within 7 days").
+    response_window_days: int | None = None
 
 
 @dataclass(frozen=True)
@@ -216,9 +219,10 @@ def regions_without_loans(settings: ContactSettings, verdict: PolicyResult) -> l
 @dataclass(frozen=True)
 class ChosenContacts:
     """The decisions after the allocation (queued candidates carry their channel, its window
-    and incremental value), the loans ``left_alone`` with the reason, the contact ``windows``
-    with each scored option's value, and the ``seconds`` of channel scoring, allocation and
-    channel explanations."""
+    and incremental value, their ``contact_id``, ``contact_loans`` and the officer's context:
+    :data:`data_contracts.outputs.CONTACT_QUEUE_COLUMNS`), the loans ``left_alone`` with the
+    reason, the contact ``windows`` with each scored option's value, and the ``seconds`` of
+    channel scoring, allocation (one contact per borrower included) and channel explanations."""
 
     decisions: Decisions
     left_alone: pd.DataFrame
@@ -237,7 +241,9 @@ def choose_contacts(
     partitions: PartitionMap = in_process,
 ) -> ChosenContacts:
     """Best channel and incremental value of every candidate, the allocation under the teams'
-    capacities, the loans left alone and the channel reasons of the queued ones.
+    capacities, one contact per borrower (:mod:`scoring.contacts`: the queued loans of a
+    borrower share one channel and window, each carries its ``contact_id`` and the officer's
+    context), the loans left alone and the channel reasons of the queued ones.
     ``payment_share`` (the propensity champion's) prices a response; without it a response is
     worth the amount overdue."""
     seconds: dict[str, float] = {}
@@ -261,9 +267,23 @@ def choose_contacts(
         )
         allocated = allocate(options, capacity, allocation, as_of=as_of_date(as_of).date())
         settled, left_alone = settle(contacts.decisions, allocated, verdict.windows, allocation)
+    with timed("allocation", seconds):  # one contact per borrower: part of the allocation
+        settled, left_alone = one_contact_per_borrower(
+            settled,
+            left_alone,
+            options,
+            verdict.windows,
+            allocation.channel_cost,
+            as_of=as_of_date(as_of).date(),
+        )
+        context = officer_context(settled.candidates, tables, contacts.promises, as_of)
+        settled = replace(settled, candidates=settled.candidates.join(context))
     with timed("channel explanations", seconds):
-        runner_up = runner_up_channels(allocated.assignments, options, allocation.channel_cost)
         queued = settled.candidates
+        # Against the channel each loan is contacted through: a loan that joined its borrower's
+        # contact may have moved off the channel the allocation gave it.
+        contacted = queued[["loan_id"]].assign(channel=queued["recommended_channel"].astype("str"))
+        runner_up = runner_up_channels(contacted, options, allocation.channel_cost)
         pieces = partitions(
             explain_channels,
             queued,
@@ -348,11 +368,16 @@ def propensity_of(features: pd.DataFrame, model: Any) -> pd.Series:
 
 
 def propensity_reasons(
-    explained: pd.DataFrame, model: Any, n_reasons: int
+    explained: pd.DataFrame,
+    model: Any,
+    n_reasons: int,
+    reference: Mapping[str, object] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The SHAP contributions and the plain-language reasons of each row of ``explained``."""
+    """The SHAP contributions and the plain-language reasons of each row of ``explained``,
+    stated against ``reference`` (the typical value of each feature among tonight's overdue
+    accounts, :func:`scoring.reasons.reference_values`; by default among ``explained``)."""
     contributions, _ = model.shap_values(explained)
-    return contributions, top_reasons(explained, contributions, n=n_reasons)
+    return contributions, top_reasons(explained, contributions, n=n_reasons, reference=reference)
 
 
 def score_and_rank(
@@ -373,11 +398,14 @@ def score_and_rank(
     to_work = chosen.decisions.candidates
     explained = features if settings.explain == "all" else to_work
     with timed("propensity explanations", seconds):
+        # "Typical" in every reason is tonight's overdue book, whichever rows are explained.
+        reference = reference_values(features)
         parts = partitions(
             propensity_reasons,
             explained[features.columns],
             model=model,
             n_reasons=settings.n_reasons,
+            reference=reference,
             name="explain-partition",
         )
         contributions = combine([piece for piece, _ in parts], index=explained.index)
@@ -423,6 +451,8 @@ def _ranked(
         capacity_by_team=teams.capacity_by_team,
         data_cutoff_utc=run.data_cutoff_utc,
         rank_by=settings.rank_by,
+        # Named in each priority reason where the settings carry it.
+        response_window_days=settings.response_window_days,
     )
 
 

@@ -15,7 +15,9 @@ from data_contracts.outputs import (
     QUEUE_COLUMNS,
     SUPPRESSED_COLUMNS,
 )
+from scoring.contacts import CONTACT_QUEUE_DTYPES
 from scoring.dispositions import Decisions
+from scoring.priority import priority_reasons
 from scoring.teams import assign_teams
 
 # Channels priced below this (free ones included) are ranked as if they cost it: the order
@@ -45,6 +47,7 @@ def rank_queue(
     capacity_by_team: Mapping[str, int | None] | None = None,
     data_cutoff_utc: pd.Timestamp | None = None,
     rank_by: str = "value",
+    response_window_days: int | None = None,
 ) -> pd.DataFrame:
     """Rank queued loans and split them into teams.
 
@@ -59,6 +62,10 @@ def rank_queue(
     p_pay x amount overdue and cut to team capacity in that order. ``p_pay`` and ``reasons``
     share their index. Ties are broken by loan_id so the same inputs always give the same queue.
     ``data_cutoff_utc`` (the night's cut-off: what the run knew) is stamped on every row.
+    Every row carries its ``priority_reason`` (:func:`scoring.priority.priority_reasons`: what
+    the contact is expected to add, in money, and what drives it against tonight's queue;
+    ``response_window_days`` names the response window in it) and the ``amount_at_stake`` it
+    is priced on.
     """
     allocated = "incremental_value" in candidates.columns
     queue = candidates[
@@ -68,42 +75,10 @@ def rank_queue(
     queue["p_pay_30d"] = p_pay.astype("float64")
     queue["expected_recovery"] = queue["p_pay_30d"] * queue["amount_overdue"]
     if allocated:
-        queue["incremental_value"] = candidates["incremental_value"].astype("float64")
-        queue["channel_cost"] = candidates["channel_cost"].astype("float64")
-        queue["priority_score"] = (
-            value_per_cost(queue["incremental_value"], queue["channel_cost"])
-            if rank_by == "value_per_cost"
-            else queue["incremental_value"]
-        )
-        queue["p_response"] = candidates["p_contact"].astype("float64")
-        queue["p_self_cure"] = candidates["p_self_cure"].astype("float64")
-        queue["p_reach"] = candidates["p_reach"].astype("float64")
-        queue["exploration"] = candidates["exploration"].astype(bool)
-        queue["within_capacity"] = candidates["within_capacity"].astype(bool)
-        queue["team"] = candidates["resource"].astype("str")
-        for column in CHANNEL_REASON_COLUMNS:
-            source = candidates.get(column)
-            queue[column] = pd.Series(source, index=queue.index, dtype="str")
+        queue = _with_allocation(queue, candidates, rank_by)
     else:
-        queue["priority_score"] = queue["expected_recovery"]
-        for column in ["p_response", "p_self_cure", "incremental_value", "channel_cost", "p_reach"]:
-            queue[column] = float("nan")
-        queue["exploration"] = False
-        for column in CHANNEL_REASON_COLUMNS:
-            queue[column] = pd.Series(None, index=queue.index, dtype="str")
-    for column in [
-        "recommended_channel",
-        "timezone",
-        "contact_from_local",
-        "contact_until_local",
-        "contact_from_utc",
-        "contact_until_utc",
-        "broken_promise",
-        "attempts_left_today",
-    ]:
-        queue[column] = candidates[column]
-    queue["recommended_channel"] = queue["recommended_channel"].astype("str")
-    queue = queue.join(reasons)
+        queue = _without_allocation(queue)
+    queue = _with_window_and_contact(queue, candidates).join(reasons)
     where = accounts.set_index("loan_id")
     for column in ["region", "branch_id", "policy"]:
         queue[column] = queue["loan_id"].map(where[column]).astype("str")
@@ -111,6 +86,11 @@ def rank_queue(
     queue["run_id"] = run_id
     queue["model_version"] = model_version
     queue["data_cutoff_utc"] = cutoff_column(data_cutoff_utc, queue.index)
+    basis = queue.assign(
+        within_capacity=queue["within_capacity"] if allocated else True,
+        overlap_weight=candidates["overlap_weight"] if "overlap_weight" in candidates else float("nan"),
+    )
+    queue["priority_reason"] = priority_reasons(basis, response_window_days=response_window_days)
     if allocated:
         queue = queue.sort_values(
             ["within_capacity", "priority_score", "loan_id"], ascending=[False, False, True], kind="stable"
@@ -128,6 +108,62 @@ def rank_queue(
         capacity_by_team=capacity_by_team or {},
     )
     return queue[QUEUE_COLUMNS].reset_index(drop=True)
+
+
+def _with_allocation(queue: pd.DataFrame, candidates: pd.DataFrame, rank_by: str) -> pd.DataFrame:
+    """The allocation's columns: value, cost, responses, team, capacity, exploration, the amount
+    at stake and the channel reasons; ``priority_score`` by ``rank_by``."""
+    queue["incremental_value"] = candidates["incremental_value"].astype("float64")
+    queue["channel_cost"] = candidates["channel_cost"].astype("float64")
+    queue["priority_score"] = (
+        value_per_cost(queue["incremental_value"], queue["channel_cost"])
+        if rank_by == "value_per_cost"
+        else queue["incremental_value"]
+    )
+    queue["p_response"] = candidates["p_contact"].astype("float64")
+    queue["p_self_cure"] = candidates["p_self_cure"].astype("float64")
+    queue["p_reach"] = candidates["p_reach"].astype("float64")
+    queue["exploration"] = candidates["exploration"].astype(bool)
+    queue["within_capacity"] = candidates["within_capacity"].astype(bool)
+    queue["team"] = candidates["resource"].astype("str")
+    overdue = candidates["amount_overdue"].astype("float64")
+    stake = candidates.get("amount_at_stake", overdue)
+    queue["amount_at_stake"] = stake.astype("float64").fillna(overdue)
+    for column in CHANNEL_REASON_COLUMNS:
+        queue[column] = pd.Series(candidates.get(column), index=queue.index, dtype="str")
+    return queue
+
+
+def _without_allocation(queue: pd.DataFrame) -> pd.DataFrame:
+    """A queue ranked from raw candidates: by expected recovery, no channel values or reasons."""
+    queue["priority_score"] = queue["expected_recovery"]
+    for column in ["p_response", "p_self_cure", "incremental_value", "channel_cost", "p_reach"]:
+        queue[column] = float("nan")
+    queue["exploration"] = False
+    queue["amount_at_stake"] = float("nan")
+    for column in CHANNEL_REASON_COLUMNS:
+        queue[column] = pd.Series(None, index=queue.index, dtype="str")
+    return queue
+
+
+def _with_window_and_contact(queue: pd.DataFrame, candidates: pd.DataFrame) -> pd.DataFrame:
+    """The recommended channel's lawful window and caps, and the contact and officer columns of
+    :mod:`scoring.contacts` (null in a queue ranked from raw candidates)."""
+    for column in [
+        "recommended_channel",
+        "timezone",
+        "contact_from_local",
+        "contact_until_local",
+        "contact_from_utc",
+        "contact_until_utc",
+        "broken_promise",
+        "attempts_left_today",
+    ]:
+        queue[column] = candidates[column]
+    queue["recommended_channel"] = queue["recommended_channel"].astype("str")
+    for column, dtype in CONTACT_QUEUE_DTYPES.items():
+        queue[column] = pd.Series(candidates.get(column), index=queue.index, dtype=dtype)
+    return queue
 
 
 def cutoff_column(data_cutoff_utc: pd.Timestamp | None, index: pd.Index) -> pd.Series:

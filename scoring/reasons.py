@@ -1,17 +1,47 @@
-"""Plain-language reasons from SHAP contributions."""
+"""Plain-language reasons from SHAP contributions.
+
+Two kinds, each built so that it can never contradict what it explains (tested as properties in
+tests/model/test_reason_properties.py):
+
+* :func:`top_reasons`, why the chance to pay is what it is: each reason quotes the account's
+  value against a stated reference, the typical value among tonight's overdue accounts ("1
+  payment in the last 30 days, fewer than the typical 3: lowers the chance to pay"). A feature
+  whose economic direction is declared in the catalog (``FeatureSpec.direction``) is a reason
+  only where its value, its reference and its SHAP sign agree; otherwise the next one is taken.
+* :func:`channel_reasons`, why the chosen channel rather than the runner-up: the features whose
+  SHAP difference between the two options favours the chosen one come first ("... (favours call
+  over sms)"), anything that argues against it begins with "Despite"; the channel indicator
+  itself (circular: "Contact by sms") is never a reason.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
-from typing import Any, cast
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
 
-from features.catalog import spec
+from features.catalog import CHANNEL_INPUT_NAMES, REACHED_INPUT, FeatureSpec, is_missing, spec
+from features.responses import NO_CONTACT
 
-RAISES = "raises likelihood"
-LOWERS = "lowers likelihood"
+RAISES = "raises the chance to pay"
+LOWERS = "lowers the chance to pay"
+
+# How a value stands against its reference: above or below it (ordered kinds), the same, merely
+# different (categories), or not comparable (a missing value with no declared meaning).
+Comparison = Literal["above", "below", "same", "different", "incomparable"]
+
+# The words that compare a value with its reference, by the feature's unit.
+_MORE_LESS: dict[str, tuple[str, str]] = {
+    "count": ("more", "fewer"),
+    "days": ("more", "fewer"),
+    "currency": ("more", "less"),
+}
+_HIGHER_LOWER = ("higher", "lower")
+
+# The channel model's input that names the option itself: a reason quoting it is circular.
+CHANNEL_INDICATOR = "channel"
 
 
 def _context(row: Mapping[Hashable, Any]) -> dict[str, Any]:
@@ -22,27 +52,161 @@ def _context(row: Mapping[Hashable, Any]) -> dict[str, Any]:
     return cast("dict[str, Any]", {**row, "n_promises_resolved_180d": kept + broken})
 
 
-def top_reasons(features: pd.DataFrame, contributions: pd.DataFrame, n: int = 3) -> pd.DataFrame:
-    """The ``n`` features that moved each account's score most, as sentences.
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:] if text[:1].isalpha() else text
 
-    Ranked by absolute SHAP contribution; each sentence quotes the account's value and says
-    whether it raises or lowers the likelihood of payment, e.g.
-    "Kept 3 of the last 3 promises to pay (raises likelihood)". Columns reason_1..reason_n.
-    """
+
+# --- references ------------------------------------------------------------------------------
+
+
+def reference_values(features: pd.DataFrame, names: Iterable[str] | None = None) -> dict[str, object]:
+    """The typical value of each feature among ``features`` (tonight's overdue accounts): the
+    median of a numeric feature (missing values skipped), the most common value of a boolean or
+    categorical one (ties to the first in sort order). A feature with no value is left out."""
+    reference: dict[str, object] = {}
+    for name in names if names is not None else features.columns:
+        if name not in features:
+            continue
+        try:
+            kind = spec(str(name)).kind
+        except KeyError:
+            continue
+        column = features[name].dropna()
+        if column.empty:
+            continue
+        if kind == "numeric":
+            reference[str(name)] = float(pd.to_numeric(column, errors="coerce").median())
+        else:
+            counts = column.astype(bool if kind == "boolean" else "str").value_counts()
+            top = counts[counts == counts.max()].index
+            reference[str(name)] = sorted(top)[0]
+    return reference
+
+
+def compare(feature: FeatureSpec, value: object, reference: object) -> Comparison:
+    """How ``value`` stands against ``reference``. Numbers that the phrase would write the same
+    way count as the same; a missing value compares as ``feature.missing_as`` where declared."""
+    if is_missing(reference):
+        return "incomparable"
+    if is_missing(value):
+        if feature.missing_as is None:
+            return "incomparable"
+        value = feature.missing_as
+    if feature.kind == "categorical":
+        return "same" if str(value) == str(reference) else "different"
+    if feature.kind == "boolean":
+        ours, theirs = bool(value), bool(reference)
+        return "same" if ours == theirs else ("above" if ours else "below")
+    ours_f, theirs_f = float(cast(float, value)), float(cast(float, reference))
+    if np.isfinite(ours_f) and feature.format_value(ours_f) == feature.format_value(theirs_f):
+        return "same"
+    return "above" if ours_f > theirs_f else "below"
+
+
+def against_reference(
+    feature: FeatureSpec, context: Mapping[str, Any], reference: object
+) -> tuple[str, Comparison]:
+    """The feature's phrase for one account, stated against the reference, and the comparison:
+    "Days past due: 45, more than the typical 30"; "Has an open promise to pay, unlike most
+    accounts tonight"; "No payment on record (typical tonight: last payment 40 days ago)"."""
+    phrase = feature.describe_value(context)
+    value = context.get(feature.name)
+    comparison = compare(feature, value, reference)
+    if is_missing(reference):
+        return phrase, comparison
+    if is_missing(value):
+        typical = feature.describe_value({**context, feature.name: reference})
+        return f"{phrase} (typical tonight: {_lower_first(typical)})", comparison
+    if feature.kind == "boolean":
+        like = "like" if comparison == "same" else "unlike"
+        return f"{phrase}, {like} most accounts tonight", comparison
+    if feature.kind == "categorical":
+        if comparison == "same":
+            return f"{phrase}, the most common tonight", comparison
+        return f"{phrase}, unlike the most common {reference}", comparison
+    typical = feature.format_value(reference)
+    if comparison == "same":
+        return f"{phrase}, the same as the typical {typical}", comparison
+    more, less = _MORE_LESS.get(feature.unit, _HIGHER_LOWER)
+    word = more if comparison == "above" else less
+    return f"{phrase}, {word} than the typical {typical}", comparison
+
+
+def is_coherent(feature: FeatureSpec, comparison: Comparison, contribution: float) -> bool:
+    """Whether a declared direction, the value's side of its reference and the SHAP sign agree
+    (more payments than typical raising the chance to pay, more days past due lowering it)."""
+    if feature.direction == 0 or comparison not in ("above", "below") or contribution == 0:
+        return False
+    side = 1 if comparison == "above" else -1
+    return bool(np.sign(contribution) == side * feature.direction)
+
+
+# --- propensity reasons ----------------------------------------------------------------------
+
+
+def _row_reasons(
+    names: list[str], shap: np.ndarray, context: Mapping[str, Any], reference: Mapping[str, object], n: int
+) -> list[str]:
+    """One account's ``n`` reasons: first the strongest features whose declared direction agrees
+    with their value and SHAP sign; then features of undeclared direction, phrased against the
+    reference (those that differ from it first); never a declared feature read backwards, which
+    appears only as a last resort, stated without any effect."""
+    coherent: list[str] = []
+    differs: list[str] = []
+    typical: list[str] = []
+    unstated: list[str] = []
+    for j in np.argsort(-np.abs(shap), kind="stable"):
+        feature = spec(names[j])
+        text, comparison = against_reference(feature, context, reference.get(feature.name))
+        effect = RAISES if shap[j] > 0 else LOWERS
+        if feature.direction != 0:
+            if is_coherent(feature, comparison, float(shap[j])):
+                coherent.append(f"{text}: {effect}")
+            else:
+                unstated.append(text)
+        elif shap[j] == 0:
+            unstated.append(text)
+        elif comparison == "same":
+            typical.append(f"{text}: {effect}")
+        else:
+            differs.append(f"{text}: {effect}")
+        if len(coherent) >= n:
+            break
+    return [*coherent, *differs, *typical, *unstated][:n]
+
+
+def top_reasons(
+    features: pd.DataFrame,
+    contributions: pd.DataFrame,
+    n: int = 3,
+    reference: Mapping[str, object] | None = None,
+) -> pd.DataFrame:
+    """The ``n`` features that best explain each account's chance to pay, as sentences against
+    a stated reference, e.g. "1 payment in the last 30 days, fewer than the typical 3: lowers
+    the chance to pay". Columns reason_1..reason_n.
+
+    ``reference`` holds the typical value of each feature (:func:`reference_values` of
+    tonight's overdue accounts; by default of ``features`` itself). Ranked by absolute SHAP
+    contribution among the features whose declared direction (``FeatureSpec.direction``) agrees
+    with their value against the reference and their SHAP sign; a feature that would read
+    backwards ("Paid 3,000 in the last 90 days, more than the typical 200: lowers the chance to
+    pay") is skipped, and undeclared features fill the rest (module docstring)."""
     names = list(contributions.columns)
-    values = contributions.to_numpy()
-    order = np.argsort(-np.abs(values), axis=1, kind="stable")[:, :n]
+    if reference is None:
+        reference = reference_values(features, names)
+    values = contributions.to_numpy(dtype="float64")
     records = features[names].to_dict("records")
-    reasons = []
-    for i, row in enumerate(records):
-        context = _context(row)
-        sentences = []
-        for j in order[i]:
-            direction = RAISES if values[i, j] > 0 else LOWERS
-            sentences.append(f"{spec(names[j]).describe_value(context)} ({direction})")
-        reasons.append(sentences)
+    reasons = [_row_reasons(names, values[i], _context(row), reference, n) for i, row in enumerate(records)]
     columns = [f"reason_{k}" for k in range(1, n + 1)]
     return pd.DataFrame(reasons, index=features.index, columns=columns).astype("str")
+
+
+# --- channel reasons -------------------------------------------------------------------------
+
+
+def option_name(channel: str) -> str:
+    """How a reason names an option: the channel, or "no contact"."""
+    return "no contact" if channel == NO_CONTACT else channel
 
 
 def channel_reasons(
@@ -57,24 +221,100 @@ def channel_reasons(
 
     ``chosen`` and ``rival`` are aligned model rows (same loans, same order) with their
     ``channel``; the contributions are the best-channel model's SHAP values for those rows. The
-    features whose contributions differ most between the two rows are the reasons, each phrased
-    with the chosen row's values and saying which option it favours, e.g. "Paid within a week
-    after 75% of recent sms attempts (favours sms over call)". Columns channel_reason_1..n.
-    """
-    names = list(chosen_contributions.columns)
-    difference = chosen_contributions.to_numpy() - rival_contributions[names].to_numpy()
-    order = np.argsort(-np.abs(difference), axis=1, kind="stable")[:, :n]
+    difference of each feature's contribution between the two rows is what it adds to the
+    chosen option over the rival. The features that favour the chosen channel come first,
+    largest first, phrased with the chosen row's values (and, for a channel's own history, the
+    rival channel's: "Reached through call in 60% of recent attempts, against 10% for sms
+    (favours call over sms)"); then those that argue against it, each beginning with "Despite"
+    ("Despite 46 attempts through call in the last 180 days, against 2 for sms (counts against
+    call compared with sms)"). The channel indicator (circular) and the ``reached`` arm are never
+    reasons; features with no difference neither. Columns channel_reason_1..n."""
+    excluded = {CHANNEL_INDICATOR, REACHED_INPUT.name}
+    names = [name for name in chosen_contributions.columns if name not in excluded]
+    difference = chosen_contributions[names].to_numpy(dtype="float64") - rival_contributions[names].to_numpy(
+        dtype="float64"
+    )
     records = chosen.to_dict("records")
+    rival_records = rival.to_dict("records")
     ours = chosen["channel"].astype("str").to_numpy()
     theirs = rival["channel"].astype("str").to_numpy()
     reasons = []
     for i, row in enumerate(records):
-        other = "no contact" if theirs[i] == "none" else theirs[i]
+        other = option_name(theirs[i])
         context = _context(row)
+        favour = [j for j in np.argsort(-difference[i], kind="stable") if difference[i, j] > 0]
+        against = [j for j in np.argsort(difference[i], kind="stable") if difference[i, j] < 0]
         sentences = []
-        for j in order[i]:
-            favoured = f"favours {ours[i]} over {other}" if difference[i, j] >= 0 else f"favours {other}"
-            sentences.append(f"{spec(names[j]).describe_value(context)} ({favoured})")
+        for j in [*favour, *against][:n]:
+            feature = spec(names[j])
+            phrase = feature.describe_value(context) + _rival_value(
+                feature, context.get(feature.name), rival_records[i], theirs[i], ours[i]
+            )
+            if difference[i, j] > 0:
+                sentences.append(f"{phrase} (favours {ours[i]} over {other})")
+            else:
+                sentences.append(
+                    f"Despite {_lower_first(phrase)} (counts against {ours[i]} compared with {other})"
+                )
+        while len(sentences) < n:
+            sentences.append(f"Nothing else in this account's data separates {ours[i]} from {other}")
         reasons.append(sentences)
     columns = [f"channel_reason_{k}" for k in range(1, n + 1)]
     return pd.DataFrame(reasons, index=chosen.index, columns=columns).astype("str")
+
+
+def _rival_value(
+    feature: FeatureSpec, ours: object, rival: Mapping[Hashable, Any], rival_channel: str, channel: str
+) -> str:
+    """The rival channel's own value of a channel-history input, ", against 10% for sms" (the
+    account's features are the same for both options and need no second value)."""
+    if feature.name not in CHANNEL_INPUT_NAMES or rival_channel in (NO_CONTACT, channel):
+        return ""
+    theirs = rival.get(feature.name)
+    if is_missing(theirs):
+        # The rival's history is as empty: no attempts to quote.
+        return (
+            f", nor through {rival_channel}"
+            if is_missing(ours)
+            else f", against no record for {rival_channel}"
+        )
+    return f", against {feature.format_value(theirs)} for {rival_channel}"
+
+
+def exploration_channel_reasons(
+    channel: pd.Series, incremental_value: pd.Series | None = None, n: int = 3
+) -> pd.DataFrame:
+    """channel_reason_1..n of randomised exploration rows: the channel was drawn at random, why
+    that matters, and that its expected value is not why the row is queued."""
+    value = (
+        incremental_value.astype("float64")
+        if incremental_value is not None
+        else pd.Series(np.nan, index=channel.index)
+    )
+    rows = []
+    for ours, worth in zip(channel.astype("str"), value, strict=True):
+        worth_text = "" if np.isnan(worth) else f" ({worth:,.2f})"
+        sentences = [
+            f"Randomised exploration: {ours} was drawn at random among this account's lawful channels, "
+            "not chosen for its value",
+            "Why it matters: only random picks show what each channel really adds, free of the bias "
+            "of past collection rules; the next training learns from them",
+            f"Its expected value{worth_text} is not why it is queued",
+        ]
+        rows.append(sentences[:n] + [sentences[-1]] * max(n - len(sentences), 0))
+    columns = [f"channel_reason_{k}" for k in range(1, n + 1)]
+    return pd.DataFrame(rows, index=channel.index, columns=columns, dtype="str")
+
+
+__all__ = [
+    "LOWERS",
+    "RAISES",
+    "against_reference",
+    "channel_reasons",
+    "compare",
+    "exploration_channel_reasons",
+    "is_coherent",
+    "option_name",
+    "reference_values",
+    "top_reasons",
+]

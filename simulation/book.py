@@ -594,11 +594,66 @@ def _paid_between(simulator: LoanBookSimulator, from_day: int, to_day: int) -> n
 # ---------------------------------------------------------------------------- files
 
 
+# Fictional names and streets for the demo book's contact details (no real person's).
+_FIRST_NAMES = ("Ada", "Bo", "Cleo", "Dev", "Esi", "Finn", "Gia", "Hal", "Ines", "Jun", "Kofi", "Lena")
+_LAST_NAMES = ("Adler", "Brook", "Castell", "Dunmore", "Everly", "Fairbank", "Greaves", "Holloway", "Ivers")
+_STREETS = ("Alder", "Birch", "Cedar", "Elm", "Maple", "Oak", "Pine", "Willow")
+
+
+def contact_details(borrowers: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The optional contact details of a simulated book, derived from the borrower ids alone (no
+    random draw, so the rest of the book is unchanged): ``borrowers`` with a ``display_name``,
+    and the ``contact_points`` table (a phone where the borrower has one, a messaging handle
+    where they consented to WhatsApp, an e-mail where they have one, a postal address for
+    everyone; all primary). Fictional: 555 numbers, example.com addresses."""
+    number = (
+        borrowers["borrower_id"].astype("str").str.extract(r"(\d+)", expand=False).fillna("0").astype("int64")
+    )
+    first = np.asarray(_FIRST_NAMES, dtype=object)[(number % len(_FIRST_NAMES)).to_numpy()]
+    last = np.asarray(_LAST_NAMES, dtype=object)[
+        ((number // len(_FIRST_NAMES)) % len(_LAST_NAMES)).to_numpy()
+    ]
+    named = borrowers.assign(display_name=pd.Series(first + " " + last, index=borrowers.index, dtype="str"))
+    ids = borrowers["borrower_id"].astype("str")
+    phone = "+1555" + number.astype("str").str.zfill(7)
+    email = (
+        pd.Series(first, index=borrowers.index) + "." + pd.Series(last, index=borrowers.index)
+    ).str.lower()
+    email = email + "." + number.astype("str") + "@example.com"
+    street = np.asarray(_STREETS, dtype=object)[(number % len(_STREETS)).to_numpy()]
+    address = (
+        (number % 900 + 100).astype("str") + " " + street + " Street, " + borrowers["region"].astype("str")
+    )
+    pieces = [
+        pd.DataFrame({"borrower_id": ids, "kind": "phone", "value": phone})[
+            borrowers["has_phone"].to_numpy()
+        ],
+        pd.DataFrame({"borrower_id": ids, "kind": "messaging", "value": phone})[
+            (borrowers["has_phone"] & borrowers["consent_whatsapp"]).to_numpy()
+        ],
+        pd.DataFrame({"borrower_id": ids, "kind": "email", "value": email})[
+            borrowers["has_email"].to_numpy()
+        ],
+        pd.DataFrame({"borrower_id": ids, "kind": "address", "value": address}),
+    ]
+    points = pd.concat(pieces, ignore_index=True).sort_values(["borrower_id", "kind"], kind="stable")
+    points = points.reset_index(drop=True).astype({"borrower_id": "str", "kind": "str", "value": "str"})
+    points["is_primary"] = True
+    points["verified_on"] = pd.Series(pd.NaT, index=points.index, dtype="datetime64[ns]")
+    return named, points
+
+
 def write_book(
-    book: SimulatedBook, out_dir: Path, fmt: Literal["parquet", "csv"] = "parquet"
+    book: SimulatedBook,
+    out_dir: Path,
+    fmt: Literal["parquet", "csv"] = "parquet",
+    *,
+    with_contact_details: bool = True,
 ) -> dict[str, Path]:
     """Write the six tables to ``out_dir/<table>.<fmt>`` and the truth to ``out_dir/truth/<name>.parquet``.
 
+    With ``with_contact_details`` (the default) the borrowers carry a ``display_name`` and the
+    optional ``contact_points`` table is written too (:func:`contact_details`).
     CSV output writes dates as ``YYYY-MM-DD`` and timestamps as ISO 8601 with a
     ``+00:00`` offset. The book's config (if any) is saved to
     ``out_dir/truth/simulation_config.json`` for reproducibility. Returns the
@@ -610,7 +665,10 @@ def write_book(
     truth_dir = out_dir / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    for name, frame in book.tables.items():
+    tables = dict(book.tables)
+    if with_contact_details and "borrowers" in tables:
+        tables["borrowers"], tables["contact_points"] = contact_details(tables["borrowers"])
+    for name, frame in tables.items():
         path = out_dir / f"{name}.{fmt}"
         if fmt == "parquet":
             frame.to_parquet(path, index=False)

@@ -161,10 +161,24 @@ def contact_policy_columns(n: int) -> dict:
         "incremental_value": 18.0,
         "channel_cost": 2.0,
         "p_reach": 0.3,
+        # One contact per borrower and the officer's context (scoring/contacts.py).
+        "contact_id": [f"20250115-B{k}" for k in range(1, n + 1)],
+        "contact_loans": [f"L{k}" for k in range(1, n + 1)],
+        "preferred_language": "en",
+        "last_contact_at": pd.Series([pd.Timestamp("2025-01-10T15:00Z")] * n, dtype="datetime64[ns, UTC]"),
+        "last_contact_channel": "sms",
+        "last_contact_outcome": "delivered",
+        "next_due_date": pd.Series([pd.Timestamp("2025-02-01")] * n, dtype="datetime64[ns]"),
+        "open_promise_amount": pd.Series([None] * n, dtype="float64"),
+        "open_promise_date": pd.Series([pd.NaT] * n, dtype="datetime64[ns]"),
         "exploration": False,
         "runner_up_channel": "sms",
         "channel_reason_1": "Paid within a week after 50% of recent call attempts (favours call over sms)",
         "channel_reason_2": "Reached through call in 40% of recent attempts (favours call over sms)",
-        "channel_reason_3": "Days past due: 12 (favours sms)",
+        "channel_reason_3": "Despite days past due: 12 (counts against call compared with sms)",
+        # Why the row is queued, in money (scoring/priority.py): 0.2 x 100 - 2 = 18.
+        "priority_reason": "A call is expected to add about 18: the chance of a payment within 7 days rises "
+        "from 20.0% without contact to 40.0% with it, on 100 at stake (about 20), less its cost of 2",
+        "amount_at_stake": 100.0,
         "data_cutoff_utc": pd.Series([pd.Timestamp("2025-01-15T05:00Z")] * n, dtype="datetime64[ns, UTC]"),
     }

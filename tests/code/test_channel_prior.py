@@ -56,7 +56,8 @@ def test_the_channel_reasons_state_the_prior_not_a_learnt_effect():
     assert reasons["runner_up_channel"].tolist() == ["sms", "none"]
     assert reasons["channel_reason_1"].str.startswith("No channel model: no contacts in the history").all()
     assert "6% of the gap" in reasons.loc[10, "channel_reason_2"]
-    assert "over no contact" in reasons.loc[11, "channel_reason_3"]
+    assert "over no contact" in reasons.loc[11, "channel_reason_3"].lower()
+    assert not reasons.stack().str.contains("favours").any()
 
 
 def _responses(attempts: int, reached_share: float, days: int = 400) -> pd.DataFrame:

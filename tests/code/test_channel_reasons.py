@@ -24,7 +24,7 @@ def _rows(channel: list[str]) -> pd.DataFrame:
     )
 
 
-def test_reasons_rank_features_by_the_difference_between_the_two_options():
+def test_reasons_favouring_the_chosen_channel_come_first_and_the_rest_say_despite():
     chosen, rival = _rows(["sms", "call"]), _rows(["call", "none"])
     names = ["days_past_due", "channel_paid_after_share_180d", "channel_reached_share_180d"]
     chosen_shap = pd.DataFrame([[0.5, 0.9, 0.1], [0.2, 0.0, 0.3]], columns=names)
@@ -32,15 +32,19 @@ def test_reasons_rank_features_by_the_difference_between_the_two_options():
     reasons = channel_reasons(chosen, rival, chosen_shap, rival_shap, n=2)
     assert list(reasons.columns) == ["channel_reason_1", "channel_reason_2"]
     first = reasons.iloc[0].tolist()
-    assert first[0] == "Paid within a week after 75% of recent sms attempts (favours sms over call)"
-    assert first[1] == "Reached through sms in 50% of recent attempts (favours call)"
+    # A channel's own history is quoted for both channels; what argues against the choice
+    # begins with "Despite" and never says it favours the other channel.
+    assert first[0] == (
+        "Paid within a week after 75% of recent sms attempts, against 75% for call (favours sms over call)"
+    )
+    assert first[1] == (
+        "Despite reached through sms in 50% of recent attempts, against 50% for call "
+        "(counts against sms compared with call)"
+    )
     second = reasons.iloc[1].tolist()
     assert second[0] == "Reached through call in 20% of recent attempts (favours call over no contact)"
-    # A tie in difference falls back to column order; a missing value uses the missing phrase.
-    assert (
-        second[1]
-        == spec("days_past_due").describe_value({"days_past_due": 40.0}) + " (favours call over no contact)"
-    )
+    # Features that make no difference between the options are not reasons.
+    assert second[1] == "Nothing else in this account's data separates call from no contact"
 
 
 def test_every_catalogued_input_can_be_a_channel_reason(small_tables):
@@ -64,7 +68,13 @@ def test_every_catalogued_input_can_be_a_channel_reason(small_tables):
         chosen_shap = pd.DataFrame([[1.0 if n == name else 0.0 for n in names]], columns=names)
         rival_shap = pd.DataFrame([[0.0] * len(names)], columns=names)
         reasons = channel_reasons(rows, rows.assign(channel="none"), chosen_shap, rival_shap, n=1)
-        assert reasons.iloc[0, 0].endswith("(favours sms over no contact)")
+        if name == "channel":  # the option itself: circular, never a reason
+            assert reasons.iloc[0, 0].startswith("Nothing else")
+        else:
+            assert reasons.iloc[0, 0].endswith("(favours sms over no contact)")
+        against = channel_reasons(rows, rows.assign(channel="none"), rival_shap, chosen_shap, n=1)
+        if name != "channel":
+            assert against.iloc[0, 0].startswith("Despite ")
 
 
 def test_missing_channel_history_is_phrased_not_crashed():

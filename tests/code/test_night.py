@@ -192,7 +192,10 @@ SECTION_KEYS = {
     "drift": ["status", "detail", "thresholds"],
 }  # fmt: skip
 TABLE_KEYS = ["rows_in", "accepted", "quarantined", "duplicates_collapsed", "held"]
-TEAM_KEYS = ["team", "queued", "within_capacity", "amount_overdue", "expected_recovery", "overflow"]
+TEAM_KEYS = [
+    "team", "queued", "within_capacity", "amount_overdue", "expected_recovery", "overflow",
+    "capacity", "unused_capacity", "capacity_note",
+]  # fmt: skip
 DISPOSITION_KEYS = ["queued", "suppressed", "promise_follow_up", "left_alone"]
 CHECKED_DRIFT_KEYS = [
     "status", "stops_run", "score_psi", "worst", "warned", "failed", "blocking", "unreferenced", "downgraded",

@@ -106,31 +106,39 @@ def test_means_and_consent_decide_which_channels_are_lawful(overrides, lawful):
     assert set(windows.loc[windows["lawful_today"], "channel"]) == lawful
 
 
-def test_reasons_rank_by_absolute_contribution_and_state_direction():
-    features = pd.DataFrame([{name: 1.0 for name in FEATURE_NAMES}])
-    features["n_promises_kept_180d"] = 3.0
+def test_reasons_rank_by_absolute_contribution_and_state_their_reference():
+    features = pd.DataFrame([{name: 1.0 for name in FEATURE_NAMES}] * 3)
+    features["n_promises_kept_180d"] = [3.0, 0.0, 0.0]
     features["n_promises_broken_180d"] = 0.0
-    features["days_past_due"] = 45.0
-    contributions = pd.DataFrame(np.zeros((1, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    features["days_past_due"] = [45.0, 30.0, 30.0]
+    contributions = pd.DataFrame(np.zeros((3, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
     contributions.loc[0, "n_promises_kept_180d"] = 0.8
     contributions.loc[0, "days_past_due"] = -1.2
     contributions.loc[0, "amount_paid_30d"] = 0.1
     reasons = top_reasons(features, contributions, n=3).iloc[0]
-    assert reasons["reason_1"] == "Days past due: 45 (lowers likelihood)"
-    assert reasons["reason_2"] == "Kept 3 of the last 3 promises to pay (raises likelihood)"
-    assert reasons["reason_3"].endswith("(raises likelihood)")
+    assert reasons["reason_1"] == "Days past due: 45, more than the typical 30: lowers the chance to pay"
+    assert reasons["reason_2"] == (
+        "Kept 3 of the last 3 promises to pay, more than the typical 0: raises the chance to pay"
+    )
+    # Paid the typical amount: a declared feature on neither side of its reference claims no effect.
+    assert reasons["reason_3"].endswith("the same as the typical 1.00")
 
 
 def test_reasons_handle_missing_values_and_flags():
-    features = pd.DataFrame([{name: 1.0 for name in FEATURE_NAMES}])
-    features["days_since_last_payment"] = np.nan
-    features["has_open_promise"] = False
-    contributions = pd.DataFrame(np.zeros((1, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
+    features = pd.DataFrame([{name: 1.0 for name in FEATURE_NAMES}] * 3)
+    features["days_since_last_payment"] = [np.nan, 20.0, 20.0]
+    features["has_open_promise"] = [False, True, True]
+    contributions = pd.DataFrame(np.zeros((3, len(FEATURE_NAMES))), columns=list(FEATURE_NAMES))
     contributions.loc[0, "days_since_last_payment"] = -0.5
     contributions.loc[0, "has_open_promise"] = -0.4
     reasons = top_reasons(features, contributions, n=2).iloc[0]
-    assert reasons["reason_1"] == "No payment on record (lowers likelihood)"
-    assert reasons["reason_2"] == "No open promise to pay (lowers likelihood)"
+    assert reasons["reason_1"] == (
+        "No payment on record (typical tonight: last payment 20 days ago): lowers the chance to pay"
+    )
+    assert (
+        reasons["reason_2"]
+        == "No open promise to pay, unlike most accounts tonight: lowers the chance to pay"
+    )
 
 
 def _ranked(tables, p_pay_by_loan, **team_settings):

@@ -12,10 +12,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from adapters.batches import AUTOMATED_CHANNELS
 from data_contracts.outputs import QUEUE_COLUMNS
 from features.catalog import FEATURE_NAMES
 from recover.cli import app
 from tests.conftest import SMALL_BOOK_AS_OF
+from tests.reason_checks import channel_problems, priority_problems, propensity_problems
 
 pytestmark = pytest.mark.e2e
 
@@ -277,8 +279,17 @@ def test_score_writes_a_ranked_explained_queue(scored):
     assert (queue.loc[~queue["exploration"], "incremental_value"] > 0).all()
     assert queue["p_response"].between(0, 1).all() and queue["p_self_cure"].between(0, 1).all()
     assert queue["p_pay_30d"].between(0, 1).all()
-    for column in ("reason_1", "reason_2", "reason_3"):
-        assert queue[column].str.contains(r"\((?:raises|lowers) likelihood\)$").all()
+    # Reasons read back from the night cannot contradict what they explain (issue 27): p_pay
+    # reasons against their reference never backwards, channel reasons for the chosen channel or
+    # "Despite", priority reasons that add up to the incremental value.
+    for row in queue.to_dict("records"):
+        reasons = [row["reason_1"], row["reason_2"], row["reason_3"]]
+        assert not propensity_problems(reasons), (row["loan_id"], reasons)
+        channel = [row["channel_reason_1"], row["channel_reason_2"], row["channel_reason_3"]]
+        assert not channel_problems(
+            channel, row["recommended_channel"], row["runner_up_channel"], exploration=row["exploration"]
+        ), (row["loan_id"], channel)
+        assert not priority_problems(row["priority_reason"], row), (row["loan_id"], row["priority_reason"])
     # Every queued row says why its channel beat the runner-up (another channel or no contact).
     assert queue["runner_up_channel"].notna().all()
     assert (queue["runner_up_channel"] != queue["recommended_channel"]).all()
@@ -287,8 +298,12 @@ def test_score_writes_a_ranked_explained_queue(scored):
     on_prior = queue["channel_reason_1"].str.startswith("The history rarely used ")
     assert queue.loc[on_prior, "channel_reason_1"].str.contains("stated prior").all()
     for column in ("channel_reason_1", "channel_reason_2", "channel_reason_3"):
-        learnt = queue[column][~on_prior] if column == "channel_reason_1" else queue[column]
-        assert learnt.str.contains(r"\(favours [a-z_ ]+\)$").all()
+        learnt = (
+            queue[column][~on_prior & ~queue["exploration"]]
+            if column == "channel_reason_1"
+            else queue[column][~queue["exploration"]]
+        )
+        assert learnt.str.contains(r"\(favours [a-z_ ]+ over [a-z_ ]+\)$|^Despite |^Nothing else").all()
     assert queue["model_version"].str.match(r"^recover-propensity/\d+$").all()
 
     manifest = json.loads((out / "manifest.json").read_text())
@@ -333,19 +348,43 @@ def test_score_writes_a_ranked_explained_queue(scored):
     # CSV instants keep their time of day and offset.
     assert team["contact_from_utc"].str.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$").all()
 
+    # The morning workbook: the day's kinds of work, not channel x region; platforms get files.
     workbook = openpyxl.load_workbook(out / "team_queues.xlsx")
-    assert workbook.sheetnames[0] == "Summary"
-    assert set(teams) <= set(workbook.sheetnames)
-    assert {"Promise follow-up", "Forbearance"} <= set(workbook.sheetnames)
-    sheet = workbook[teams[0]]
-    assert sheet.freeze_panes == "A2"
-    assert sheet.cell(1, 2).value == "Loan"
-    within = queue[(queue["team"] == teams[0]) & queue["within_capacity"]].sort_values("team_rank")
-    assert sheet.max_row == len(within) + 1
-    assert [sheet.cell(r, 2).value for r in range(2, sheet.max_row + 1)] == list(within["loan_id"])
-    assert sheet.cell(2, 6).number_format == "#,##0.00"
-    assert sheet.column_dimensions["N"].width > 30  # reasons are readable
-    assert sheet.cell(2, 14).value == within["reason_1"].iloc[0]
+    names = workbook.sheetnames
+    assert names[0] == "Summary" and "Read me" in names
+    assert {"Calls", "Field visits", "Promises", "Care", "Disputes"} <= set(names)
+    assert not set(queue["team"]) & set(names)
+    assert not [name for name in names for channel in AUTOMATED_CHANNELS if channel in name.lower()]
+    contacts = queue.groupby("contact_id").agg(
+        team=("team", "first"),
+        channel=("recommended_channel", "first"),
+        within=("within_capacity", "any"),
+        exploration=("exploration", "any"),
+    )
+    sheet = workbook["Calls"]
+    calls = contacts[contacts["channel"] == "call"]
+    assert sheet.freeze_panes == "A2" and sheet.max_row == len(calls) + 1
+    rows = pd.DataFrame(list(sheet.values)[1:], columns=[cell.value for cell in sheet[1]])
+    assert set(rows["Contact id"]) == set(calls.index)
+    marked = rows.set_index("Contact id")["Exploration"] == "Randomised pick"
+    assert marked.to_dict() == calls["exploration"].to_dict()
+    assert list(rows["Today or later"]) == sorted(rows["Today or later"], key=lambda v: v != "Today")
+    summary = workbook["Summary"]
+    top = next(r for r in range(1, summary.max_row + 1) if summary.cell(r, 1).value == "Team")
+    header = [cell.value for cell in summary[top]]
+    shown = {
+        summary.cell(r, 1).value: {h: summary.cell(r, c).value for c, h in enumerate(header, start=1) if h}
+        for r in range(top + 1, top + 1 + len(manifest["teams"]))
+    }
+    for team in manifest["teams"]:
+        row = shown[team["team"]]
+        assert row["Capacity a day"] == (team["capacity"] if team["capacity"] is not None else "no limit")
+        assert row["Within capacity"] == int(contacts.loc[contacts["team"] == team["team"], "within"].sum())
+        assert row["Why (capacity)"] == team["capacity_note"]
+    for channel in AUTOMATED_CHANNELS:
+        batch = pd.read_csv(out / "batches" / f"{channel}.csv", dtype=str)
+        today = contacts[(contacts["channel"] == channel) & contacts["within"]]
+        assert set(batch["contact_id"]) == set(today.index)
     assert manifest["as_of"] == AS_OF and manifest["model"]["name"] == "recover-propensity"
     assert set(manifest["input_rows"]) == {
         "borrowers",
@@ -354,6 +393,7 @@ def test_score_writes_a_ranked_explained_queue(scored):
         "payments",
         "interactions",
         "account_flags",
+        "contact_points",  # the optional table, which the simulated book carries
     }
     assert {"validate inputs", "build features", "score, explain and rank"} <= set(
         manifest["timings_seconds"]

@@ -64,7 +64,7 @@ def _print_counts(manifest: RunManifest) -> None:
 
 
 def _print_top(queue: pd.DataFrame) -> None:
-    """The queue's first 10 rows with their three reasons and three channel reasons."""
+    """The queue's first 10 rows with why each is queued, its three reasons and three channel reasons."""
     console.print(
         "[bold]Top 10 of the queue[/] (rank, loan, days past due, overdue, channel, "
         "p_response vs p_self_cure, incremental value):"
@@ -77,6 +77,10 @@ def _print_top(queue: pd.DataFrame) -> None:
             + ("  (exploration)" if row.exploration else ""),
             highlight=False,
         )
+        priority = getattr(row, "priority_reason", None)
+        if priority:
+            console.print(f"       why today: {priority}", highlight=False)
+        console.print("       chance to pay:", highlight=False)
         for reason in (row.reason_1, row.reason_2, row.reason_3):
             console.print(f"       - {reason}", highlight=False)
         console.print(
