@@ -175,6 +175,8 @@ def _empty() -> pd.DataFrame:
         "incremental_value": "float64",
         "open_promise_amount": "float64",
         "last_contact_at": "datetime64[ns, UTC]",
+        "contact_from_utc": "datetime64[ns, UTC]",
+        "contact_until_utc": "datetime64[ns, UTC]",
         "next_due_date": "datetime64[ns]",
         "open_promise_date": "datetime64[ns]",
         "exploration": "bool",

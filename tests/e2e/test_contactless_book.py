@@ -56,7 +56,10 @@ def test_a_book_without_contacts_trains_and_scores_on_the_stated_prior(
 
     queue = pd.read_parquet(out / "queue.parquet")
     assert len(queue) > 0
-    assert queue["channel_reason_1"].str.startswith("No channel model").all()
+    # Exploration picks say first that they are random (issue 27); the others state the prior.
+    explored = queue["exploration"]
+    assert queue.loc[~explored, "channel_reason_1"].str.startswith("No channel model").all()
+    assert queue.loc[explored, "channel_reason_1"].str.startswith("Randomised exploration").all()
     assert queue["p_reach"].isna().all()  # reach is not modelled, so not reported
     # Values follow the prior: a contact adds its stated share of the gap, net of its cost, and
     # a response is worth the arrears times the share a paying loan of the book pays (learnt at
