@@ -511,3 +511,29 @@ class Contacts(pa.DataFrameModel):
 
 # The public column order of the contact rows (team files, the database contacts table).
 CONTACT_COLUMNS: list[str] = list(Contacts.to_schema().columns)
+
+
+class ComplianceBreaches(pa.DataFrameModel):
+    """The compliance audit of the contacts actually made (``compliance_audit.parquet|csv``):
+    one row per historical outbound contact and rule of its pack it broke, judged on what was
+    known just before it (monitoring.audit)."""
+
+    interaction_id: Series[str] = pa.Field(description="The contact (interactions.interaction_id).")
+    loan_id: Series[str]
+    occurred_at: Series[UtcTimestamp] = pa.Field(description="When the contact was made (UTC).")
+    channel: Series[str] = pa.Field(isin=list(CHANNELS))
+    agent_id: Series[str] = pa.Field(nullable=True, description="Agent who made it; null for messages.")
+    rule_id: Series[str] = pa.Field(description="The pack's rule id, as in suppressed.")
+    reason: Series[str] = pa.Field(description="The rule's reason code.")
+    source: Series[str] = pa.Field(
+        isin=["engine queue", "outside the engine", "unknown"],
+        description="Whether the archived queue of that day recommended the contact; unknown without archives.",
+    )
+
+    class Config:
+        strict = True
+        coerce = False
+        unique = ["interaction_id", "rule_id"]
+
+
+COMPLIANCE_BREACH_COLUMNS: list[str] = list(ComplianceBreaches.to_schema().columns)

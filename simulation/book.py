@@ -26,6 +26,7 @@ import pandas as pd
 
 from data_contracts.parsing import csv_text
 from simulation import catalog
+from simulation.breaches import plant_breaches
 from simulation.catalog import CALL, DIRECT_DEBIT, FIELD_VISIT, INBOUND, PROMISE_TO_PAY
 from simulation.config import SimulationConfig
 from simulation.engine import Contacts, LoanBookSimulator, SimulationSeeds
@@ -90,6 +91,8 @@ def simulate_book(config: SimulationConfig) -> SimulatedBook:
     final.run(history.policy, until_day=config.end_day)
     tables = observed_tables(final, cutoff_day=config.as_of_day)
     truth = _ground_truth(config, at_as_of, final, seeds)
+    # Planted, logged breaches for the compliance audit: added rows only, from their own stream.
+    tables["interactions"], truth["planted_breaches"] = plant_breaches(tables, config)
     return SimulatedBook(tables=tables, truth=truth, config=config)
 
 

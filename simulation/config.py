@@ -287,6 +287,18 @@ class SimulationConfig(BaseModel):
             "(never contacts made from the engine's queue)."
         ),
     )
+    planted_breach_share: float = Field(
+        0.002,
+        ge=0,
+        le=0.05,
+        description=(
+            "Per kind of rule, the share of the history's outbound contacts added as planted, logged "
+            "breaches (truth/planted_breaches.parquet) that the compliance audit must find; 0: none."
+        ),
+    )
+    planted_breach_min: int = Field(
+        5, ge=0, description="At least this many planted breaches of each kind (where the book has room)."
+    )
     n_call_agents: int = Field(40, ge=1, description="Size of the call-centre agent pool.")
     n_field_agents: int = Field(8, ge=1, description="Size of the field-agent pool.")
 

@@ -259,20 +259,31 @@ def test_outbound_contacts_mostly_in_local_business_hours(sim_book: SimulatedBoo
     assert 0.98 < share_inside < 1.0  # a few messy records outside hours, as in real data
 
 
+def _planted(interactions: pd.DataFrame) -> pd.Series:
+    """The compliance audit's planted breaches (simulation.breaches): not the old rule book's."""
+    return interactions["interaction_id"].str.startswith("IX")
+
+
+def _by_policy(interactions: pd.DataFrame) -> pd.DataFrame:
+    """The outbound contacts the old rule book made (planted breaches left out)."""
+    return interactions[(interactions["direction"] == "outbound") & ~_planted(interactions)]
+
+
 @pytest.mark.parametrize("flag", ["cease_and_desist", "bankruptcy", "deceased"])
 def test_historical_policy_stops_contact_after_blocking_flags(sim_book: SimulatedBook, flag: str) -> None:
     interactions = sim_book.tables["interactions"]
-    outbound = interactions[interactions["direction"] == "outbound"]
+    by_policy = (interactions["direction"] == "outbound") & ~_planted(interactions)
+    outbound = interactions[by_policy]
     flags = sim_book.tables["account_flags"]
     starts = flags[flags["flag"] == flag].groupby("loan_id")["starts_on"].min()
-    contacted_day = local_dates(sim_book.tables, "interactions")[interactions["direction"] == "outbound"]
+    contacted_day = local_dates(sim_book.tables, "interactions")[by_policy]
     after = outbound["loan_id"].map(starts)
     assert not (contacted_day > after).any()
 
 
 def test_historical_policy_respects_do_not_contact_and_consents(sim_book: SimulatedBook) -> None:
     tables = sim_book.tables
-    outbound = tables["interactions"][tables["interactions"]["direction"] == "outbound"]
+    outbound = _by_policy(tables["interactions"])
     borrower = outbound["loan_id"].map(tables["loans"].set_index("loan_id")["borrower_id"])
     profile = tables["borrowers"].set_index("borrower_id").loc[borrower]
     assert not profile["do_not_contact"].to_numpy().any()
@@ -288,7 +299,7 @@ def test_historical_policy_respects_do_not_contact_and_consents(sim_book: Simula
 @pytest.mark.parametrize("flag", ["dispute", "legal_hold"])
 def test_historical_policy_pauses_during_disputes_and_legal_holds(sim_book: SimulatedBook, flag: str) -> None:
     tables = sim_book.tables
-    outbound = tables["interactions"][tables["interactions"]["direction"] == "outbound"]
+    outbound = _by_policy(tables["interactions"])
     episodes = tables["account_flags"][tables["account_flags"]["flag"] == flag]
     merged = outbound.merge(episodes, on="loan_id")
     day = local_clock(tables, merged, "occurred_at").dt.normalize()
@@ -299,6 +310,7 @@ def test_historical_policy_pauses_during_disputes_and_legal_holds(sim_book: Simu
 def test_the_simulated_lender_honours_opt_outs(small_tables):
     """After a borrower opts out of a channel on a loan, no outbound message follows on it."""
     events = small_tables["interactions"]
+    events = events[~_planted(events)]
     opted = events[events["outcome"] == "opted_out"].groupby(["loan_id", "channel"])["occurred_at"].min()
     assert len(opted) > 0
     later = events.merge(opted.rename("opted_at").reset_index(), on=["loan_id", "channel"])
