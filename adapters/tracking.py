@@ -774,3 +774,23 @@ def log_backfill(config: Config, report: BackfillReport, files: list) -> str:
 
 def _iso(day: dt.date | None) -> str | None:
     return str(day) if day is not None else None
+
+
+def log_report(
+    config: Config, first_day: dt.date, last_day: dt.date, metrics: Mapping[str, float], files: list
+) -> str:
+    """Log a month's report (run kind ``report``): the window as params, the window's KPIs and
+    the audit's adherence as metrics, and the report files (JSON, HTML, workbook, breaches)."""
+    import math
+
+    import mlflow
+
+    experiment_id = configure(config)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"report-{first_day}-{last_day}") as active:
+        mlflow.set_tags({"recover.kind": "report", "recover.as_of": str(last_day)})
+        mlflow.log_params({"from": str(first_day), "to": str(last_day)})
+        # MLflow refuses NaN metrics on some stores: a rate with no denominator is left out.
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if not math.isnan(float(v))})
+        for path in files:
+            mlflow.log_artifact(str(path), artifact_path="report")
+        return active.info.run_id

@@ -25,6 +25,7 @@ from recover.config import Config
 
 NIGHTLY_DEPLOYMENT = "nightly"
 TRAINING_DEPLOYMENT = "monthly-retraining"
+REPORT_DEPLOYMENT = "monthly-report"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class ServePlan:
     training_cron: str | None  # None: no retraining deployment
     timezone: str
     cluster: str | None = None  # Dask scheduler both deployments run their tasks on
+    # The previous calendar month's report (KPIs, compliance audit) into <state>/reports; None: none.
+    report_cron: str | None = None
 
     @classmethod
     def from_config(
@@ -55,6 +58,8 @@ class ServePlan:
         training_cron: str | None = None,
         training: bool = True,
         cluster: str | None = None,
+        report_cron: str | None = None,
+        report: bool = True,
     ) -> ServePlan:
         from recover.config import ScheduleConfig
 
@@ -63,6 +68,7 @@ class ServePlan:
             timezone=config.schedule.timezone,
             nightly_cron=nightly_cron or config.schedule.nightly_cron,
             training_cron=training_cron or config.schedule.training_cron,
+            report_cron=report_cron or config.schedule.report_cron,
         )
         return cls(
             data=data,
@@ -74,6 +80,7 @@ class ServePlan:
             training_cron=schedule.training_cron if training else None,
             timezone=schedule.timezone,
             cluster=cluster or config.cluster.address,
+            report_cron=schedule.report_cron if report else None,
         )
 
 
@@ -120,6 +127,26 @@ def deployments(plan: ServePlan) -> list:
                 concurrency_limit=1,
                 tags=["recover", "training"],
                 description="Retrain both models; the promotion gate decides the champions.",
+            )
+        )
+    if plan.report_cron:
+        from pipelines.report_flow import report_flow
+
+        served.append(
+            report_flow.to_deployment(
+                name=REPORT_DEPLOYMENT,
+                schedule=Cron(plan.report_cron, timezone=plan.timezone),
+                # start/end None: the previous calendar month on the lender's clock.
+                parameters={
+                    "data": plan.data,
+                    "start": None,
+                    "end": None,
+                    "out": None,
+                    "config_path": plan.config_path,
+                },
+                concurrency_limit=1,
+                tags=["recover", "report"],
+                description="Last month's KPIs by team, channel and agent, and the compliance audit.",
             )
         )
     return served

@@ -544,6 +544,11 @@ class ScheduleConfig(_Section):
     training_cron: str = Field(
         "0 4 1 * *", description="Retraining (with the promotion gate): the 1st of each month, 04:00."
     )
+    report_cron: str = Field(
+        "0 6 1 * *",
+        description="The month's report (KPIs and compliance audit) of the previous calendar month: "
+        "the 1st of each month, 06:00.",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -564,6 +569,11 @@ class ScheduleConfig(_Section):
                 f"{value!r} is not a cron expression (minute hour day month weekday): {error}"
             ) from None
         return value
+
+    @field_validator("report_cron")
+    @classmethod
+    def _valid_report_cron(cls, value: str) -> str:
+        return cls._valid_cron(value)
 
 
 class OperationsConfig(_Section):

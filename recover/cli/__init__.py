@@ -4,6 +4,7 @@
     modelling.py   train, promote, models
     night.py       score, serve, explain, policies
     evaluation.py  evaluate-policy, backfill, simulate-month
+    report.py      report (the month's KPIs and the compliance audit)
     demo.py        demo
     options.py     the options several commands share, and date parsing
     runtime.py     the set-up, exit codes, and failures told in one line and an exit code
@@ -25,7 +26,7 @@ from __future__ import annotations
 
 import typer
 
-from recover.cli import data, demo, evaluation, modelling, night
+from recover.cli import data, demo, evaluation, modelling, night, report
 from recover.cli.runtime import (
     EXIT_DRIFT,
     EXIT_INVALID_INPUT,
@@ -57,6 +58,7 @@ COMMANDS = {
     "evaluate-policy": evaluation.evaluate_policy,
     "backfill": evaluation.backfill,
     "simulate-month": evaluation.simulate_month,
+    "report": report.report,
     "explain": night.explain,
     "policies": night.policies,
     "demo": demo.demo,

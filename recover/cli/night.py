@@ -159,8 +159,16 @@ def serve(
     cluster: ClusterOption = None,
     config_path: ConfigOption = None,
     verbose: VerboseOption = False,
+    report_cron: Annotated[
+        Optional[str],
+        typer.Option("--report-cron", help="Cron of the monthly report (default: schedule.report_cron)."),
+    ] = None,
+    report: Annotated[
+        bool, typer.Option("--report/--no-report", help="Also serve the monthly report (KPIs, audit).")
+    ] = True,
 ) -> None:
-    """Serve the nightly scoring and the retraining on their crons (Prefect deployments).
+    """Serve the nightly scoring, the retraining and the monthly report on their crons (Prefect
+    deployments).
 
     Against the Prefect server at $PREFECT_API_URL, or, without it, a local server started for as
     long as this runs (UI and API on --port). Crons are read in schedule.timezone; a scheduled night
@@ -181,12 +189,15 @@ def serve(
             training_cron=training_cron,
             training=training,
             cluster=cluster,
+            report_cron=report_cron,
+            report=report,
         )
     except ValueError as error:
         raise typer.BadParameter(str(error)) from None
     console.print(
         f"nightly scoring on '{plan.nightly_cron}'"
         + (f", retraining on '{plan.training_cron}'" if plan.training_cron else ", no retraining")
+        + (f", monthly report on '{plan.report_cron}'" if plan.report_cron else ", no monthly report")
         + f" ({plan.timezone}) -> {plan.out}"
     )
     # Flow runs start in subprocesses, maybe in another working directory: pin the state folder.
