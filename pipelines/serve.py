@@ -86,7 +86,8 @@ class ServePlan:
 
 def deployments(plan: ServePlan) -> list:
     """The Prefect deployments of ``plan``: nightly scoring (as-of = the work day begun in the
-    lender's time zone) and, unless disabled, retraining with the promotion gate."""
+    lender's time zone) and, unless disabled, retraining with the promotion gate and the monthly
+    report."""
     from prefect.schedules import Cron
 
     from pipelines.nightly_score_flow import nightly_score_flow
@@ -130,26 +131,31 @@ def deployments(plan: ServePlan) -> list:
             )
         )
     if plan.report_cron:
-        from pipelines.report_flow import report_flow
-
-        served.append(
-            report_flow.to_deployment(
-                name=REPORT_DEPLOYMENT,
-                schedule=Cron(plan.report_cron, timezone=plan.timezone),
-                # start/end None: the previous calendar month on the lender's clock.
-                parameters={
-                    "data": plan.data,
-                    "start": None,
-                    "end": None,
-                    "out": None,
-                    "config_path": plan.config_path,
-                },
-                concurrency_limit=1,
-                tags=["recover", "report"],
-                description="Last month's KPIs by team, channel and agent, and the compliance audit.",
-            )
-        )
+        served.append(_report_deployment(plan, plan.report_cron))
     return served
+
+
+def _report_deployment(plan: ServePlan, cron: str):
+    """The monthly report's deployment: start/end None report the previous calendar month on the
+    lender's clock."""
+    from prefect.schedules import Cron
+
+    from pipelines.report_flow import report_flow
+
+    return report_flow.to_deployment(
+        name=REPORT_DEPLOYMENT,
+        schedule=Cron(plan.report_cron, timezone=plan.timezone),
+        parameters={
+            "data": plan.data,
+            "start": None,
+            "end": None,
+            "out": None,
+            "config_path": plan.config_path,
+        },
+        concurrency_limit=1,
+        tags=["recover", "report"],
+        description="Last month's KPIs by team, channel and agent, and the compliance audit.",
+    )
 
 
 def free_port() -> int:
