@@ -302,6 +302,18 @@ class Queue(AccountKeys):
         return bool((df["rank"].to_numpy() == range(1, len(df) + 1)).all())
 
 
+# The queue columns scoring/contacts.py adds to each queued loan (rank_queue carries them).
+CONTACT_QUEUE_COLUMNS: list[str] = [
+    "contact_id",
+    "contact_loans",
+    "preferred_language",
+    "last_contact_at",
+    "last_contact_channel",
+    "last_contact_outcome",
+    "next_due_date",
+    "open_promise_amount",
+    "open_promise_date",
+]
 # The public column order of queue.csv / queue.parquet.
 QUEUE_COLUMNS: list[str] = [
     "as_of",
@@ -351,15 +363,7 @@ QUEUE_COLUMNS: list[str] = [
     "priority_reason",
     "amount_at_stake",
     # Appended with one contact per borrower and day, and the officer's context.
-    "contact_id",
-    "contact_loans",
-    "preferred_language",
-    "last_contact_at",
-    "last_contact_channel",
-    "last_contact_outcome",
-    "next_due_date",
-    "open_promise_amount",
-    "open_promise_date",
+    *CONTACT_QUEUE_COLUMNS,
 ]
 # By name, not position: columns are appended after them.
 CHANNEL_REASON_COLUMNS: list[str] = [
@@ -367,18 +371,6 @@ CHANNEL_REASON_COLUMNS: list[str] = [
     "channel_reason_1",
     "channel_reason_2",
     "channel_reason_3",
-]
-# The queue columns scoring/contacts.py adds to each queued loan (rank_queue carries them).
-CONTACT_QUEUE_COLUMNS: list[str] = [
-    "contact_id",
-    "contact_loans",
-    "preferred_language",
-    "last_contact_at",
-    "last_contact_channel",
-    "last_contact_outcome",
-    "next_due_date",
-    "open_promise_amount",
-    "open_promise_date",
 ]
 SUPPRESSED_COLUMNS: list[str] = [
     "as_of",

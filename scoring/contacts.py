@@ -42,16 +42,6 @@ NO_COMMON_WINDOW = f"{CONTACTED_VIA_OTHER_LOAN}: no contact window lawful for bo
 # The option columns a loan that joins the lead's channel takes from that channel's option.
 _OPTION_COLUMNS = ("p_contact", "p_self_cure", "p_reach", "overlap_weight", "resource")
 
-OFFICER_CONTEXT_COLUMNS: list[str] = [
-    "preferred_language",
-    "last_contact_at",
-    "last_contact_channel",
-    "last_contact_outcome",
-    "next_due_date",
-    "open_promise_amount",
-    "open_promise_date",
-]
-
 
 # The dtype of each queue column this module adds (data_contracts.outputs.CONTACT_QUEUE_COLUMNS).
 CONTACT_QUEUE_DTYPES: dict[str, str] = {
@@ -65,6 +55,10 @@ CONTACT_QUEUE_DTYPES: dict[str, str] = {
     "open_promise_amount": "float64",
     "open_promise_date": "datetime64[ns]",
 }
+# What an officer needs to act: every column above but the contact's own keys.
+OFFICER_CONTEXT_COLUMNS: list[str] = [
+    c for c in CONTACT_QUEUE_DTYPES if c not in ("contact_id", "contact_loans")
+]
 
 
 def contact_id(day: dt.date, borrower_id: pd.Series) -> pd.Series:
