@@ -13,7 +13,7 @@ TABLES: tuple[str, ...] = (
     "account_flags",
 )
 # Input tables a delivery may leave out; validated like the others when present.
-OPTIONAL_TABLES: tuple[str, ...] = ("contact_points",)
+OPTIONAL_TABLES: tuple[str, ...] = ("contact_points", "arrangements")
 
 INSTALLMENT_FREQUENCIES: tuple[str, ...] = ("weekly", "fortnightly", "monthly")
 
@@ -57,6 +57,10 @@ FLAGS: tuple[str, ...] = (
 )
 
 PROTECTED_ATTRIBUTES: tuple[str, ...] = ("gender", "birth_year")
+
+# What the optional arrangements table records: a payment plan, or a settlement (the debt closed
+# for one payment, the rest written off).
+ARRANGEMENT_KINDS: tuple[str, ...] = ("plan", "settlement")
 
 # Where an overdue loan goes on a night: exactly one of these.
 DISPOSITIONS: tuple[str, ...] = ("queued", "suppressed", "promise_follow_up", "left_alone")

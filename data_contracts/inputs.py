@@ -14,6 +14,7 @@ import pandera.pandas as pa
 from pandera.typing import Series
 
 from data_contracts.enums import (
+    ARRANGEMENT_KINDS,
     CHANNELS,
     DIRECTIONS,
     FLAGS,
@@ -29,10 +30,18 @@ _VALID_TIMEZONES = frozenset(zoneinfo.available_timezones())
 
 PROMISE_NEEDS_AMOUNT = "promised_amount is required when outcome is promise_to_pay"
 FLAG_ENDS_AFTER_START = "ends_on must be on or after starts_on"
+BROKEN_AFTER_OFFER = "broken_on must be on or after offered_on"
+BROKEN_ONLY_IF_ACCEPTED = "broken_on only on an accepted arrangement"
+SETTLEMENT_ONE_PAYMENT = "n_instalments must be 1 (or null) for a settlement"
+DISCOUNT_ONLY_SETTLEMENT = "discount must be null or 0 for a plan"
 # Frame-wide checks are reported under the column a reader has to fix.
 DATAFRAME_CHECK_COLUMNS = {
     PROMISE_NEEDS_AMOUNT: "promised_amount",
     FLAG_ENDS_AFTER_START: "ends_on",
+    BROKEN_AFTER_OFFER: "broken_on",
+    BROKEN_ONLY_IF_ACCEPTED: "broken_on",
+    SETTLEMENT_ONE_PAYMENT: "n_instalments",
+    DISCOUNT_ONLY_SETTLEMENT: "discount",
 }
 
 
@@ -171,6 +180,55 @@ class ContactPoints(InputTable):
     verified_on: Series[Date] = pa.Field(nullable=True, description="Last day the point was verified.")
 
 
+class Arrangements(InputTable):
+    """Optional table: the payment plans and settlements offered, one row per offer, accepted or
+    not. offered_on is the event's date: a night reads the rows offered before its work day, and
+    a broken_on on or after it is not known yet (read as null). Not personal data."""
+
+    loan_id: Series[str] = _non_empty_id(description="Loan; must exist in loans.")
+    kind: Series[str] = pa.Field(isin=list(ARRANGEMENT_KINDS), description="plan or settlement.")
+    offered_on: Series[Date] = pa.Field(description="Day the offer was put to the borrower.")
+    accepted: Series[bool] = pa.Field(description="The borrower accepted it.")
+    instalment: Series[float] = pa.Field(
+        nullable=True,
+        gt=0,
+        description="A plan's instalment; a settlement's amount, accepted as one payment.",
+    )
+    n_instalments: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, ge=1, description="A plan's number of monthly instalments; 1 for a settlement."
+    )
+    discount: Series[float] = pa.Field(
+        nullable=True,
+        ge=0,
+        lt=1,
+        description="A settlement's discount, as a share of the balance; null or 0 for a plan.",
+    )
+    broken_on: Series[Date] = pa.Field(
+        nullable=True,
+        description="Day an accepted arrangement was broken; null if kept, completed, running or declined.",
+    )
+
+    @pa.dataframe_check(error=BROKEN_AFTER_OFFER)
+    @classmethod
+    def broken_after_offer(cls, df: pd.DataFrame) -> pd.Series[bool]:
+        return df["broken_on"].isna() | (df["broken_on"] >= df["offered_on"])
+
+    @pa.dataframe_check(error=BROKEN_ONLY_IF_ACCEPTED)
+    @classmethod
+    def broken_only_if_accepted(cls, df: pd.DataFrame) -> pd.Series[bool]:
+        return df["broken_on"].isna() | df["accepted"].fillna(False).astype(bool)
+
+    @pa.dataframe_check(error=SETTLEMENT_ONE_PAYMENT)
+    @classmethod
+    def settlement_is_one_payment(cls, df: pd.DataFrame) -> pd.Series[bool]:
+        return (df["kind"] != "settlement") | df["n_instalments"].isna() | (df["n_instalments"] == 1)
+
+    @pa.dataframe_check(error=DISCOUNT_ONLY_SETTLEMENT)
+    @classmethod
+    def discount_only_on_settlements(cls, df: pd.DataFrame) -> pd.Series[bool]:
+        return (df["kind"] != "plan") | df["discount"].isna() | (df["discount"] == 0)
+
+
 INPUT_MODELS: dict[str, type[InputTable]] = {
     "borrowers": Borrowers,
     "loans": Loans,
@@ -179,6 +237,7 @@ INPUT_MODELS: dict[str, type[InputTable]] = {
     "interactions": Interactions,
     "account_flags": AccountFlags,
     "contact_points": ContactPoints,
+    "arrangements": Arrangements,
 }
 # Tables a delivery may leave out (enums.OPTIONAL_TABLES): the night runs without them.
 # Columns a table may leave out, and the personal data the engine keeps out of everything but
@@ -198,6 +257,8 @@ PRIMARY_KEYS: dict[str, tuple[str, ...]] = {
     "interactions": ("interaction_id",),
     "account_flags": ("loan_id", "flag", "starts_on"),
     "contact_points": ("borrower_id", "kind"),  # names rows without the (personal) value
+    # Names rows in reports; not enforced unique (two offers of a kind on one day are possible).
+    "arrangements": ("loan_id", "kind", "offered_on"),
 }
 
 # (table, column) -> (parent table, parent column)
@@ -208,12 +269,15 @@ FOREIGN_KEYS: dict[tuple[str, str], tuple[str, str]] = {
     ("interactions", "loan_id"): ("loans", "loan_id"),
     ("account_flags", "loan_id"): ("loans", "loan_id"),
     ("contact_points", "borrower_id"): ("borrowers", "borrower_id"),
+    ("arrangements", "loan_id"): ("loans", "loan_id"),
 }
 
-# Event columns that must lie strictly before the as-of date of a run.
+# Event columns that must lie strictly before the as-of date of a run (a calendar date, as
+# arrangements' offered_on, before the work day itself).
 EVENT_TIME_COLUMNS: dict[str, str] = {
     "payments": "paid_at",
     "interactions": "occurred_at",
+    "arrangements": "offered_on",
 }
 # Calendar-date columns that may fall on the as-of date but not after it: a flag recorded as
 # starting on the work day (a cease-and-desist received that morning) is in force for that

@@ -1,7 +1,8 @@
 """Synthetic loan-book simulator for the recover engine.
 
 Generates borrowers, loans, repayment schedules, payments, collection
-interactions and account flags for a lender's collections department,
+interactions, account flags and the plans and settlements offered (``arrangements``)
+for a lender's collections department,
 deterministically for a seed, together with ground truth (latent borrower
 traits, the state at ``as_of``, counterfactual pay probabilities and what
 happens afterwards).
@@ -29,6 +30,8 @@ from simulation.engine import (
     DayEvents,
     EventLog,
     LoanBookSimulator,
+    OfferPolicy,
+    Offers,
     SimulationSeeds,
 )
 from simulation.policies import DailyCapacity, HistoricalPolicy, NoContactPolicy
@@ -45,6 +48,8 @@ __all__ = [
     "HistoryRun",
     "LoanBookSimulator",
     "NoContactPolicy",
+    "OfferPolicy",
+    "Offers",
     "SimulatedBook",
     "SimulationConfig",
     "simulation_config",

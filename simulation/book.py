@@ -1,4 +1,7 @@
-"""Assemble the simulated book: the six input tables, the ground truth, files on disk.
+"""Assemble the simulated book: the input tables, the ground truth, files on disk.
+
+The six required tables and the optional ``arrangements`` table (the plans and settlements
+offered in right-party contacts, see :func:`observed_tables`).
 
 Table conventions (the engine's input contract):
 
@@ -29,7 +32,7 @@ from simulation import catalog
 from simulation.breaches import plant_breaches
 from simulation.catalog import CALL, DIRECT_DEBIT, FIELD_VISIT, INBOUND, PROMISE_TO_PAY
 from simulation.config import SimulationConfig
-from simulation.engine import Contacts, LoanBookSimulator, SimulationSeeds
+from simulation.engine import NO_DAY, Contacts, LoanBookSimulator, SimulationSeeds
 from simulation.policies import HistoricalPolicy
 from simulation.population import Population
 
@@ -40,6 +43,7 @@ TABLE_NAMES: tuple[str, ...] = (
     "payments",
     "interactions",
     "account_flags",
+    "arrangements",
 )
 TRUTH_NAMES: tuple[str, ...] = (
     "borrower_latent",
@@ -47,6 +51,7 @@ TRUTH_NAMES: tuple[str, ...] = (
     "future_payments",
     "future_interactions",
     "future_account_flags",
+    "arrangement_offers",
 )
 _NS_PER_DAY = 86_400 * 10**9
 _SECONDS_PER_DAY = 86_400
@@ -54,7 +59,7 @@ _SECONDS_PER_DAY = 86_400
 
 @dataclass(frozen=True)
 class SimulatedBook:
-    """The six input tables plus ground truth the engine must never read."""
+    """The input tables (``TABLE_NAMES``) plus ground truth the engine must never read."""
 
     tables: dict[str, pd.DataFrame]
     truth: dict[str, pd.DataFrame]
@@ -77,7 +82,9 @@ def run_history(config: SimulationConfig) -> HistoryRun:
     """
     seeds = SimulationSeeds.from_seed(config.seed)
     simulator = LoanBookSimulator(config, seeds=seeds)
-    policy = HistoricalPolicy(config, rng=np.random.default_rng(seeds.policy))
+    policy = HistoricalPolicy(
+        config, rng=np.random.default_rng(seeds.policy), offer_rng=np.random.default_rng(seeds.offers)
+    )
     simulator.run(policy, until_day=config.as_of_day)
     return HistoryRun(simulator, policy)
 
@@ -100,13 +107,18 @@ def simulate_book(config: SimulationConfig) -> SimulatedBook:
 
 
 def observed_tables(simulator: LoanBookSimulator, cutoff_day: int | None = None) -> dict[str, pd.DataFrame]:
-    """The six input tables as known at the start of ``cutoff_day`` (default: the simulator's day).
+    """The input tables as known at the start of ``cutoff_day`` (default: the simulator's day).
 
     Only loans disbursed and events of simulated days before ``cutoff_day`` are
     included; installment schedules are complete (future due dates included).
     Events are selected by simulated (local) day, not by timestamp: an evening event
     of day ``cutoff_day - 1`` is stamped after 00:00 UTC of ``cutoff_day`` and is in
     the tables, as it is in a real extract taken that night.
+
+    ``arrangements`` (the optional table, always given, empty when no offer was made) holds the
+    plans and settlements put to a borrower on days before ``cutoff_day``, accepted or not;
+    ``broken_on`` only where the break happened before ``cutoff_day``. Deferments are the
+    simulator's own: the contract has no place for them.
     """
     if simulator.log is None:
         raise ValueError("the simulator does not record events")
@@ -125,6 +137,7 @@ def observed_tables(simulator: LoanBookSimulator, cutoff_day: int | None = None)
         "payments": events.payments(0, cutoff),
         "interactions": events.interactions(0, cutoff),
         "account_flags": events.flags(0, cutoff, open_after=cutoff),
+        "arrangements": events.arrangements(0, cutoff, known_before=cutoff),
     }
 
 
@@ -256,7 +269,11 @@ def _payment_local_seconds(method: np.ndarray, u: np.ndarray) -> np.ndarray:
         u < 0.05, np.mod(_hours(23.0, 31.0, u / 0.05), _SECONDS_PER_DAY), _hours(7.0, 23.0, (u - 0.05) / 0.95)
     )
     return np.select(
-        [method == DIRECT_DEBIT, method == catalog.CASH, method == catalog.BANK_TRANSFER],
+        [
+            method == DIRECT_DEBIT,
+            method == catalog.CASH,
+            (method == catalog.BANK_TRANSFER) | (method == catalog.AGENCY_METHOD),
+        ],
         [_hours(2.0, 6.0, u), _hours(9.0, 18.0, u), _hours(7.0, 21.0, u)],
         default=card_like,
     )
@@ -345,11 +362,15 @@ def _payment_methods(population: Population, loan: np.ndarray, kind: np.ndarray,
     # Direct debits only collect scheduled installments; a debit payer catching up pays by card or transfer.
     debit_fallback = np.where(u < 0.48, catalog.CARD, catalog.BANK_TRANSFER)
     scheduled_debit = (preferred == DIRECT_DEBIT) & (kind == catalog.SCHEDULED_PAYMENT)
-    return np.where(
+    method = np.where(
         scheduled_debit,
         DIRECT_DEBIT,
         np.where(preferred == DIRECT_DEBIT, debit_fallback, np.where(u < 0.8, preferred, other)),
-    ).astype(np.int8)
+    )
+    # The lender books arrangement and agency money under those names, whatever the borrower used.
+    arrangement = (kind == catalog.INSTALMENT_PAYMENT) | (kind == catalog.SETTLEMENT_PAYMENT)
+    method = np.where(arrangement, catalog.ARRANGEMENT_METHOD, method)
+    return np.where(kind == catalog.AGENCY_PAYMENT, catalog.AGENCY_METHOD, method).astype(np.int8)
 
 
 class _EventFrames:
@@ -361,6 +382,8 @@ class _EventFrames:
         self._payments = simulator.log.payments()
         self._interactions = simulator.log.interactions()
         self._flags = simulator.log.flags()
+        self._offers = simulator.log.offers()
+        self._arrangement_events = simulator.log.arrangement_events()
         self._loan_ids = loan_ids(self.population.n_loans)
 
     def _region(self, loan: np.ndarray) -> np.ndarray:
@@ -447,6 +470,86 @@ class _EventFrames:
             }
         )
         return frame.sort_values(["starts_on", "loan_id", "flag"], kind="stable", ignore_index=True)
+
+    def _end_of_offers(self, rows: np.ndarray, known_before: int) -> tuple[np.ndarray, np.ndarray]:
+        """For the offers ``rows`` of the log: the day and event that ended each arrangement
+        before ``known_before`` (NO_DAY and -1 while running, or when never accepted)."""
+        log, events = self._offers, self._arrangement_events
+        ending = np.flatnonzero((events["event"] != catalog.INSTALMENT_KEPT) & (events["day"] < known_before))
+        ends = pd.DataFrame(
+            {
+                "loan_index": events["loan_index"][ending],
+                "day": events["offered_day"][ending],
+                "end_day": events["day"][ending],
+                "end_event": events["event"][ending].astype(np.int64),
+            }
+        )
+        keys = pd.DataFrame({"loan_index": log["loan_index"][rows], "day": log["day"][rows]})
+        # An arrangement ends once: one row per offer (validate raises otherwise).
+        joined = keys.merge(ends, on=["loan_index", "day"], how="left", validate="many_to_one")
+        return (
+            joined["end_day"].fillna(NO_DAY).to_numpy(dtype=np.int64),
+            joined["end_event"].fillna(-1).to_numpy(dtype=np.int64),
+        )
+
+    def arrangements(self, from_day: int, to_day: int, known_before: int) -> pd.DataFrame:
+        """The input contract's ``arrangements`` rows: plans and settlements put to a borrower on
+        days [from_day, to_day); ``broken_on`` when the break happened before ``known_before``."""
+        log = self._offers
+        put = log["outcome"] >= catalog.OFFER_DECLINED
+        in_contract = log["kind"] != catalog.OFFER_DEFERMENT
+        rows = np.flatnonzero(put & in_contract & (log["day"] >= from_day) & (log["day"] < to_day))
+        end_day, end_event = self._end_of_offers(rows, known_before)
+        broken = end_event == catalog.ARRANGEMENT_BROKEN
+        kind = log["kind"][rows]
+        settlement = kind == catalog.OFFER_SETTLEMENT
+        frame = pd.DataFrame(
+            {
+                "loan_id": pd.Series(self._loan_ids[log["loan_index"][rows]], dtype="str"),
+                "kind": pd.Series(_lookup(catalog.OFFER_KINDS, kind), dtype="str"),
+                "offered_on": _dates(self.config, log["day"][rows]),
+                "accepted": log["outcome"][rows] == catalog.OFFER_ACCEPTED,
+                "instalment": log["amount_cents"][rows] / 100.0,
+                "n_instalments": pd.array(np.where(settlement, 1, log["n_instalments"][rows]), dtype="Int64"),
+                "discount": np.where(settlement, log["discount"][rows], np.nan).astype(np.float64),
+                "broken_on": np.where(
+                    broken, _dates(self.config, np.maximum(end_day, 0)), np.datetime64("NaT", "ns")
+                ).astype("datetime64[ns]"),
+            }
+        )
+        return frame.sort_values(["offered_on", "loan_id"], kind="stable", ignore_index=True)
+
+    def offers_truth(self, to_day: int) -> pd.DataFrame:
+        """Every offer of days before ``to_day`` (deferments and offers never put included) with
+        the true probability that the borrower accepted it as put, and how it ended."""
+        log = self._offers
+        rows = np.flatnonzero(log["day"] < to_day)
+        end_day, end_event = self._end_of_offers(rows, to_day)
+        channel = log["channel"][rows]
+        ended = end_event >= 0
+        return pd.DataFrame(
+            {
+                "loan_id": pd.Series(self._loan_ids[log["loan_index"][rows]], dtype="str"),
+                "kind": pd.Series(_lookup(catalog.OFFER_KINDS, log["kind"][rows]), dtype="str"),
+                "offered_on": _dates(self.config, log["day"][rows]),
+                "amount": log["amount_cents"][rows] / 100.0,
+                "n_instalments": log["n_instalments"][rows].astype(np.int64),
+                "discount": log["discount"][rows].astype(np.float64),
+                "outcome": pd.Series(_lookup(catalog.OFFER_OUTCOMES, log["outcome"][rows]), dtype="str"),
+                "channel": pd.Series(
+                    np.where(channel >= 0, _lookup(catalog.CHANNELS, np.maximum(channel, 0)), None),
+                    dtype="str",
+                ),
+                "p_accept": log["p_accept"][rows].astype(np.float64),
+                "ended_on": np.where(
+                    ended, _dates(self.config, np.maximum(end_day, 0)), np.datetime64("NaT", "ns")
+                ).astype("datetime64[ns]"),
+                "ended_by": pd.Series(
+                    np.where(ended, _lookup(catalog.ARRANGEMENT_EVENTS, np.maximum(end_event, 0)), None),
+                    dtype="str",
+                ),
+            }
+        )
 
 
 # ---------------------------------------------------------------------------- ground truth
@@ -569,6 +672,7 @@ def _ground_truth(
     qualified = pd.array(paid_in_horizon >= threshold_cents, dtype="boolean")
     qualified[~overdue | (not horizon_observed)] = pd.NA
     state["qualified_30d_historical_policy"] = qualified
+    state.update(_arrangement_state(at_as_of))
 
     events = _EventFrames(final)
     return {
@@ -577,6 +681,20 @@ def _ground_truth(
         "future_payments": events.payments(as_of_day, config.end_day),
         "future_interactions": events.interactions(as_of_day, config.end_day),
         "future_account_flags": events.flags(as_of_day, config.end_day, open_after=config.end_day),
+        "arrangement_offers": events.offers_truth(config.end_day),
+    }
+
+
+def _arrangement_state(simulator: LoanBookSimulator) -> dict[str, object]:
+    """Per loan at the simulator's day: the arrangement in force (plan, settlement, deferment or
+    null), closed by a paid settlement, and the balance that settlement wrote off."""
+    kind = simulator.arrangement_kind()
+    return {
+        "arrangement_at_as_of": pd.Series(
+            np.where(kind >= 0, _lookup(catalog.OFFER_KINDS, np.maximum(kind, 0)), None), dtype="str"
+        ),
+        "settled": simulator.settled().copy(),
+        "written_off": simulator.written_off_cents() / 100.0,
     }
 
 

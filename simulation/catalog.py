@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data_contracts.enums import CHANNELS, DIRECTIONS, FLAGS, OUTCOMES
+from data_contracts.enums import ARRANGEMENT_KINDS, CHANNELS, DIRECTIONS, FLAGS, OUTCOMES
 
 # --- geography ------------------------------------------------------------------------
 
@@ -162,10 +162,49 @@ DISPUTE, CEASE_AND_DESIST, BANKRUPTCY, DECEASED, LEGAL_HOLD, HARDSHIP_PLAN, DO_N
     len(FLAGS)
 )
 
-PAYMENT_METHODS: tuple[str, ...] = ("card", "bank_transfer", "cash", "direct_debit", "wallet")
-CARD, BANK_TRANSFER, CASH, DIRECT_DEBIT, WALLET = range(len(PAYMENT_METHODS))
+# "arrangement" (a plan's instalment or a settlement) and "agency" (collected by an external
+# agency after a referral) are how the lender books those payments, whatever the borrower used.
+PAYMENT_METHODS: tuple[str, ...] = (
+    "card",
+    "bank_transfer",
+    "cash",
+    "direct_debit",
+    "wallet",
+    "arrangement",
+    "agency",
+)
+CARD, BANK_TRANSFER, CASH, DIRECT_DEBIT, WALLET, ARRANGEMENT_METHOD, AGENCY_METHOD = range(
+    len(PAYMENT_METHODS)
+)
 
 # Why a payment happened; kept in the engine log (not in the tables) because the
 # payment method and time of day depend on it.
-PAYMENT_KINDS: tuple[str, ...] = ("scheduled", "overdue", "promise")
-SCHEDULED_PAYMENT, OVERDUE_PAYMENT, PROMISE_PAYMENT = range(len(PAYMENT_KINDS))
+PAYMENT_KINDS: tuple[str, ...] = ("scheduled", "overdue", "promise", "instalment", "settlement", "agency")
+(
+    SCHEDULED_PAYMENT,
+    OVERDUE_PAYMENT,
+    PROMISE_PAYMENT,
+    INSTALMENT_PAYMENT,
+    SETTLEMENT_PAYMENT,
+    AGENCY_PAYMENT,
+) = range(len(PAYMENT_KINDS))
+
+# --- treatments beyond contact: offers, arrangements ----------------------------------------
+
+# What a collector may offer a borrower reached that day. The input contract's ``arrangements``
+# table carries plans and settlements; deferments (payment holidays) live in the simulator only.
+OFFER_KINDS: tuple[str, ...] = (*ARRANGEMENT_KINDS, "deferment")
+OFFER_PLAN, OFFER_SETTLEMENT, OFFER_DEFERMENT = range(len(OFFER_KINDS))
+NO_ARRANGEMENT = -1  # LoanState.arr_kind of a loan in no arrangement
+
+# What became of an offer on its day. The first three were never put to the borrower.
+OFFER_OUTCOMES: tuple[str, ...] = ("not_contacted", "not_reached", "in_arrangement", "declined", "accepted")
+OFFER_NOT_CONTACTED, OFFER_NOT_REACHED, OFFER_IN_ARRANGEMENT, OFFER_DECLINED, OFFER_ACCEPTED = range(
+    len(OFFER_OUTCOMES)
+)
+
+# What happened to an accepted arrangement on a later day.
+ARRANGEMENT_EVENTS: tuple[str, ...] = ("instalment_kept", "broken", "completed", "settled", "deferment_ended")
+INSTALMENT_KEPT, ARRANGEMENT_BROKEN, ARRANGEMENT_COMPLETED, SETTLEMENT_PAID, DEFERMENT_ENDED = range(
+    len(ARRANGEMENT_EVENTS)
+)

@@ -245,6 +245,106 @@ class SimulationConfig(BaseModel):
     hardship_min_days: int = Field(60, ge=1, description="Shortest hardship plan.")
     hardship_max_days: int = Field(120, ge=1, description="Longest hardship plan.")
 
+    # --- treatments beyond contact: offers, arrangements, agency referrals ---------------
+    written_offer_uptake: float = Field(
+        0.35,
+        ge=0,
+        le=1,
+        description="P(a borrower acts on an offer delivered in writing: SMS, e-mail, WhatsApp, letter); "
+        "an offer made in a conversation (call, visit) is always considered.",
+    )
+    plan_accept_intercept: float = Field(
+        0.3, description="Log-odds that an average borrower accepts a plan at the reference burden."
+    )
+    plan_affordability_weight: float = Field(
+        1.2,
+        ge=0,
+        description="Drop of plan acceptance and instalment-keeping log-odds per unit of "
+        "log(instalment / true monthly income / affordability_reference).",
+    )
+    plan_keep_intercept: float = Field(
+        3.0, description="Log-odds that an average borrower pays a plan instalment on its day."
+    )
+    plan_interval_days: int = Field(30, ge=7, description="Days between a plan's instalments.")
+    plan_first_instalment_max_days: int = Field(
+        5, ge=1, description="A plan's first instalment falls 1..this many days after acceptance."
+    )
+    settlement_accept_intercept: float = Field(
+        -2.0, description="Log-odds that an average borrower accepts a settlement without discount."
+    )
+    settlement_discount_weight: float = Field(
+        6.0, ge=0, description="Increase of settlement acceptance log-odds per unit of discount."
+    )
+    settlement_dpd_weight: float = Field(
+        0.6,
+        ge=0,
+        description="Increase of settlement acceptance log-odds per unit of log(1 + dpd/30): late "
+        "delinquents with little hope of clearing the debt take a settlement more readily.",
+    )
+    settlement_pay_intercept: float = Field(
+        2.0, description="Log-odds that an average borrower who accepted a settlement pays it."
+    )
+    settlement_pay_days: int = Field(
+        14, ge=1, description="An accepted settlement is paid within this many days, else broken."
+    )
+    deferment_accept_intercept: float = Field(
+        -2.5, description="Log-odds that a borrower in no income shock accepts a payment holiday."
+    )
+    deferment_shock_weight: float = Field(
+        3.5, ge=0, description="Increase of deferment acceptance log-odds for a borrower in an income shock."
+    )
+    deferment_cure_intercept: float = Field(
+        1.0,
+        description="Log-odds that a borrower whose income shock ended during the holiday clears the "
+        "arrears when it ends (the others simply resume ordinary collection).",
+    )
+    agency_recovery_intercept: float = Field(
+        -0.6, description="Log-odds that an agency recovers anything from an average referred borrower."
+    )
+    agency_dpd_weight: float = Field(
+        0.6, ge=0, description="Drop of those log-odds per unit of log(1 + dpd/30) at referral."
+    )
+    agency_window_days: int = Field(
+        120, ge=30, description="An agency's payments fall within this many days of the referral."
+    )
+    arrangements_in_history: bool = Field(
+        True,
+        description="The old rule book offers plans and settlements in right-party conversations "
+        "(history_plan_* and history_settlement_*); False: a history of contacts only, as before.",
+    )
+    history_plan_share: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="Share of the old rule book's calls and visits to plan-eligible "
+        "loans that carry a plan offer (made when the borrower is reached).",
+    )
+    history_plan_min_dpd: int = Field(30, ge=1, description="Plans are offered from this many days past due.")
+    history_plan_max_dpd: int = Field(120, ge=1, description="... up to this many days past due.")
+    history_plan_terms: tuple[int, ...] = Field(
+        (3, 6, 12),
+        min_length=1,
+        description="Plan terms (monthly instalments) drawn at random; "
+        "the instalment is the arrears over the term.",
+    )
+    history_settlement_share: float = Field(
+        0.20,
+        ge=0,
+        le=1,
+        description="Share of the old rule book's calls and visits to loans past "
+        "history_plan_max_dpd that carry a settlement offer.",
+    )
+    history_settlement_discount_min: float = Field(
+        0.1, ge=0, lt=1, description="Smallest settlement discount (share of the balance), drawn uniformly."
+    )
+    history_settlement_discount_max: float = Field(
+        0.5,
+        ge=0,
+        lt=1,
+        description="Largest settlement discount: randomised, so the history "
+        "identifies how acceptance rises with the discount.",
+    )
+
     # --- historical contact policy -----------------------------------------------------
     call_capacity_share: float = Field(
         0.02,
@@ -328,9 +428,13 @@ class SimulationConfig(BaseModel):
             ("shock_min_days", "shock_max_days"),
             ("dispute_min_days", "dispute_max_days"),
             ("hardship_min_days", "hardship_max_days"),
+            ("history_plan_min_dpd", "history_plan_max_dpd"),
+            ("history_settlement_discount_min", "history_settlement_discount_max"),
         ):
             if getattr(self, low) > getattr(self, high):
                 raise ValueError(f"{low} must be <= {high}")
+        if any(term < 1 for term in self.history_plan_terms):
+            raise ValueError("history_plan_terms must be >= 1")
         return self
 
     @property

@@ -19,22 +19,32 @@ Two policies run from the same snapshot therefore face the same borrower luck
 (common random numbers); differences in outcomes come from the contacts, not from
 reshuffled noise. Policies own separate generators, and presentation details
 (time of day, payment method, agent) come from a third stream.
+
+Treatments beyond contact (issue 28): ``step`` also takes the day's ``Offers`` (a payment plan,
+a settlement, a deferment) and ``referrals`` to an external agency. An offer is put only to a
+borrower reached by a contact that same day; whether it is accepted and kept is truth driven by
+the borrower's latent traits. Their decisions read a luck stream of their own (a salt on the
+behaviour stream), so a day without offers or referrals draws exactly what it drew before.
 """
 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
 
 from simulation import catalog
 from simulation.catalog import (
+    AGENCY_PAYMENT,
+    ARRANGEMENT_BROKEN,
+    ARRANGEMENT_COMPLETED,
     BANKRUPTCY,
     CALL,
     CEASE_AND_DESIST,
     DECEASED,
+    DEFERMENT_ENDED,
     DELIVERED,
     DIRECT_DEBIT,
     DISPUTE,
@@ -44,14 +54,28 @@ from simulation.catalog import (
     FIELD_VISIT,
     HARDSHIP_PLAN,
     INBOUND,
+    INSTALMENT_KEPT,
+    INSTALMENT_PAYMENT,
     LEGAL_HOLD,
     N_CHANNELS,
     NO_ANSWER,
+    NO_ARRANGEMENT,
+    OFFER_ACCEPTED,
+    OFFER_DECLINED,
+    OFFER_DEFERMENT,
+    OFFER_IN_ARRANGEMENT,
+    OFFER_KINDS,
+    OFFER_NOT_CONTACTED,
+    OFFER_NOT_REACHED,
+    OFFER_PLAN,
+    OFFER_SETTLEMENT,
     OPTED_OUT,
     OUTBOUND,
     PROMISE_TO_PAY,
     REFUSED,
     RIGHT_PARTY_CONTACT,
+    SETTLEMENT_PAID,
+    SETTLEMENT_PAYMENT,
     SMS,
     UNDELIVERED,
     VULNERABLE,
@@ -103,6 +127,34 @@ U_REACH = U_REACH_CALL  # + channel code
 # Borrower-level decisions live in their own block of rows.
 U_SHOCK_ONSET, U_SHOCK_DURATION, U_DECEASED = range(N_LOAN_LUCK, N_LOAN_LUCK + 3)
 N_LUCK_ROWS = N_LOAN_LUCK + 3
+
+# Decision rows of the treatments' own luck stream. Adding rows above would renumber every
+# existing draw (the row count is part of each key), so offers, arrangements and referrals read
+# a second stream: a run without them draws exactly what it drew before. Rows stay below
+# N_LUCK_ROWS so no two (day, row) pairs share a key.
+(
+    T_ACCEPT,
+    T_FIRST_INSTALMENT,
+    T_KEEP_INSTALMENT,
+    T_SETTLEMENT_PAYS,
+    T_SETTLEMENT_DAY,
+    T_DEFERMENT_CURE,
+    T_DEFERMENT_CURE_DAY,
+    T_AGENCY_RECOVERS,
+    T_AGENCY_SHARE,
+    T_AGENCY_PAYMENTS,
+    T_AGENCY_FIRST_DAY,
+) = range(11)
+_TREATMENT_STREAM_SALT = 0x7EA7_3E47_0FFE_25A1
+# Right-party outcomes in which an offer can be put (a borrower raising a dispute is not offered
+# terms on the debt they dispute), and message outcomes that reach the borrower in writing.
+_CONVERSATION_OUTCOMES = np.array([RIGHT_PARTY_CONTACT, PROMISE_TO_PAY, REFUSED], dtype=np.int8)
+_WRITTEN_REACH_OUTCOMES = np.array([DELIVERED, RIGHT_PARTY_CONTACT], dtype=np.int8)
+# A refusal in the same conversation makes an offer much less likely to be taken; a borrower
+# who never meant to repay (first-payment default, fraud) seldom agrees to new terms either.
+REFUSAL_ACCEPT_PENALTY = 1.5
+NEVER_PAY_ACCEPT_PENALTY = 2.0
+MAX_DEFERMENT_DAYS = 366
 
 _MASK64 = (1 << 64) - 1
 _UNIT_MULTIPLIER = np.uint64(0xD1B54A32D192ED03)  # odd: a bijection of unit ids mod 2**64
@@ -159,10 +211,12 @@ class SimulationSeeds:
     policy: np.random.SeedSequence
     presentation: np.random.SeedSequence
     truth: np.random.SeedSequence
+    # Spawned sixth, so the five streams above are the ones they always were.
+    offers: np.random.SeedSequence
 
     @classmethod
     def from_seed(cls, seed: int) -> SimulationSeeds:
-        return cls(*np.random.SeedSequence(seed).spawn(5))
+        return cls(*np.random.SeedSequence(seed).spawn(6))
 
 
 @dataclass(frozen=True)
@@ -207,10 +261,88 @@ class Contacts:
         return len(self.loan_index)
 
 
+_OFFER_DTYPES = {
+    "loan_index": np.int64,
+    "kind": np.int8,
+    "amount_cents": np.int64,
+    "n_instalments": np.int32,
+    "discount": np.float64,
+}
+
+
+@dataclass(frozen=True)
+class Offers:
+    """Offers of one day, at most one per loan: parallel arrays (scalars are broadcast).
+
+    * ``kind``: ``catalog.OFFER_PLAN``, ``OFFER_SETTLEMENT`` or ``OFFER_DEFERMENT``;
+    * ``amount_cents``: a plan's instalment; the amount a settlement accepts as one payment;
+      0 for a deferment;
+    * ``n_instalments``: a plan's number of instalments (one every ``plan_interval_days``); a
+      deferment's holiday in days; 1 for a settlement;
+    * ``discount``: the share of the balance a settlement forgives (recorded in the
+      ``arrangements`` table); 0 otherwise. The borrower weighs the amount asked against the
+      balance owed that day, so ``amount_cents`` is what counts.
+
+    An offer is put to the borrower only when a contact of the same day reached them (see
+    :meth:`LoanBookSimulator.step`).
+    """
+
+    loan_index: np.ndarray
+    kind: np.ndarray
+    amount_cents: np.ndarray
+    n_instalments: np.ndarray
+    discount: np.ndarray
+
+    def __post_init__(self) -> None:
+        n = np.asarray(self.loan_index).size
+        for name, dtype in _OFFER_DTYPES.items():
+            value = np.asarray(getattr(self, name), dtype=dtype)
+            object.__setattr__(self, name, np.broadcast_to(value, (n,)).copy() if value.ndim == 0 else value)
+
+    @classmethod
+    def empty(cls) -> Offers:
+        return cls(*(np.empty(0, dtype=dtype) for dtype in _OFFER_DTYPES.values()))
+
+    @classmethod
+    def plans(cls, loan_index: np.ndarray, instalment_cents: np.ndarray, n_instalments: np.ndarray) -> Offers:
+        """Payment plans: ``n_instalments`` monthly instalments of ``instalment_cents``."""
+        return cls(loan_index, OFFER_PLAN, instalment_cents, n_instalments, 0.0)
+
+    @classmethod
+    def settlements(cls, loan_index: np.ndarray, amount_cents: np.ndarray, discount: np.ndarray) -> Offers:
+        """Settlements: the debt closed for one payment of ``amount_cents``."""
+        return cls(loan_index, OFFER_SETTLEMENT, amount_cents, 1, discount)
+
+    @classmethod
+    def deferments(cls, loan_index: np.ndarray, days: np.ndarray | int) -> Offers:
+        """Payment holidays of ``days`` days."""
+        return cls(loan_index, OFFER_DEFERMENT, 0, days, 0.0)
+
+    @classmethod
+    def concat(cls, parts: list[Offers]) -> Offers:
+        if not parts:
+            return cls.empty()
+        return cls(*(np.concatenate([getattr(p, name) for p in parts]) for name in _OFFER_DTYPES))
+
+    def __len__(self) -> int:
+        return len(self.loan_index)
+
+
 class ContactPolicy(Protocol):
     """Anything that chooses a day's outbound contacts from the simulator state."""
 
     def select_contacts(self, simulator: LoanBookSimulator) -> Contacts: ...
+
+
+class OfferPolicy(ContactPolicy, Protocol):
+    """A contact policy that also makes offers on its contacts (``LoanBookSimulator.run`` asks
+    for them after the contacts, before the day is simulated)."""
+
+    def select_offers(self, simulator: LoanBookSimulator, contacts: Contacts) -> Offers | None: ...
+
+
+def _empty_fields(fields: dict) -> dict[str, np.ndarray]:
+    return {name: np.empty(0, dtype=dtype) for name, dtype in fields.items()}
 
 
 @dataclass
@@ -222,12 +354,39 @@ class DayEvents:
     behaviour. ``interactions["lawful_hours"]`` marks outbound contacts whose dialer
     keeps 08:00-21:00 local (``Contacts.lawful_hours``); it is False for inbound calls,
     whose hours the borrower chooses (see ``book``).
+
+    ``payments["kind"]`` says why money came (``catalog.PAYMENT_KINDS``): ``INSTALMENT_PAYMENT``
+    (a plan's instalment), ``SETTLEMENT_PAYMENT`` and ``AGENCY_PAYMENT`` (collected by the agency,
+    gross) besides the ordinary kinds. ``offers`` holds every offer of the day with its
+    ``outcome`` (``catalog.OFFER_OUTCOMES``; the first three were never put to the borrower),
+    the ``channel`` that put it (-1 if none) and ``p_accept``, the true probability that the
+    borrower accepts it as put (NaN when not put). ``arrangements`` holds what happened to
+    accepted arrangements (``catalog.ARRANGEMENT_EVENTS``), keyed by loan and ``offered_day``;
+    ``referrals`` the loans handed to the agency.
     """
 
     day: int
     payments: dict[str, np.ndarray]
     interactions: dict[str, np.ndarray]
     flags: dict[str, np.ndarray]
+    offers: dict[str, np.ndarray] = field(default_factory=lambda: _empty_fields(_OFFER_FIELDS))
+    arrangements: dict[str, np.ndarray] = field(default_factory=lambda: _empty_fields(_ARRANGEMENT_FIELDS))
+    referrals: dict[str, np.ndarray] = field(default_factory=lambda: _empty_fields(_REFERRAL_FIELDS))
+
+    @property
+    def offers_not_presented(self) -> int:
+        """Offers never put to the borrower: no contact today, not reached, already arranged."""
+        return int((self.offers["outcome"] < OFFER_DECLINED).sum())
+
+    @property
+    def written_off_cents(self) -> int:
+        """Balance forgiven by the settlements paid today."""
+        return int(self.arrangements["written_off_cents"].sum())
+
+    @property
+    def agency_cents(self) -> int:
+        """Money the agency collected today (gross of its commission)."""
+        return int(self.payments["amount_cents"][self.payments["kind"] == AGENCY_PAYMENT].sum())
 
 
 _PAYMENT_FIELDS = {
@@ -252,6 +411,32 @@ _INTERACTION_FIELDS = {
     "lawful_hours": bool,
 }
 _FLAG_FIELDS = {"loan_index": np.int64, "flag": np.int8, "start_day": np.int32, "end_day": np.int32}
+_OFFER_FIELDS = {
+    "loan_index": np.int64,
+    "day": np.int32,
+    "kind": np.int8,
+    "amount_cents": np.int64,
+    "n_instalments": np.int32,
+    "discount": np.float64,
+    "outcome": np.int8,
+    "channel": np.int8,
+    "p_accept": np.float64,
+}
+_ARRANGEMENT_FIELDS = {
+    "loan_index": np.int64,
+    "day": np.int32,
+    "kind": np.int8,
+    "offered_day": np.int32,
+    "event": np.int8,
+    "amount_cents": np.int64,
+    "written_off_cents": np.int64,
+}
+_REFERRAL_FIELDS = {
+    "loan_index": np.int64,
+    "day": np.int32,
+    "balance_cents": np.int64,
+    "days_past_due": np.int32,
+}
 
 
 class _DayBuffer:
@@ -262,6 +447,9 @@ class _DayBuffer:
         self.payments: list[tuple] = []
         self.interactions: list[tuple] = []
         self.flags: list[tuple] = []
+        self.offers: list[tuple] = []
+        self.arrangements: list[tuple] = []
+        self.referrals: list[tuple] = []
 
     def add_payments(self, loans: np.ndarray, cents: np.ndarray, kind: np.ndarray) -> None:
         if len(loans):
@@ -307,6 +495,80 @@ class _DayBuffer:
                 )
             )
 
+    def add_offers(
+        self, offers: Offers, outcome: np.ndarray, channel: np.ndarray, p_accept: np.ndarray
+    ) -> None:
+        if len(offers):
+            self.offers.append(
+                (
+                    offers.loan_index,
+                    offers.kind,
+                    offers.amount_cents,
+                    offers.n_instalments,
+                    offers.discount,
+                    outcome,
+                    channel,
+                    p_accept,
+                )
+            )
+
+    def add_arrangement_events(
+        self,
+        loans: np.ndarray,
+        kind: np.ndarray,
+        offered_day: np.ndarray,
+        event: int,
+        amount_cents: np.ndarray | int = 0,
+        written_off_cents: np.ndarray | int = 0,
+    ) -> None:
+        n = len(loans)
+        if n:
+            self.arrangements.append(
+                (
+                    loans,
+                    kind,
+                    offered_day,
+                    np.full(n, event, np.int8),
+                    np.broadcast_to(np.asarray(amount_cents, dtype=np.int64), (n,)),
+                    np.broadcast_to(np.asarray(written_off_cents, dtype=np.int64), (n,)),
+                )
+            )
+
+    def add_referrals(self, loans: np.ndarray, balance_cents: np.ndarray, days_past_due: np.ndarray) -> None:
+        if len(loans):
+            self.referrals.append((loans, balance_cents, days_past_due))
+
+    def _treatment_events(self) -> dict[str, dict[str, np.ndarray]]:
+        """The day's offers, arrangement events and referrals (no presentation draws)."""
+        parts = {
+            "offers": (
+                self.offers,
+                (
+                    "loan_index",
+                    "kind",
+                    "amount_cents",
+                    "n_instalments",
+                    "discount",
+                    "outcome",
+                    "channel",
+                    "p_accept",
+                ),
+                _OFFER_FIELDS,
+            ),
+            "arrangements": (
+                self.arrangements,
+                ("loan_index", "kind", "offered_day", "event", "amount_cents", "written_off_cents"),
+                _ARRANGEMENT_FIELDS,
+            ),
+            "referrals": (self.referrals, ("loan_index", "balance_cents", "days_past_due"), _REFERRAL_FIELDS),
+        }
+        out = {}
+        for part, (chunks, names, dtypes) in parts.items():
+            stacked = _stack(chunks, names, dtypes)
+            stacked["day"] = np.full(len(stacked["loan_index"]), self.day, np.int32)
+            out[part] = stacked
+        return out
+
     def finish(self, presentation_rng: np.random.Generator | None) -> DayEvents:
         payments = _stack(self.payments, ("loan_index", "amount_cents", "kind"), _PAYMENT_FIELDS)
         interactions = _stack(
@@ -332,7 +594,7 @@ class _DayBuffer:
             interactions["u_time"] = presentation_rng.random(n_int)
             interactions["u_agent"] = presentation_rng.random(n_int)
             interactions["u_outside"] = presentation_rng.random(n_int)
-        return DayEvents(self.day, payments, interactions, flags)
+        return DayEvents(self.day, payments, interactions, flags, **self._treatment_events())
 
 
 def _stack(chunks: list[tuple], names: tuple[str, ...], dtypes: dict) -> dict[str, np.ndarray]:
@@ -379,6 +641,18 @@ class EventLog:
         """All account-flag episodes so far (end_day is exclusive; NEVER = open-ended)."""
         return self._concat("flags", _FLAG_FIELDS)
 
+    def offers(self) -> dict[str, np.ndarray]:
+        """Every offer so far, put to the borrower or not (see ``DayEvents``)."""
+        return self._concat("offers", _OFFER_FIELDS)
+
+    def arrangement_events(self) -> dict[str, np.ndarray]:
+        """What happened to accepted arrangements so far, keyed by loan and ``offered_day``."""
+        return self._concat("arrangements", _ARRANGEMENT_FIELDS)
+
+    def referrals(self) -> dict[str, np.ndarray]:
+        """Every loan handed to the agency so far."""
+        return self._concat("referrals", _REFERRAL_FIELDS)
+
     def collected_cents(self, from_day: int = 0, to_day: int | None = None) -> int:
         """Money received in days [from_day, to_day)."""
         total = 0
@@ -386,6 +660,14 @@ class EventLog:
             if day.day >= from_day and (to_day is None or day.day < to_day):
                 total += int(day.payments["amount_cents"].sum())
         return total
+
+    def written_off_cents(self, from_day: int = 0, to_day: int | None = None) -> int:
+        """Balance forgiven by settlements paid in days [from_day, to_day)."""
+        return sum(
+            day.written_off_cents
+            for day in self.days
+            if day.day >= from_day and (to_day is None or day.day < to_day)
+        )
 
 
 @dataclass(frozen=True)
@@ -414,6 +696,21 @@ class LoanState(_ArrayBundle):
     legal_hold_until: np.ndarray
     hardship_until: np.ndarray
     opted_out: np.ndarray  # (n, channels) bool: the borrower opted out of messages on the channel
+    # The arrangement in force (catalog.OFFER_* code, NO_ARRANGEMENT if none) and its terms.
+    arr_kind: np.ndarray
+    arr_offered_day: np.ndarray
+    arr_next_day: np.ndarray  # next plan instalment / settlement payment; NO_DAY if none will come
+    arr_cents: np.ndarray  # plan instalment or settlement amount
+    arr_left: np.ndarray  # plan instalments still to pay
+    arr_until: np.ndarray  # deferment: first day after the holiday; settlement: the deadline
+    arr_shocked: np.ndarray  # deferment: the borrower was in an income shock when accepting
+    settled: np.ndarray  # closed by a paid settlement
+    written_off_cents: np.ndarray  # balance a paid settlement forgave
+    # Referral to the external agency: the day (NO_DAY if never) and its collections to come.
+    referred_day: np.ndarray
+    agency_next_day: np.ndarray
+    agency_cents: np.ndarray
+    agency_left: np.ndarray
 
     @classmethod
     def initial(cls, n: int) -> LoanState:
@@ -443,6 +740,19 @@ class LoanState(_ArrayBundle):
             legal_hold_until=full(LONG_AGO, np.int32),
             hardship_until=full(LONG_AGO, np.int32),
             opted_out=full(False, bool, (n, N_CHANNELS)),
+            arr_kind=full(NO_ARRANGEMENT, np.int8),
+            arr_offered_day=full(NO_DAY, np.int32),
+            arr_next_day=full(NO_DAY, np.int32),
+            arr_cents=full(0, np.int64),
+            arr_left=full(0, np.int32),
+            arr_until=full(NO_DAY, np.int32),
+            arr_shocked=full(False, bool),
+            settled=full(False, bool),
+            written_off_cents=full(0, np.int64),
+            referred_day=full(NO_DAY, np.int32),
+            agency_next_day=full(NO_DAY, np.int32),
+            agency_cents=full(0, np.int64),
+            agency_left=full(0, np.int32),
         )
 
 
@@ -608,27 +918,56 @@ class LoanBookSimulator:
 
     # ------------------------------------------------------------------ running
     def run(self, policy: ContactPolicy | None, until_day: int) -> None:
-        """Step day by day until ``self.day == until_day`` (``policy=None`` means no contacts)."""
+        """Step day by day until ``self.day == until_day`` (``policy=None`` means no contacts).
+
+        A policy with a ``select_offers(simulator, contacts)`` method (:class:`OfferPolicy`)
+        makes its offers on the day's contacts."""
+        select_offers = getattr(policy, "select_offers", None)
         while self.day < until_day:
             contacts = policy.select_contacts(self) if policy is not None else None
-            self.step(contacts)
+            offers = (
+                select_offers(self, contacts) if select_offers is not None and contacts is not None else None
+            )
+            self.step(contacts, offers=offers)
 
-    def step(self, contacts: Contacts | None = None) -> DayEvents:
-        """Simulate the current day given its outbound contacts, then move to the next day."""
+    def step(
+        self,
+        contacts: Contacts | None = None,
+        *,
+        offers: Offers | None = None,
+        referrals: np.ndarray | None = None,
+    ) -> DayEvents:
+        """Simulate the current day given its outbound contacts, then move to the next day.
+
+        ``referrals`` (loan indices) are handed to the external agency at the start of the day:
+        they leave in-house collection for good, and a contact or offer to a referred loan (that
+        day or later) is rejected with ValueError, as one to an inactive loan is. ``offers`` are
+        put to the borrowers the day's contacts reached (a right-party conversation by call or
+        visit, or a delivered message or letter, which the borrower acts on less often); the
+        others are recorded as not presented. With neither, the day is exactly what it was
+        before treatments existed (same draws, same events).
+        """
         t = self.day
         buffer = _DayBuffer(t)
         self._open_new_loans(t, buffer)
         self._advance_borrowers(t, buffer)
         self._settle_expired_promises(t)
+        self._end_deferments(t, buffer)
         state = self.loan_state
         state.contact_boost[:] *= self._boost_decay
         state.contact_load[:] *= self._load_decay
+        if referrals is not None and len(referrals):
+            self._refer(t, np.asarray(referrals, dtype=np.int64), buffer)
         if contacts is not None and len(contacts):
             self._apply_contacts(t, contacts, buffer)
+        if offers is not None and len(offers):
+            self._present_offers(t, offers, buffer)
         self._decide_scheduled_payments(t)
         fired = self._draw_overdue_payments(t, buffer)
         self._draw_spontaneous_inbound(t, fired, buffer)
         self._execute_planned_payments(t, buffer)
+        self._pay_arrangements(t, buffer)
+        self._collect_agency_payments(t, buffer)
         self._draw_account_events(t, buffer)
         events = buffer.finish(self._presentation_rng)
         if self.log is not None:
@@ -675,6 +1014,27 @@ class LoanBookSimulator:
     def has_open_dispute(self) -> np.ndarray:
         return self.loan_state.dispute_until > self.day
 
+    def in_arrangement(self) -> np.ndarray:
+        """Loans with an arrangement in force: a plan running, a settlement awaiting payment or a
+        payment holiday. Their ordinary payment decisions are suspended meanwhile."""
+        return self.loan_state.arr_kind != NO_ARRANGEMENT
+
+    def arrangement_kind(self) -> np.ndarray:
+        """The arrangement in force per loan (``catalog.OFFER_*``), ``catalog.NO_ARRANGEMENT`` if none."""
+        return _readonly(self.loan_state.arr_kind)
+
+    def referred(self) -> np.ndarray:
+        """Loans handed to the external agency: out of in-house collection for good."""
+        return self.loan_state.referred_day >= 0
+
+    def settled(self) -> np.ndarray:
+        """Loans closed by a paid settlement (the rest of their balance written off)."""
+        return _readonly(self.loan_state.settled)
+
+    def written_off_cents(self) -> np.ndarray:
+        """Per loan, the balance a paid settlement forgave (0 for the others)."""
+        return _readonly(self.loan_state.written_off_cents)
+
     def last_contact_day(self) -> np.ndarray:
         """(n_loans, channels) day of the last outbound attempt per channel."""
         return _readonly(self.loan_state.last_contact_day)
@@ -700,10 +1060,18 @@ class LoanBookSimulator:
         )
 
     def contactable(self, channel: int, blocked: np.ndarray | None = None) -> np.ndarray:
-        """Active loans that may be contacted through ``channel`` today (means, consent, flags)."""
+        """Active loans that may be contacted through ``channel`` today (means, consent, flags;
+        not referred to the agency)."""
         if blocked is None:
             blocked = self.contact_blocked()
-        return self._active & self._consent[channel] & ~self.loan_state.opted_out[:, channel] & ~blocked
+        in_house = self.loan_state.referred_day < 0
+        return (
+            self._active
+            & self._consent[channel]
+            & ~self.loan_state.opted_out[:, channel]
+            & ~blocked
+            & in_house
+        )
 
     def has_means(self, channel: int) -> np.ndarray:
         """Whether a contact through ``channel`` is physically possible (phone / e-mail on file)."""
@@ -758,6 +1126,11 @@ class LoanBookSimulator:
     def _u(self, row: int, idx: np.ndarray) -> np.ndarray:
         unit = idx if self._loan_luck_index is None else self._loan_luck_index[idx]
         return luck_uniforms(self._luck_stream, self.day, row, unit)
+
+    def _u_treatment(self, row: int, idx: np.ndarray) -> np.ndarray:
+        """Luck of the treatments' decisions: a stream apart from every ordinary decision's."""
+        unit = idx if self._loan_luck_index is None else self._loan_luck_index[idx]
+        return luck_uniforms(_mix64(self._luck_stream ^ _TREATMENT_STREAM_SALT), self.day, row, unit)
 
     def _u_borrowers(self, row: int) -> np.ndarray:
         unit = self._borrower_units if self._borrower_luck_index is None else self._borrower_luck_index
@@ -854,6 +1227,12 @@ class LoanBookSimulator:
     def _alive(self, idx: np.ndarray) -> np.ndarray:
         return self.borrower_state.deceased_day[self._borrower_of[idx]] < 0
 
+    def _ordinary_collection(self, idx: np.ndarray) -> np.ndarray:
+        """Loans whose payments the borrower decides day by day: no arrangement in force (its
+        own terms decide), not referred (the agency collects)."""
+        state = self.loan_state
+        return (state.arr_kind[idx] == NO_ARRANGEMENT) & (state.referred_day[idx] < 0)
+
     def _apply_contacts(self, t: int, contacts: Contacts, buffer: _DayBuffer) -> None:
         loan = np.asarray(contacts.loan_index, dtype=np.int64)
         channel = np.asarray(contacts.channel, dtype=np.int8)
@@ -930,6 +1309,8 @@ class LoanBookSimulator:
             raise ValueError("unknown channel code in contacts")
         if not self._active[loan].all():
             raise ValueError("contacts must target active (disbursed, not repaid) loans")
+        if (self.loan_state.referred_day[loan] >= 0).any():
+            raise ValueError("contacts must target loans in in-house collection (not referred to an agency)")
         key = np.sort(loan * N_CHANNELS + channel)
         if np.any(key[1:] == key[:-1]):
             raise ValueError("a loan can be contacted at most once per channel per day")
@@ -1059,7 +1440,7 @@ class LoanBookSimulator:
         )
         if not idx.size:
             return
-        idx = idx[self._alive(idx)]
+        idx = idx[self._alive(idx) & self._ordinary_collection(idx)]
         b = self._borrower_of[idx]
         logit = (
             cfg.ontime_intercept
@@ -1086,7 +1467,7 @@ class LoanBookSimulator:
         cfg = self.config
         state = self.loan_state
         idx = np.flatnonzero(self._overdue & (state.planned_day < t))
-        idx = idx[self._alive(idx)]
+        idx = idx[self._alive(idx) & self._ordinary_collection(idx)]
         fires = self._u(U_HAZARD, idx) < sigmoid(self._overdue_logit(idx, t, include_contact=True))
         idx = idx[fires]
         if not idx.size:
@@ -1147,7 +1528,8 @@ class LoanBookSimulator:
         candidates[fired] = False
         idx = np.flatnonzero(candidates)
         idx = idx[self._u(U_INBOUND, idx) < cfg.spontaneous_inbound_rate]
-        idx = idx[self._alive(idx)]
+        # A referred borrower deals with the agency, not with the lender.
+        idx = idx[self._alive(idx) & (self.loan_state.referred_day[idx] < 0)]
         if not idx.size:
             return
         disputes = self._u(U_INBOUND_OUTCOME, idx) < 0.1
@@ -1187,9 +1569,17 @@ class LoanBookSimulator:
         idx, kind, amount = idx[pays], kind[pays], amount[pays]
         if not idx.size:
             return
+        self._book_payments(t, idx, amount, _PLAN_TO_PAYMENT_KIND[kind], buffer)
+
+    def _book_payments(
+        self, t: int, idx: np.ndarray, amount: np.ndarray, kind: np.ndarray, buffer: _DayBuffer
+    ) -> None:
+        """Money received today on the (distinct) loans ``idx``: allocated to the oldest unpaid
+        installments first; a loan whose every installment is covered closes."""
+        state = self.loan_state
         state.paid_cents[idx] += amount
         state.last_payment_day[idx] = t
-        buffer.add_payments(idx, amount, _PLAN_TO_PAYMENT_KIND[kind])
+        buffer.add_payments(idx, amount, kind)
         moving = idx
         while moving.size:
             covered = (
@@ -1228,3 +1618,323 @@ class LoanBookSimulator:
             buffer.add_flags(held, LEGAL_HOLD, t, until)
 
         self._maybe_start_hardship(t, overdue, cfg.hardship_daily_rate, buffer)
+
+    # ------------------------------------------------------------------ internals: treatments
+    def _validate_offers(self, offers: Offers) -> None:
+        loan, kind = offers.loan_index, offers.kind
+        if any(len(getattr(offers, name)) != len(loan) for name in _OFFER_DTYPES):
+            raise ValueError("offers arrays must have the same length")
+        if loan.size and (loan.min() < 0 or loan.max() >= self.population.n_loans):
+            raise ValueError("offer loan index out of range")
+        if np.unique(loan).size != loan.size:
+            raise ValueError("a loan can receive at most one offer per day")
+        if kind.size and (kind.min() < 0 or kind.max() >= len(OFFER_KINDS)):
+            raise ValueError("unknown offer kind")
+        if not self._active[loan].all():
+            raise ValueError("offers must target active (disbursed, not repaid) loans")
+        if (self.loan_state.referred_day[loan] >= 0).any():
+            raise ValueError("offers must target loans in in-house collection (not referred to an agency)")
+        paying = kind != OFFER_DEFERMENT
+        if (offers.amount_cents[paying] <= 0).any():
+            raise ValueError("a plan's instalment and a settlement's amount must be positive")
+        if (offers.n_instalments < 1).any() or (offers.n_instalments[~paying] > MAX_DEFERMENT_DAYS).any():
+            raise ValueError(f"n_instalments must be >= 1 (a deferment's days at most {MAX_DEFERMENT_DAYS})")
+        if not ((offers.discount >= 0) & (offers.discount < 1)).all():  # NaN fails too
+            raise ValueError("discount must be in [0, 1)")
+
+    def _reach_today(self, buffer: _DayBuffer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per loan, from today's outbound contacts: contacted at all; the channel that reached
+        the borrower (-1: none; a conversation wins over a message); the conversation refused."""
+        n = self.population.n_loans
+        contacted = np.zeros(n, dtype=bool)
+        channel = np.full(n, -1, dtype=np.int8)
+        refused = np.zeros(n, dtype=bool)
+        chunks = [c for c in buffer.interactions if c[2][0] == OUTBOUND]
+        talks = (CALL, FIELD_VISIT)
+        for written_pass in (True, False):  # conversations last, so they overwrite messages
+            for loans, code, _direction, outcome, *_rest in chunks:
+                if (int(code[0]) in talks) == written_pass:
+                    continue
+                contacted[loans] = True
+                good = _WRITTEN_REACH_OUTCOMES if written_pass else _CONVERSATION_OUTCOMES
+                reached = np.isin(outcome, good)
+                channel[loans[reached]] = code[reached]
+                if not written_pass:
+                    refused[loans[reached]] = outcome[reached] == REFUSED
+        return contacted, channel, refused
+
+    def _present_offers(self, t: int, offers: Offers, buffer: _DayBuffer) -> None:
+        """Put each offer to a borrower reached today; the borrower accepts or declines (truth)."""
+        self._validate_offers(offers)
+        contacted, reach_channel, refused = self._reach_today(buffer)
+        loan = offers.loan_index
+        channel = reach_channel[loan]
+        outcome = np.select(
+            [~contacted[loan], channel < 0, self.loan_state.arr_kind[loan] != NO_ARRANGEMENT],
+            [OFFER_NOT_CONTACTED, OFFER_NOT_REACHED, OFFER_IN_ARRANGEMENT],
+            default=OFFER_DECLINED,
+        ).astype(np.int8)
+        put = np.flatnonzero(outcome == OFFER_DECLINED)
+        p_accept = np.full(len(loan), np.nan)
+        written = ~np.isin(channel[put], (CALL, FIELD_VISIT))
+        p = self._acceptance_probability(t, loan[put], offers, put)
+        p = np.where(refused[loan[put]], sigmoid(_logit(p) - REFUSAL_ACCEPT_PENALTY), p)
+        p_accept[put] = np.where(written, self.config.written_offer_uptake * p, p)
+        accepted = put[self._u_treatment(T_ACCEPT, loan[put]) < p_accept[put]]
+        outcome[accepted] = OFFER_ACCEPTED
+        channel = np.where(outcome >= OFFER_DECLINED, channel, -1).astype(np.int8)
+        buffer.add_offers(offers, outcome, channel, p_accept)
+        self._start_arrangements(t, offers, accepted)
+
+    def _acceptance_probability(
+        self, t: int, idx: np.ndarray, offers: Offers, rows: np.ndarray
+    ) -> np.ndarray:
+        """True P(accept) of the offers ``rows`` (to loans ``idx``) if put in a conversation."""
+        cfg = self.config
+        state = self.loan_state
+        kind = offers.kind[rows]
+        cents = offers.amount_cents[rows].astype(np.float64)
+        ability = self._effective_ability(idx, t)
+        willingness = self._willingness[idx]
+        income = np.maximum(self.population.borrowers.monthly_income[self._borrower_of[idx]], 1.0)
+        dpd = self._dpd[idx]
+        plan = (
+            cfg.plan_accept_intercept
+            - cfg.plan_affordability_weight * self._burden_logit(idx, cents)
+            + 0.5 * ability
+            + 0.8 * willingness
+        )
+        balance = np.maximum(self.population.loans.total_due_cents[idx] - state.paid_cents[idx], 1)
+        discount = np.clip(1.0 - cents / balance, 0.0, 0.99)
+        settlement = (
+            cfg.settlement_accept_intercept
+            + cfg.settlement_discount_weight * discount
+            + cfg.settlement_dpd_weight * np.log1p(dpd / 30.0)
+            - 0.5 * np.log1p(cents / 100.0 / income)
+            + 0.4 * ability
+            + 0.3 * willingness
+        )
+        shocked = self.borrower_state.shock_until[self._borrower_of[idx]] > t
+        # A first miss after a clean record looks like a passing setback to the borrower too.
+        first_miss = (dpd <= 30) & (state.n_broken_promises[idx] == 0)
+        deferment = (
+            cfg.deferment_accept_intercept
+            + cfg.deferment_shock_weight * shocked
+            + 1.0 * first_miss
+            + 0.3 * willingness
+        )
+        logit = np.select(
+            [kind == OFFER_PLAN, kind == OFFER_SETTLEMENT], [plan, settlement], default=deferment
+        )
+        return sigmoid(logit - NEVER_PAY_ACCEPT_PENALTY * self.population.loans.never_pays[idx])
+
+    def _burden_logit(self, idx: np.ndarray, instalment_cents: np.ndarray) -> np.ndarray:
+        """log(monthly instalment / true income / affordability_reference): 0 at the reference."""
+        income = np.maximum(self.population.borrowers.monthly_income[self._borrower_of[idx]], 1.0)
+        burden = np.maximum(instalment_cents / 100.0, 0.01) / income
+        return np.log(burden / self.config.affordability_reference)
+
+    def _start_arrangements(self, t: int, offers: Offers, rows: np.ndarray) -> None:
+        """Put the accepted offers ``rows`` in force; a settlement's payment is decided now."""
+        cfg = self.config
+        state = self.loan_state
+        idx, kind = offers.loan_index[rows], offers.kind[rows]
+        # The arrangement replaces the borrower's own payment decisions, those already taken
+        # included; a promise made stays the borrower's word.
+        undone = idx[(state.planned_day[idx] >= t) & (state.planned_kind[idx] != PLAN_PROMISE)]
+        state.planned_day[undone] = NO_DAY
+        state.arr_kind[idx] = kind
+        state.arr_offered_day[idx] = t
+        state.arr_cents[idx] = offers.amount_cents[rows]
+        state.arr_left[idx] = offers.n_instalments[rows]
+        state.arr_next_day[idx] = NO_DAY
+        state.arr_until[idx] = NO_DAY
+        plan = idx[kind == OFFER_PLAN]
+        first = 1 + (self._u_treatment(T_FIRST_INSTALMENT, plan) * cfg.plan_first_instalment_max_days)
+        state.arr_next_day[plan] = t + first.astype(np.int32)
+        settle = idx[kind == OFFER_SETTLEMENT]
+        pays = self._u_treatment(T_SETTLEMENT_PAYS, settle) < self._settlement_pay_probability(t, settle)
+        pay_in = 1 + (self._u_treatment(T_SETTLEMENT_DAY, settle) * cfg.settlement_pay_days).astype(np.int32)
+        state.arr_next_day[settle] = np.where(pays, t + np.minimum(pay_in, cfg.settlement_pay_days), NO_DAY)
+        state.arr_until[settle] = t + cfg.settlement_pay_days
+        defer = kind == OFFER_DEFERMENT
+        state.arr_until[idx[defer]] = t + offers.n_instalments[rows][defer]
+        state.arr_shocked[idx] = defer & (self.borrower_state.shock_until[self._borrower_of[idx]] > t)
+
+    def _settlement_pay_probability(self, t: int, idx: np.ndarray) -> np.ndarray:
+        cfg = self.config
+        income = np.maximum(self.population.borrowers.monthly_income[self._borrower_of[idx]], 1.0)
+        return sigmoid(
+            cfg.settlement_pay_intercept
+            + 0.8 * self._effective_ability(idx, t)
+            + 0.4 * self._willingness[idx]
+            - 0.5 * np.log1p(self.loan_state.arr_cents[idx] / 100.0 / income)
+            - NEVER_PAY_PENALTY * self.population.loans.never_pays[idx]
+        )
+
+    def _pay_arrangements(self, t: int, buffer: _DayBuffer) -> None:
+        """Today's plan instalments and settlement payments, or their breaking."""
+        state = self.loan_state
+        open_ = np.flatnonzero(state.arr_kind != NO_ARRANGEMENT)
+        if not open_.size:
+            return
+        kind = state.arr_kind[open_]
+        self._pay_instalments(t, open_[(kind == OFFER_PLAN) & (state.arr_next_day[open_] == t)], buffer)
+        settle = open_[kind == OFFER_SETTLEMENT]
+        # Both sets before paying: paying clears arr_next_day, and a payment on the deadline
+        # day is a payment, not a break.
+        paying = settle[state.arr_next_day[settle] == t]
+        unpaid = settle[(state.arr_next_day[settle] == NO_DAY) & (state.arr_until[settle] == t)]
+        self._pay_settlements(t, paying, buffer)
+        self._close_arrangements(unpaid, ARRANGEMENT_BROKEN, buffer)
+
+    def _pay_instalments(self, t: int, idx: np.ndarray, buffer: _DayBuffer) -> None:
+        """A plan instalment falls due: kept (a payment) or missed (the plan breaks)."""
+        if not idx.size:
+            return
+        cfg = self.config
+        state = self.loan_state
+        b = self._borrower_of[idx]
+        p_keep = sigmoid(
+            cfg.plan_keep_intercept
+            + 1.0 * self._effective_ability(idx, t)
+            + 0.7 * self._willingness[idx]
+            - cfg.plan_affordability_weight * self._burden_logit(idx, state.arr_cents[idx].astype(np.float64))
+            - NEVER_PAY_PENALTY * self.population.loans.never_pays[idx]
+            - 3.5 * (self.borrower_state.bankrupt_day[b] >= 0)
+        )
+        keeps = self._alive(idx) & (self._u_treatment(T_KEEP_INSTALMENT, idx) < p_keep)
+        balance = self.population.loans.total_due_cents[idx] - state.paid_cents[idx]
+        amount = np.minimum(state.arr_cents[idx], balance)
+        paying = keeps & (amount > 0)
+        self._book_payments(
+            t, idx[paying], amount[paying], np.full(int(paying.sum()), INSTALMENT_PAYMENT, np.int8), buffer
+        )
+        buffer.add_arrangement_events(
+            idx[paying],
+            state.arr_kind[idx[paying]],
+            state.arr_offered_day[idx[paying]],
+            INSTALMENT_KEPT,
+            amount[paying],
+        )
+        state.arr_left[idx[keeps]] -= 1
+        done = keeps & ((state.arr_left[idx] <= 0) | (amount >= balance))
+        state.arr_next_day[idx[keeps & ~done]] += cfg.plan_interval_days
+        self._close_arrangements(idx[done], ARRANGEMENT_COMPLETED, buffer)
+        self._close_arrangements(idx[~keeps], ARRANGEMENT_BROKEN, buffer)
+
+    def _pay_settlements(self, t: int, idx: np.ndarray, buffer: _DayBuffer) -> None:
+        """A settlement is paid: the loan closes and the rest of its balance is written off."""
+        state = self.loan_state
+        gone = ~self._alive(idx)
+        self._close_arrangements(idx[gone], ARRANGEMENT_BROKEN, buffer)
+        idx = idx[~gone]
+        if not idx.size:
+            return
+        balance = self.population.loans.total_due_cents[idx] - state.paid_cents[idx]
+        amount = np.minimum(state.arr_cents[idx], balance)
+        paying = amount > 0
+        kinds = np.full(int(paying.sum()), SETTLEMENT_PAYMENT, np.int8)
+        self._book_payments(t, idx[paying], amount[paying], kinds, buffer)
+        written_off = balance - amount
+        state.written_off_cents[idx] += written_off
+        state.settled[idx] = True
+        state.closed[idx] = True
+        state.planned_day[idx] = NO_DAY  # nothing more is owed
+        self._close_arrangements(idx, SETTLEMENT_PAID, buffer, amount, written_off)
+
+    def _close_arrangements(
+        self,
+        idx: np.ndarray,
+        event: int,
+        buffer: _DayBuffer,
+        amount_cents: np.ndarray | int = 0,
+        written_off_cents: np.ndarray | int = 0,
+    ) -> None:
+        state = self.loan_state
+        buffer.add_arrangement_events(
+            idx, state.arr_kind[idx], state.arr_offered_day[idx], event, amount_cents, written_off_cents
+        )
+        state.arr_kind[idx] = NO_ARRANGEMENT
+        state.arr_next_day[idx] = NO_DAY
+
+    def _end_deferments(self, t: int, buffer: _DayBuffer) -> None:
+        """Holidays ending today. A borrower whose income shock ended meanwhile resumes paying:
+        most clear the arrears within days; the others are back in ordinary collection."""
+        state = self.loan_state
+        idx = np.flatnonzero((state.arr_kind == OFFER_DEFERMENT) & (state.arr_until == t))
+        if not idx.size:
+            return
+        self._close_arrangements(idx, DEFERMENT_ENDED, buffer)
+        recovered = self.borrower_state.shock_until[self._borrower_of[idx]] <= t
+        idx = idx[state.arr_shocked[idx] & recovered & self._overdue[idx] & (state.planned_day[idx] < t)]
+        idx = idx[self._alive(idx)]
+        p_cure = sigmoid(
+            self.config.deferment_cure_intercept
+            + 1.0 * self._ability[idx]
+            + 0.6 * self._willingness[idx]
+            - NEVER_PAY_PENALTY * self.population.loans.never_pays[idx]
+        )
+        cures = idx[self._u_treatment(T_DEFERMENT_CURE, idx) < p_cure]
+        delay = (self._u_treatment(T_DEFERMENT_CURE_DAY, cures) * 4).astype(np.int32)
+        self._plan(cures, t + delay, PLAN_FULL, 0.0)
+
+    def _validate_referrals(self, loans: np.ndarray) -> None:
+        if loans.size and (loans.min() < 0 or loans.max() >= self.population.n_loans):
+            raise ValueError("referral loan index out of range")
+        if np.unique(loans).size != loans.size:
+            raise ValueError("a loan can be referred once")
+        if not self._active[loans].all():
+            raise ValueError("referrals must target active (disbursed, not repaid) loans")
+        if (self.loan_state.referred_day[loans] >= 0).any():
+            raise ValueError("a loan can be referred once")
+
+    def _refer(self, t: int, loans: np.ndarray, buffer: _DayBuffer) -> None:
+        """Hand ``loans`` to the agency. What it will recover is truth decided now: more from
+        able, willing borrowers, little from late accounts; paid in 1-4 parts within the window."""
+        self._validate_referrals(loans)
+        cfg = self.config
+        state = self.loan_state
+        balance = self.population.loans.total_due_cents[loans] - state.paid_cents[loans]
+        dpd = self._dpd[loans]
+        buffer.add_referrals(loans, balance, dpd)
+        state.referred_day[loans] = t
+        state.planned_day[loans] = NO_DAY  # the borrower now deals with the agency
+        state.arr_kind[loans] = NO_ARRANGEMENT  # an arrangement in force lapses with the referral
+        p_recover = sigmoid(
+            cfg.agency_recovery_intercept
+            + 0.9 * self._effective_ability(loans, t)
+            + 0.5 * self._willingness[loans]
+            - cfg.agency_dpd_weight * np.log1p(dpd / 30.0)
+            - NEVER_PAY_PENALTY * self.population.loans.never_pays[loans]
+        )
+        recovers = self._u_treatment(T_AGENCY_RECOVERS, loans) < p_recover
+        share = 0.2 + 0.6 * self._u_treatment(T_AGENCY_SHARE, loans)
+        total = np.where(recovers, np.round(balance * share), 0).astype(np.int64)
+        parts = 1 + np.minimum((self._u_treatment(T_AGENCY_PAYMENTS, loans) * 4).astype(np.int32), 3)
+        first_span = cfg.agency_window_days // 3
+        first = 10 + (self._u_treatment(T_AGENCY_FIRST_DAY, loans) * first_span).astype(np.int32)
+        state.agency_cents[loans] = -(-total // parts)  # ceiling: the parts add up to at least the total
+        state.agency_left[loans] = np.where(total > 0, parts, 0)
+        state.agency_next_day[loans] = np.where(total > 0, t + first, NO_DAY)
+
+    def _collect_agency_payments(self, t: int, buffer: _DayBuffer) -> None:
+        """The agency's collections due today (gross: its commission is the lender's business)."""
+        state = self.loan_state
+        idx = np.flatnonzero((state.agency_left > 0) & (state.agency_next_day == t))
+        if not idx.size:
+            return
+        idx = idx[self._alive(idx)]
+        balance = self.population.loans.total_due_cents[idx] - state.paid_cents[idx]
+        amount = np.minimum(state.agency_cents[idx], balance)
+        paying = amount > 0
+        kinds = np.full(int(paying.sum()), AGENCY_PAYMENT, np.int8)
+        self._book_payments(t, idx[paying], amount[paying], kinds, buffer)
+        state.agency_left[idx] -= 1
+        step_days = max((self.config.agency_window_days - 10 - self.config.agency_window_days // 3) // 3, 1)
+        state.agency_next_day[idx] += step_days
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    clipped = np.clip(p, 1e-12, 1 - 1e-12)
+    return np.log(clipped / (1 - clipped))

@@ -15,7 +15,7 @@ import numpy as np
 
 from simulation.catalog import CALL, CHANNELS, EMAIL, FIELD_VISIT, LETTER, SMS, WHATSAPP
 from simulation.config import SimulationConfig
-from simulation.engine import Contacts, LoanBookSimulator, SimulationSeeds
+from simulation.engine import Contacts, LoanBookSimulator, Offers, SimulationSeeds
 
 SUNDAY, SATURDAY = 6, 5
 
@@ -91,7 +91,13 @@ class HistoricalPolicy:
     It never contacts do_not_contact borrowers or loans under cease-and-desist,
     bankruptcy, deceased, legal hold or an open dispute, honours consents,
     phone/e-mail availability and do_not_visit, and skips hardship plans except
-    for a small daily leak (``hardship_contact_leak``).
+    for a small daily leak (``hardship_contact_leak``). Loans with an arrangement in
+    force are left to it, and referred loans are the agency's.
+
+    With ``arrangements_in_history`` it also makes offers on its calls and visits
+    (:meth:`select_offers`, from a generator of its own): plans to loans
+    ``history_plan_min_dpd``-``history_plan_max_dpd`` days past due, settlements at a
+    random discount to later ones.
     """
 
     SMS_DPD = (1, 4, 8, 15, 22)
@@ -100,11 +106,19 @@ class HistoricalPolicy:
     # Two-day windows so that a letter due on a Sunday goes out on Monday.
     LETTER_DPD = (30, 31, 60, 61, 90, 91)
 
-    def __init__(self, config: SimulationConfig, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        config: SimulationConfig,
+        rng: np.random.Generator | None = None,
+        *,
+        offer_rng: np.random.Generator | None = None,
+    ) -> None:
         self.config = config
-        self.rng = (
-            rng if rng is not None else np.random.default_rng(SimulationSeeds.from_seed(config.seed).policy)
-        )
+        seeds = SimulationSeeds.from_seed(config.seed)
+        self.rng = rng if rng is not None else np.random.default_rng(seeds.policy)
+        # Offers draw from a generator of their own: the contacts chosen stay those of a
+        # history without offers, draw for draw.
+        self.offer_rng = offer_rng if offer_rng is not None else np.random.default_rng(seeds.offers)
 
     def capacity(self, simulator: LoanBookSimulator) -> DailyCapacity:
         """Today's capacity of the historical operation."""
@@ -121,7 +135,7 @@ class HistoricalPolicy:
         in_hardship = np.flatnonzero(simulator.in_hardship())
         skipped_hardship = np.zeros(n, dtype=bool)
         skipped_hardship[in_hardship] = self.rng.random(in_hardship.size) >= cfg.hardship_contact_leak
-        workable = simulator.overdue_mask() & ~skipped_hardship
+        workable = simulator.overdue_mask() & ~skipped_hardship & ~simulator.in_arrangement()
         overdue_usd = simulator.amount_overdue_cents() / 100.0
         balance_usd = simulator.outstanding_balance_cents() / 100.0
         no_open_promise = ~simulator.has_open_promise()
@@ -191,3 +205,36 @@ class HistoricalPolicy:
         )
         chosen.append(Contacts.single_channel(top_k(candidates, score, capacity.field_visit), FIELD_VISIT))
         return Contacts.concat(chosen)
+
+    def select_offers(self, simulator: LoanBookSimulator, contacts: Contacts) -> Offers | None:
+        """The old rule book's offers on today's calls and visits (put only where the borrower
+        is reached): a plan to a share of the loans ``history_plan_min_dpd`` to
+        ``history_plan_max_dpd`` days past due (instalment: the arrears over a term drawn from
+        ``history_plan_terms``), a settlement to a share of the later ones at a discount drawn
+        uniformly (randomised, so the history shows how acceptance rises with the discount)."""
+        cfg = self.config
+        if not cfg.arrangements_in_history or not len(contacts):
+            return None
+        talks = np.isin(contacts.channel, (CALL, FIELD_VISIT))
+        loans = np.unique(contacts.loan_index[talks])
+        loans = loans[~simulator.in_arrangement()[loans]]
+        dpd = simulator.days_past_due()[loans]
+        u = self.offer_rng.random(loans.size)
+        in_plan_band = (dpd >= cfg.history_plan_min_dpd) & (dpd <= cfg.history_plan_max_dpd)
+        plan = loans[in_plan_band & (u < cfg.history_plan_share)]
+        settle = loans[(dpd > cfg.history_plan_max_dpd) & (u < cfg.history_settlement_share)]
+        terms = self.offer_rng.choice(np.asarray(cfg.history_plan_terms, dtype=np.int32), plan.size)
+        instalment = -(
+            -simulator.amount_overdue_cents()[plan] // terms
+        )  # ceiling: the term clears the arrears
+        discount = self.offer_rng.uniform(
+            cfg.history_settlement_discount_min, cfg.history_settlement_discount_max, settle.size
+        )
+        balance = simulator.outstanding_balance_cents()[settle]
+        amount = np.maximum(np.round(balance * (1.0 - discount)), 1).astype(np.int64)
+        return Offers.concat(
+            [
+                Offers.plans(plan, np.maximum(instalment, 1), terms),
+                Offers.settlements(settle, amount, discount),
+            ]
+        )

@@ -22,6 +22,7 @@ ID_COLUMNS = {
     "payments": ["payment_id", "loan_id"],
     "interactions": ["interaction_id", "loan_id"],
     "account_flags": ["loan_id"],
+    "arrangements": ["loan_id"],
 }
 
 

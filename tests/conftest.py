@@ -57,10 +57,12 @@ def prefect_harness():
 
 @pytest.fixture(scope="session")
 def small_book(session_dir):
-    """A simulated book of 1,500 loans written as Parquet, shared read-only by tests."""
+    """A simulated book of 1,500 loans written as Parquet, shared read-only by tests. Its old
+    lender made no plan or settlement offers: the model-behaviour tests pin properties of the
+    propensity model on this exact history (the arrangements history has tests of its own)."""
     from simulation import SimulationConfig, simulate_book, write_book
 
-    config = SimulationConfig(n_loans=1500, seed=11, as_of=SMALL_BOOK_AS_OF)
+    config = SimulationConfig(n_loans=1500, seed=11, as_of=SMALL_BOOK_AS_OF, arrangements_in_history=False)
     book = simulate_book(config)
     data_dir = session_dir / "small_book"
     write_book(book, data_dir)

@@ -18,6 +18,8 @@ import pandas as pd
 from scoring.frames import combine, in_key_order
 
 LOAN_KEYED_TABLES = ("installments", "payments", "interactions", "account_flags")
+# Optional tables keyed by loan: split like the others when the book has them.
+OPTIONAL_LOAN_KEYED_TABLES = ("arrangements",)
 
 __all__ = [
     "LOAN_KEYED_TABLES",
@@ -61,7 +63,7 @@ def split_tables_by_borrower(tables: Mapping[str, pd.DataFrame], partitions: int
         {"borrowers": tables["borrowers"][borrower_part == number], "loans": loans[loan_part == number]}
         for number in range(partitions)
     ]
-    for name in LOAN_KEYED_TABLES:
+    for name in [*LOAN_KEYED_TABLES, *(t for t in OPTIONAL_LOAN_KEYED_TABLES if t in tables)]:
         table = tables[name]
         part = table["loan_id"].map(part_by_loan).to_numpy()
         for number, book in enumerate(books):

@@ -135,7 +135,10 @@ def test_value_domains(sim_book: SimulatedBook) -> None:
     payments, interactions = tables["payments"], tables["interactions"]
     assert (payments["amount"] > 0).all()
     assert np.allclose(payments["amount"], payments["amount"].round(2))
-    assert set(payments["method"]) <= {"card", "bank_transfer", "cash", "direct_debit", "wallet"}
+    # Plan instalments and settlements come as "arrangement", agency collections as "agency".
+    assert set(payments["method"]) <= {
+        "card", "bank_transfer", "cash", "direct_debit", "wallet", "arrangement", "agency",
+    }  # fmt: skip
     assert set(interactions["channel"]) <= {"call", "sms", "email", "whatsapp", "field_visit", "letter"}
     assert set(interactions["direction"]) == {"outbound", "inbound"}
     voice = interactions["channel"].isin(["call", "field_visit"])
