@@ -50,6 +50,7 @@ CONTACT_SHEET_COLUMNS = [
     Column("amount_overdue", "Overdue", 12, "money"),
     Column("incremental_value", "Contact expected to add", 12, "money"),
     Column("priority_reason", "Why this contact", 48, "wrap"),
+    Column("offer", "What to offer", 30, "wrap"),
     Column("contact_window", "Lawful contact window (local time)", 30, "text"),
     Column("last_contact_at", "Last contact", 16, "when"),
     Column("last_contact_channel", "Last channel", 11, "text"),
@@ -92,6 +93,38 @@ DISPUTE_COLUMNS = [
     Column("channels", "Channels held", 24, "wrap"),
     Column("next_lawful_from_local", "Next lawful contact (local time)", 20, "text"),
     Column("other_holds", "Other holds", 24, "wrap"),
+]
+DISPUTE_DEADLINE_COLUMNS = [
+    Column("received_on", "Dispute received", 12, "date"),
+    Column("respond_by", "Respond by", 12, "date"),
+    Column("days_left", "Days left to respond", 9, "int"),
+]
+OFFER_COLUMNS = [
+    Column("loan_id", "Loan", 12, "text"),
+    Column("borrower_id", "Borrower", 12, "text"),
+    Column("team", "Team", 16, "text"),
+    Column("treatment", "Offer", 14, "text"),
+    Column("offer_instalment", "Instalment or settlement amount", 12, "money"),
+    Column("offer_n_instalments", "Months", 7, "int"),
+    Column("offer_discount", "Discount", 9, "share"),
+    Column("offer_amount_to_accept", "Amount to accept", 12, "money"),
+    Column("offer_holiday_days", "Holiday days", 8, "int"),
+    Column("p_accept", "Chance to accept", 9, "share"),
+    Column("expected_value", "Expected gain", 12, "money"),
+    Column("amount_overdue", "Overdue", 12, "money"),
+    Column("days_past_due", "Days past due", 9, "int"),
+    Column("treatment_reason", "Why this offer", 60, "wrap"),
+]
+REFERRAL_COLUMNS = [
+    Column("loan_id", "Loan", 12, "text"),
+    Column("borrower_id", "Borrower", 12, "text"),
+    Column("treatment", "Send to", 10, "text"),
+    Column("days_past_due", "Days past due", 9, "int"),
+    Column("amount_overdue", "Overdue", 12, "money"),
+    Column("outstanding_balance", "Balance", 12, "money"),
+    Column("referral_net_recovery", "Agency net recovery", 12, "money"),
+    Column("continue_value", "In-house collection at its best", 12, "money"),
+    Column("treatment_reason", "Why", 60, "wrap"),
 ]
 TEAM_TABLE_COLUMNS = [
     Column("team", "Team", 22, "text"),
@@ -235,15 +268,27 @@ def held_back_table(
     return pd.DataFrame(rows, columns=["group", "reason", "loans"])
 
 
-def dispute_sheet(suppressed: pd.DataFrame) -> pd.DataFrame:
-    """One row per disputed loan, with the other rules that hold it back."""
+def dispute_sheet(suppressed: pd.DataFrame, disputes: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per disputed loan, with the other rules that hold it back and, given the night's
+    dispute list, the deadline to respond (most urgent first)."""
     disputed = suppressed[is_dispute(suppressed)].drop_duplicates("loan_id")
     others = (
         suppressed[~is_dispute(suppressed)]
         .groupby("loan_id")["rule_id"]
         .agg(lambda ids: ", ".join(sorted(ids)))
     )
-    return disputed.assign(other_holds=disputed["loan_id"].map(others)).sort_values("loan_id")
+    sheet = disputed.assign(other_holds=disputed["loan_id"].map(others)).sort_values("loan_id")
+    if disputes is None or disputes.empty:
+        return sheet.assign(received_on=pd.NaT, respond_by=pd.NaT, days_left=pd.NA)
+    held = disputes.assign(loan_id=disputes["loans_held"].str.split(",")).explode("loan_id")
+    held["loan_id"] = held["loan_id"].str.strip()
+    # A loan held by two disputes answers to the earlier deadline.
+    held = held.sort_values(["days_left", "received_on"], kind="stable", na_position="last")
+    deadline = held.drop_duplicates("loan_id").set_index("loan_id")[
+        ["received_on", "respond_by", "days_left"]
+    ]
+    sheet = sheet.join(deadline, on="loan_id")
+    return sheet.sort_values(["days_left", "loan_id"], kind="stable", na_position="last")
 
 
 def write_team_workbook(
@@ -257,6 +302,8 @@ def write_team_workbook(
     left_alone: pd.DataFrame,
     run_facts: Mapping[str, object],
     dispositions: Mapping[str, int],
+    treatments: pd.DataFrame | None = None,
+    disputes: pd.DataFrame | None = None,
 ) -> None:
     """Write the workbook: Summary, Calls, Field visits (one row per contact, every region),
     Promises, Care, Disputes and Read me. ``contacts`` is the contacts frame (one row per
@@ -268,6 +315,7 @@ def write_team_workbook(
             "text": {"valign": "top"},
             "wrap": {"text_wrap": True, "valign": "top"},
             "int": {"num_format": "#,##0", "valign": "top"},
+            "share": {"num_format": "0%", "valign": "top"},
             "money": {"num_format": "#,##0.00", "valign": "top"},
             "date": {"num_format": "yyyy-mm-dd", "valign": "top"},
             "when": {"valign": "top"},
@@ -294,7 +342,8 @@ def write_team_workbook(
             *((name, frame, CONTACT_SHEET_COLUMNS) for name, frame in contact_sheets(contacts).items()),
             ("Promises", promise_follow_up.sort_values("follow_up_on", kind="stable"), PROMISE_COLUMNS),
             ("Care", forbearance, CARE_COLUMNS),
-            ("Disputes", dispute_sheet(suppressed), DISPUTE_COLUMNS),
+            ("Disputes", dispute_sheet(suppressed, disputes), DISPUTE_COLUMNS + DISPUTE_DEADLINE_COLUMNS),
+            *_treatment_sheets(treatments),
         ]
         for name, frame, columns in tables:
             sheet = _add_sheet(excel, sheet_name(name, taken))
@@ -312,6 +361,26 @@ def write_team_workbook(
         _read_me(_add_sheet(excel, sheet_name("Read me", taken)), formats, shown)
 
 
+def _treatment_sheets(treatments: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame, list[Column]]]:
+    """The Offers and the Referrals and tracing sheets (none without a treatments list)."""
+    if treatments is None:
+        return []
+    offers = treatments[treatments["treatment"].isin(["payment_plan", "deferment", "settlement"])]
+    out = treatments[treatments["treatment"].isin(["referral", "trace"])]
+    return [
+        (
+            "Offers",
+            offers.sort_values(["team", "expected_value"], ascending=[True, False], kind="stable"),
+            OFFER_COLUMNS,
+        ),
+        (
+            "Referrals and tracing",
+            out.sort_values(["treatment", "outstanding_balance"], ascending=[True, False], kind="stable"),
+            REFERRAL_COLUMNS,
+        ),
+    ]
+
+
 def _add_sheet(excel: pd.ExcelWriter, name: str) -> Any:
     sheet = excel.book.add_worksheet(name)
     excel.sheets[name] = sheet
@@ -327,6 +396,8 @@ def _cell(value: object, kind: str) -> object:
         return "yes" if value else ""
     if kind == "money":
         return round(float(value), 2)  # type: ignore[arg-type]
+    if kind == "share":
+        return float(value)  # type: ignore[arg-type]
     if kind == "date":
         stamp = pd.Timestamp(value)  # type: ignore[arg-type]
         return (stamp.tz_localize(None) if stamp.tzinfo else stamp).to_pydatetime()

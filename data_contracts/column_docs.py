@@ -24,6 +24,12 @@ SHEET_DOCS: Final[dict[str, str]] = {
     "collection. Work them with the care team's own process.",
     "Disputes": "Loans held back because the debt is disputed: no collection contact until the "
     "dispute is closed. Use this list to chase the dispute's resolution, not the borrower.",
+    "Offers": "What to offer on today's contacts, and the care team's offers: payment plans, "
+    "payment holidays (deferments) and settlements, with their terms and why each beats a plain "
+    "contact. Settlements never go to care cases.",
+    "Referrals and tracing": "Accounts not contacted in-house tonight: referred to an agency or "
+    "legal action (its net recovery beats in-house collection), or sent to tracing (no working "
+    "phone, e-mail or address).",
     "Read me": "This guide: every sheet and every column in plain words.",
 }
 
@@ -82,6 +88,29 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "Next lawful contact (local time)": "When the rule next allows contact, if it says; empty "
     "while the dispute stays open.",
     "Other holds": "Other rules that hold the same loan back (all must clear before contact).",
+    "Dispute received": "The day the dispute was received (the dispute flag's start).",
+    "Respond by": "The last day to answer the dispute under the rule pack's deadline; empty when "
+    "the pack states none.",
+    "Days left to respond": "Days until 'Respond by' (0: today; negative: the answer is late).",
+    "What to offer": "On this contact, what to offer per loan (a payment plan, a payment holiday, "
+    "a settlement: see the Offers sheet for the terms and why); empty: a plain contact.",
+    # --- Offers, referrals and tracing ------------------------------------------------------------
+    "Offer": "payment_plan, deferment (a payment holiday) or settlement.",
+    "Instalment or settlement amount": "A plan's monthly instalment, or a settlement's single payment.",
+    "Months": "A plan's number of monthly instalments (1 for a settlement).",
+    "Discount": "A settlement's discount on the outstanding balance.",
+    "Amount to accept": "What the lender accepts in full: the plan's total, or the settlement amount.",
+    "Holiday days": "A deferment's payment holiday, in days.",
+    "Chance to accept": "How likely the borrower is to accept, learnt from past offers or the "
+    "configured rule (the reason says which).",
+    "Expected gain": "What the offer is expected to bring beyond a plain contact, net of its cost "
+    "(for the care team: the offer's expected money).",
+    "Why this offer": "The offer, its terms and the figures it was chosen on.",
+    "Send to": "referral (an agency or legal action) or trace (find a working contact point).",
+    "Agency net recovery": "What the agency is expected to recover, less its commission and fee.",
+    "In-house collection at its best": "What continuing to collect in-house is expected to bring "
+    "over the horizon, at the best channel's response every week.",
+    "Why": "Why the account leaves in-house collection tonight.",
     # --- Summary: teams ---------------------------------------------------------------------------
     "Sent by": "Who works the team's contacts: a sheet of this workbook (people), or a batch "
     "file for the sending platform (SMS, e-mail, WhatsApp, letters).",

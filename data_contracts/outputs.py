@@ -15,6 +15,20 @@ from data_contracts.inputs import UtcTimestamp
 # built outside a nightly run.
 
 
+# What the night recommends for an overdue loan (scoring/treatments.py); a queued loan is
+# contacted, with or without an offer.
+TREATMENTS: tuple[str, ...] = (
+    "contact",
+    "payment_plan",
+    "deferment",
+    "settlement",
+    "referral",
+    "trace",
+    "hold",
+)
+QUEUE_TREATMENTS: tuple[str, ...] = ("contact", "payment_plan", "deferment", "settlement")
+
+
 class AccountKeys(pa.DataFrameModel):
     """Identifies one loan on one as-of date."""
 
@@ -185,6 +199,66 @@ class Forbearance(PolicyStamp):
         unique = ["loan_id"]
 
 
+class Treatments(PolicyStamp):
+    """treatments.parquet: one row per overdue loan with tonight's recommended treatment, the
+    offer's terms, its expected value and why (scoring/treatments.py)."""
+
+    disposition: Series[str] = pa.Field(isin=list(DISPOSITIONS))
+    treatment: Series[str] = pa.Field(isin=list(TREATMENTS))
+    team: Series[str] = pa.Field(
+        nullable=True, description="Team that carries it out (contact team, care, agency, tracing)."
+    )
+    channel: Series[str] = pa.Field(isin=list(CHANNELS), nullable=True)
+    product: Series[str]
+    days_past_due: Series[float] = pa.Field(ge=0)
+    amount_overdue: Series[float] = pa.Field(gt=0)
+    outstanding_balance: Series[float] = pa.Field(ge=0)
+    offer_instalment: Series[float] = pa.Field(
+        gt=0, nullable=True, description="Plan instalment, or a settlement's single payment."
+    )
+    offer_n_instalments: Series[pd.Int64Dtype] = pa.Field(
+        ge=1, nullable=True, description="Plan term in months (1: settlement)."
+    )
+    offer_discount: Series[float] = pa.Field(
+        ge=0, lt=1, nullable=True, description="Settlement discount, share of the balance."
+    )
+    offer_amount_to_accept: Series[float] = pa.Field(
+        gt=0, nullable=True, description="What the lender accepts in full."
+    )
+    offer_holiday_days: Series[pd.Int64Dtype] = pa.Field(
+        ge=1, nullable=True, description="Deferment length in days."
+    )
+    p_accept: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    expected_value: Series[float] = pa.Field(
+        nullable=True, description="Expected money net of costs over the alternative."
+    )
+    continue_value: Series[float] = pa.Field(
+        ge=0, nullable=True, description="Continuing in-house collection over the horizon."
+    )
+    referral_net_recovery: Series[float] = pa.Field(
+        nullable=True, description="Agency recovery net of commission and fee."
+    )
+    treatment_reason: Series[str] = pa.Field(str_length={"min_value": 1})
+
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
+
+    class Config:
+        unique = ["loan_id"]
+
+    @pa.dataframe_check(error="an offer's terms go with an offer, and only with one")
+    @classmethod
+    def terms_match_the_treatment(cls, df: pd.DataFrame) -> pd.Series[bool]:
+        plan = df["treatment"] == "payment_plan"
+        settle = df["treatment"] == "settlement"
+        defer = df["treatment"] == "deferment"
+        has_terms = df["offer_amount_to_accept"].notna()
+        return (
+            (has_terms == (plan | settle))
+            & (df["offer_holiday_days"].notna() == defer)
+            & (df["offer_discount"].notna() == settle)
+        )
+
+
 class ContactWindows(pa.DataFrameModel):
     """For every overdue loan and channel: lawful today or not, and the next lawful window."""
 
@@ -288,6 +362,19 @@ class Queue(AccountKeys):
     open_promise_amount: Series[float] = pa.Field(ge=0, nullable=True)
     open_promise_date: Series[pa.DateTime] = pa.Field(nullable=True)
 
+    # Treatments beyond the next contact (scoring/treatments.py): what the contact offers and
+    # its terms; treatment_value = incremental_value + p_reach x the offer's gain. Null only in
+    # a queue ranked without the allocation.
+    treatment: Series[str] = pa.Field(isin=list(QUEUE_TREATMENTS), nullable=True)
+    offer_instalment: Series[float] = pa.Field(gt=0, nullable=True)
+    offer_n_instalments: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+    offer_discount: Series[float] = pa.Field(ge=0, lt=1, nullable=True)
+    offer_amount_to_accept: Series[float] = pa.Field(gt=0, nullable=True)
+    offer_holiday_days: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+    p_accept: Series[float] = pa.Field(ge=0, le=1, nullable=True)
+    treatment_value: Series[float] = pa.Field(nullable=True)
+    treatment_reason: Series[str] = pa.Field(str_length={"min_value": 1}, nullable=True)
+
     class Config:
         unique = ["loan_id"]
 
@@ -302,6 +389,18 @@ class Queue(AccountKeys):
         return bool((df["rank"].to_numpy() == range(1, len(df) + 1)).all())
 
 
+# The treatment columns appended to the queue (scoring/treatments.py).
+TREATMENT_QUEUE_COLUMNS: list[str] = [
+    "treatment",
+    "offer_instalment",
+    "offer_n_instalments",
+    "offer_discount",
+    "offer_amount_to_accept",
+    "offer_holiday_days",
+    "p_accept",
+    "treatment_value",
+    "treatment_reason",
+]
 # The queue columns scoring/contacts.py adds to each queued loan (rank_queue carries them).
 CONTACT_QUEUE_COLUMNS: list[str] = [
     "contact_id",
@@ -364,6 +463,8 @@ QUEUE_COLUMNS: list[str] = [
     "amount_at_stake",
     # Appended with one contact per borrower and day, and the officer's context.
     *CONTACT_QUEUE_COLUMNS,
+    # Appended with treatments beyond the next contact (issue 28).
+    *TREATMENT_QUEUE_COLUMNS,
 ]
 # By name, not position: columns are appended after them.
 CHANNEL_REASON_COLUMNS: list[str] = [
@@ -400,6 +501,33 @@ DISPOSITION_COLUMNS: list[str] = [
     "control",
     "exploration",
     "data_cutoff_utc",  # appended with the lender-time cut-off
+]
+TREATMENT_COLUMNS: list[str] = [
+    "as_of",
+    "run_id",
+    "loan_id",
+    "borrower_id",
+    "disposition",
+    "treatment",
+    "team",
+    "channel",
+    "product",
+    "days_past_due",
+    "amount_overdue",
+    "outstanding_balance",
+    "offer_instalment",
+    "offer_n_instalments",
+    "offer_discount",
+    "offer_amount_to_accept",
+    "offer_holiday_days",
+    "p_accept",
+    "expected_value",
+    "continue_value",
+    "referral_net_recovery",
+    "treatment_reason",
+    "policy",
+    "policy_version",
+    "data_cutoff_utc",
 ]
 LEFT_ALONE_COLUMNS: list[str] = [
     "as_of",
@@ -490,6 +618,8 @@ class Contacts(pa.DataFrameModel):
     open_promise_date: Series[pa.DateTime] = pa.Field(nullable=True)
     exploration: Series[bool]
     within_capacity: Series[bool]
+    # Appended with treatments (issue 28): what to offer on the contact, per loan; null: nothing.
+    offer: Series[str] = pa.Field(nullable=True)
 
     class Config:
         strict = True
@@ -529,3 +659,81 @@ class ComplianceBreaches(pa.DataFrameModel):
 
 
 COMPLIANCE_BREACH_COLUMNS: list[str] = list(ComplianceBreaches.to_schema().columns)
+
+
+class Disputes(pa.DataFrameModel):
+    """The open disputes (``disputes.parquet|csv``): one row per dispute flag in force on the work
+    day that holds at least one overdue loan, with the deadline its rule pack encodes to answer
+    it, most urgent first (overdue responses, then the fewest days left, then the oldest)."""
+
+    as_of: Series[pa.DateTime] = pa.Field(description="The work day the list is for.")
+    run_id: Series[str]
+    dispute_id: Series[str] = pa.Field(
+        str_length={"min_value": 1},
+        unique=True,
+        description="Stable id of the dispute: D-<loan_id>-<received date, YYYYMMDD>.",
+    )
+    borrower_id: Series[str] = pa.Field(str_length={"min_value": 1})
+    loan_id: Series[str] = pa.Field(
+        str_length={"min_value": 1}, description="The loan the dispute flag sits on."
+    )
+    received_on: Series[pa.DateTime] = pa.Field(
+        description="The day the dispute was received: the flag's starts_on."
+    )
+    days_open: Series[int] = pa.Field(ge=0, description="Days since received_on (0 on the day).")
+    policy: Series[str] = pa.Field(str_length={"min_value": 1}, description="The rule pack judging it.")
+    policy_version: Series[str] = pa.Field(str_length={"min_value": 1})
+    rule_id: Series[str] = pa.Field(
+        str_length={"min_value": 1}, description="The pack's rule on the dispute flag (open_dispute)."
+    )
+    response_days: Series[pd.Int64Dtype] = pa.Field(
+        ge=1,
+        nullable=True,
+        description="Calendar days the pack allows to answer; null when it encodes no deadline.",
+    )
+    respond_by: Series[pa.DateTime] = pa.Field(
+        nullable=True, description="received_on + response_days: the last day to answer."
+    )
+    days_left: Series[pd.Int64Dtype] = pa.Field(
+        nullable=True, description="respond_by - as_of in days: 0 on the last day, negative when late."
+    )
+    overdue_response: Series[bool] = pa.Field(
+        description="The deadline has passed unanswered (days_left < 0); false without a deadline."
+    )
+    deadline_source: Series[str] = pa.Field(
+        str_length={"min_value": 1},
+        description="The law or house rule that sets the deadline, or that the pack states none.",
+    )
+    loans_held: Series[str] = pa.Field(
+        str_length={"min_value": 1},
+        description="Comma-separated overdue loans the dispute holds (all the borrower's with scope borrower).",
+    )
+    n_loans_held: Series[int] = pa.Field(ge=1)
+    amount_held: Series[float] = pa.Field(ge=0, description="Amount overdue on the loans held.")
+
+    data_cutoff_utc: Series[UtcTimestamp] = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        coerce = False
+
+    @pa.dataframe_check(error="response_days, respond_by and days_left are null together")
+    @classmethod
+    def deadline_is_whole_or_absent(cls, df: pd.DataFrame) -> pd.Series[bool]:
+        absent = df["response_days"].isna()
+        return (df["respond_by"].isna() == absent) & (df["days_left"].isna() == absent)
+
+    @pa.dataframe_check(error="overdue_response must say days_left < 0")
+    @classmethod
+    def overdue_means_past_the_deadline(cls, df: pd.DataFrame) -> pd.Series[bool]:
+        late = (df["days_left"] < 0).fillna(False).astype(bool)
+        return df["overdue_response"] == late
+
+    @pa.dataframe_check(error="n_loans_held must count the ids in loans_held")
+    @classmethod
+    def held_count_matches_the_list(cls, df: pd.DataFrame) -> pd.Series[bool]:
+        return df["loans_held"].str.count(",") + 1 == df["n_loans_held"]
+
+
+# The public column order of disputes.parquet|csv.
+DISPUTES_COLUMNS: list[str] = list(Disputes.to_schema().columns)

@@ -32,6 +32,38 @@ class PolicyOutcome:
     future: int = 0
 
 
+# Totals of offers, referrals and their money (zero for a policy that only contacts).
+TREATMENT_TOTALS = ("offers", "referrals", "agency_collected", "written_off", "treatment_cost")
+
+
+@dataclass(frozen=True)
+class TreatmentCosts:
+    """What treatments cost besides contacts: the agency's commission on what it collects, a
+    fee per referral, and the officer's time per offer made (the engine's configured figures)."""
+
+    agency_commission: float = 0.0
+    referral_fee: float = 0.0
+    # Per offer made, by the simulator's offer kind code (plan, settlement, deferment).
+    offer_cost: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def of_offers(self, offers) -> float:
+        """What making ``offers`` (the simulator's Offers, or None) costs."""
+        if offers is None or not len(offers):
+            return 0.0
+        return float(np.asarray(self.offer_cost)[np.asarray(offers.kind, dtype=np.int64)].sum())
+
+
+def _day_plan(policy, sim: LoanBookSimulator):
+    """The policy's contacts, offers and referrals of the day (offers and referrals: None for a
+    policy that only contacts)."""
+    if policy is None:
+        return None, None, None
+    if hasattr(policy, "select_day"):
+        plan = policy.select_day(sim)
+        return plan.contacts, plan.offers, plan.referrals
+    return policy.select_contacts(sim), None, None
+
+
 def run_policy(
     start: LoanBookSimulator,
     policy,
@@ -40,10 +72,14 @@ def run_policy(
     *,
     keep_final: bool = False,
     future: int = 0,
+    costs: TreatmentCosts = TreatmentCosts(),
 ) -> PolicyOutcome:
     """Step a copy of ``start`` for ``horizon_days`` under ``policy``; measure money and contacts
     (``keep_final`` keeps the simulator at the end, e.g. to label randomised units; ``future``
-    numbers the replicate future ``start`` draws, see :func:`future_starts`)."""
+    numbers the replicate future ``start`` draws, see :func:`future_starts`). A policy with a
+    ``select_day`` also makes offers and referrals: the agency's collections count as recovered
+    (gross) and its commission, the referral fees and the offers' cost as costs (``costs``);
+    settlements' discounts are what the borrowers did not pay (``written_off``)."""
     sim = start.snapshot()
     began = time.perf_counter()
     overdue_at_start = sim.overdue_mask().copy()
@@ -52,13 +88,15 @@ def run_policy(
     rows = []
     for _ in range(horizon_days):
         ever_overdue |= sim.overdue_mask()
-        contacts = policy.select_contacts(sim) if policy is not None else None
+        contacts, offers, referrals = _day_plan(policy, sim)
         day, date = sim.day, pd.Timestamp(sim.date).date()
-        events = sim.step(contacts)
+        events = sim.step(contacts, offers=offers, referrals=referrals)
         paid = events.payments
         collected = paid["amount_cents"][ever_overdue[paid["loan_index"]]].sum() / 100.0
         codes = contacts.channel if contacts is not None else np.empty(0, dtype=np.int8)
         per_channel = np.bincount(codes, minlength=len(CHANNELS))
+        n_offers = len(offers) if offers is not None else 0
+        n_referrals = len(referrals) if referrals is not None else 0
         rows.append(
             {
                 "day": day,
@@ -67,6 +105,13 @@ def run_policy(
                 "contacts": int(len(codes)),
                 "contact_cost": float(cost_by_code[codes].sum()),
                 **{f"contacts_{channel}": int(per_channel[i]) for i, channel in enumerate(CHANNELS)},
+                "offers": n_offers,
+                "referrals": n_referrals,
+                "agency_collected": events.agency_cents / 100.0,
+                "written_off": events.written_off_cents / 100.0,
+                "treatment_cost": costs.agency_commission * events.agency_cents / 100.0
+                + costs.referral_fee * n_referrals
+                + costs.of_offers(offers),
             }
         )
     daily = pd.DataFrame(rows).assign(policy=getattr(policy, "name", "no_contact"), future=future)
@@ -79,8 +124,9 @@ def run_policy(
         "cease_requests": float((sim.borrower_state.cease_and_desist_day >= start.day).sum()),
         "seconds": time.perf_counter() - began,
         **{f"contacts_{c}": float(daily[f"contacts_{c}"].sum()) for c in CHANNELS},
+        **{name: float(daily[name].sum()) for name in TREATMENT_TOTALS},
     }
-    totals["net_recovery"] = totals["recovered"] - totals["contact_cost"]
+    totals["net_recovery"] = totals["recovered"] - totals["contact_cost"] - totals["treatment_cost"]
     return PolicyOutcome(
         name=getattr(policy, "name", "no_contact"),
         daily=daily,

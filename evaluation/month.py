@@ -29,8 +29,9 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.enums import CHANNELS
+from evaluation.policies import simulator_offers
 from recover.config import load_config
-from simulation import Contacts, LoanBookSimulator, SimulationConfig, observed_tables, run_history
+from simulation import Contacts, LoanBookSimulator, Offers, SimulationConfig, observed_tables, run_history
 from simulation.book import loan_ids
 from simulation.config import simulation_config
 
@@ -62,14 +63,14 @@ def write_tables(tables: dict[str, pd.DataFrame], folder: Path) -> None:
 def queue_contacts(queue: pd.DataFrame, simulator: LoanBookSimulator) -> tuple[Contacts, pd.DataFrame, int]:
     """Tonight's contacts in the simulator: the queue's within-capacity rows through their
     recommended channel, made within 08:00-21:00 local (``lawful_hours``). Rows the simulator
-    cannot carry out (a loan it does not know or no longer active, a channel without the means)
-    are dropped and counted, never forced."""
+    cannot carry out (a loan it does not know, no longer active or handed to the agency, a
+    channel without the means) are dropped and counted, never forced."""
     work = queue[queue["within_capacity"]]
     index = pd.Index(loan_ids(simulator.population.n_loans))
     loan = index.get_indexer(work["loan_id"].astype("str"))
     code = work["recommended_channel"].map({c: i for i, c in enumerate(CHANNELS)}).to_numpy(dtype=np.int64)
     possible = loan >= 0
-    possible[possible] &= simulator.active_mask()[loan[possible]]
+    possible[possible] &= simulator.active_mask()[loan[possible]] & ~simulator.referred()[loan[possible]]
     for channel in range(len(CHANNELS)):
         on = possible & (code == channel)
         possible[on] &= simulator.has_means(channel)[loan[on]]
@@ -84,6 +85,29 @@ def queue_contacts(queue: pd.DataFrame, simulator: LoanBookSimulator) -> tuple[C
         }
     )
     return contacts, frame, int((~possible).sum())
+
+
+def queue_treatments(
+    queue: pd.DataFrame, treatments: pd.DataFrame | None, applied: pd.DataFrame, simulator: LoanBookSimulator
+) -> tuple[Offers | None, np.ndarray | None]:
+    """The night's offers on the contacts made (``applied``) and its referrals, in the
+    simulator: the officer makes the offer the queue recommends on the contact; a referred loan
+    goes to the agency (one the simulator already handed over, or no longer active, is skipped)."""
+    if "treatment" not in queue:
+        return None, None
+    index = pd.Index(loan_ids(simulator.population.n_loans))
+    made = queue.set_index("loan_id").loc[applied["loan_id"]]
+    offers = simulator_offers(
+        made[made["treatment"].isin(["payment_plan", "deferment", "settlement"])], index
+    )
+    if treatments is None:
+        return offers, None
+    referred = index.get_indexer(
+        treatments.loc[treatments["treatment"] == "referral", "loan_id"].astype("str")
+    )
+    referred = referred[referred >= 0]
+    referred = referred[simulator.active_mask()[referred] & ~simulator.referred()[referred]]
+    return offers, referred.astype(np.int64)
 
 
 def simulate_month(
@@ -133,9 +157,11 @@ def simulate_month(
                 # The night published nothing, so nobody is contacted: as in production.
                 result = None
                 row.update(stopped=type(error).__name__)
+        offers, referrals = None, None
         if result is not None:
             manifest = result["manifest"]
             todays, applied, dropped = queue_contacts(result["queue"], sim)
+            offers, referrals = queue_treatments(result["queue"], result.get("treatments"), applied, sim)
             contacts.append(applied.assign(date=date, run_id=manifest.run_id))
             row.update(
                 scored=True,
@@ -148,7 +174,7 @@ def simulate_month(
                 dropped=dropped,
             )
         overdue = sim.overdue_mask().copy()
-        events = sim.step(todays)
+        events = sim.step(todays, offers=offers, referrals=referrals)
         paid = events.payments
         row["collected"] = float(paid["amount_cents"].sum()) / 100.0
         row["collected_from_overdue"] = float(paid["amount_cents"][overdue[paid["loan_index"]]].sum()) / 100.0

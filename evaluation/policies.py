@@ -24,12 +24,15 @@ import numpy as np
 import pandas as pd
 
 from data_contracts.enums import CHANNELS
+from features.arrangements import arrangements_in_force, offer_rows
 from features.build import build_features
 from features.point_in_time import Cutoff
 from features.responses import channel_history, option_rows
+from models.acceptance import AcceptanceModels, fit_acceptance
 from scoring.allocation import AllocationSettings, allocate, in_control_group, random_option
 from scoring.choice import response_options
-from simulation import Contacts, LoanBookSimulator, estimate_pay_probabilities, observed_tables
+from scoring.treatments import TreatmentSettings, choose_treatments, trace_signals
+from simulation import Contacts, LoanBookSimulator, Offers, estimate_pay_probabilities, observed_tables
 from simulation.book import loan_ids
 from simulation.catalog import CALL, FIELD_VISIT
 
@@ -73,7 +76,8 @@ def lawful_pairs(
     ``with_control`` (the engine, which draws the same group itself and records it).
     """
     t = sim.day
-    base = sim.overdue_mask() & ~sim.in_hardship() & ~sim.has_open_promise()
+    # A loan handed to the agency is out of in-house collection for every policy.
+    base = sim.overdue_mask() & ~sim.in_hardship() & ~sim.has_open_promise() & ~sim.referred()
     blocked = sim.contact_blocked()
     last = sim.last_contact_day()
     talked_recently = (t - sim.last_right_party_contact_day()) < rules.conversation_cooldown_days
@@ -283,6 +287,121 @@ class EnginePolicy(DecisionPolicy):
             qualifying_amount=np.minimum(rows["amount_overdue"], rows["installment_amount"]).to_numpy(),
             amount_at_stake=valued["amount_at_stake"].to_numpy(),
         ).reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class DayPlan:
+    """What a policy does on one day: its contacts, the offers they carry, the loans it refers."""
+
+    contacts: Contacts
+    offers: Offers | None = None
+    referrals: np.ndarray | None = None
+
+
+class EngineTreatmentPolicy(EnginePolicy):
+    """The engine with treatments beyond the next contact (scoring/treatments.py), as the night
+    runs them: the same valued options, then each candidate's treatment; referred, traced and
+    arranged loans leave the allocation; the contacts carry their offers (plan, deferment,
+    settlement) and the referred loans go to the simulator's agency. Acceptance is learnt once,
+    from the history the policy starts from (the book's arrangements table)."""
+
+    def __init__(
+        self,
+        rules,
+        settings,
+        channel_model,
+        treatments: TreatmentSettings,
+        name="engine_with_treatments",
+        payment_share=None,
+    ):
+        super().__init__(rules, settings, channel_model, name=name, payment_share=payment_share)
+        self.treatments = treatments
+        self.acceptance: AcceptanceModels | None = None
+
+    def select_contacts(self, sim: LoanBookSimulator) -> Contacts:
+        return self.select_day(sim).contacts
+
+    def select_day(self, sim: LoanBookSimulator) -> DayPlan:
+        pairs = lawful_pairs(sim, self.rules, with_control=self.keeps_own_control())
+        if pairs.empty:
+            return DayPlan(Contacts.empty())
+        features, tables = _features_today(sim, self.rules)
+        options = self._valued(sim, pairs, features, tables)
+        if options.empty:
+            return DayPlan(Contacts.empty())
+        cutoff = self.rules.cutoff(sim)
+        if self.acceptance is None:
+            self.acceptance = fit_acceptance(
+                offer_rows(tables, cutoff),
+                plan_prior=self.treatments.plan_prior,
+                settlement_prior=self.treatments.settlement_prior,
+                min_offers=self.treatments.min_offers,
+            )
+        candidates = features[features["loan_id"].isin(options["loan_id"])]
+        plan = choose_treatments(
+            candidates,
+            options,
+            arrangements_in_force(tables, cutoff),
+            trace_signals(tables["interactions"], candidates, cutoff, self.treatments),
+            self.acceptance,
+            self.treatments,
+        )
+        options = options[~options["loan_id"].isin(plan.out_of_contact())].assign(resource=options["channel"])
+        date = pd.Timestamp(sim.date).date()
+        choice = allocate(options, dict(self.rules.capacity), self.settings, as_of=date)
+        work = choice.assignments[choice.assignments["within_capacity"]]
+        index = pd.Index(loan_ids(sim.population.n_loans))
+        contacts = _contacts(
+            pd.DataFrame(
+                {"loan_index": index.get_indexer(work["loan_id"]), "channel": work["channel"].to_numpy()}
+            )
+        )
+        chosen = plan.frame.reindex(work["loan_id"])
+        referred = plan.frame.index[plan.frame["treatment"] == "referral"]
+        return DayPlan(
+            contacts, simulator_offers(chosen, index), index.get_indexer(referred).astype(np.int64)
+        )
+
+    def _valued(self, sim, pairs, features, tables) -> pd.DataFrame:
+        index = pd.Index(loan_ids(sim.population.n_loans))
+        pairs = pairs.assign(loan_id=index[pairs["loan_index"].to_numpy()])
+        rows = option_rows(
+            features,
+            pairs[["loan_id", "channel"]],
+            channel_history(tables["interactions"], tables["payments"], self.rules.cutoff(sim)),
+        )
+        if rows.empty:
+            return rows
+        return response_options(
+            rows,
+            self.model.uplift(rows),
+            payment_share=self.payment_share,
+            repeat_contact_discount=self.settings.repeat_contact_discount,
+        )
+
+
+def simulator_offers(chosen: pd.DataFrame, index: pd.Index) -> Offers:
+    """The simulator's offers for the contacted loans of ``chosen`` (indexed by loan_id, with the
+    queue's treatment columns) whose treatment is an offer; ``index`` maps loan ids to the
+    simulator's loan indices."""
+    loans = index.get_indexer(chosen.index)
+    cents = np.round(chosen["offer_instalment"].astype("float64").fillna(0.0).to_numpy() * 100.0).astype(
+        np.int64
+    )
+    parts = []
+    plan = (chosen["treatment"] == "payment_plan").to_numpy()
+    if plan.any():
+        n = chosen["offer_n_instalments"].astype("float64").to_numpy()[plan].astype(np.int32)
+        parts.append(Offers.plans(loans[plan], cents[plan], n))
+    settle = (chosen["treatment"] == "settlement").to_numpy()
+    if settle.any():
+        discount = chosen["offer_discount"].astype("float64").to_numpy()[settle]
+        parts.append(Offers.settlements(loans[settle], cents[settle], discount))
+    defer = (chosen["treatment"] == "deferment").to_numpy()
+    if defer.any():
+        days = chosen["offer_holiday_days"].astype("float64").to_numpy()[defer].astype(np.int32)
+        parts.append(Offers.deferments(loans[defer], days))
+    return Offers.concat(parts)
 
 
 class OraclePolicy(DecisionPolicy):

@@ -24,6 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from adapters import tracking
 from data_contracts.validation import validate_tables
 from evaluation.harness import (
+    TreatmentCosts,
     daily_frame,
     future_starts,
     label_randomised,
@@ -36,6 +37,7 @@ from evaluation.harness import (
 )
 from evaluation.policies import (
     EnginePolicy,
+    EngineTreatmentPolicy,
     EvaluationRules,
     ExpectedRecoveryPolicy,
     LargestBalancePolicy,
@@ -61,7 +63,7 @@ from pipelines.train_flow import (
     share_of_payments,
     training_snapshots,
 )
-from recover.config import Config, allocation_settings, load_config
+from recover.config import Config, allocation_settings, load_config, treatment_settings
 from simulation import NoContactPolicy, observed_tables, run_history
 from simulation.config import simulation_config
 
@@ -72,6 +74,7 @@ POLICIES = (
     "largest_balance_first",
     "p_pay_x_balance",
     "engine",
+    "engine_with_treatments",
     "state_oracle",
     "oracle",
 )
@@ -108,7 +111,7 @@ def train_models(tables, config: Config):
 
 
 @task(name="run-policy", cache_policy=NO_CACHE)
-def forward(start, policy, horizon_days: int, channel_cost: dict, future: int = 0):
+def forward(start, policy, horizon_days: int, channel_cost: dict, future: int = 0, costs=TreatmentCosts()):
     outcome = run_policy(
         start,
         policy,
@@ -116,6 +119,7 @@ def forward(start, policy, horizon_days: int, channel_cost: dict, future: int = 
         channel_cost,
         keep_final=_records_randomised(policy),
         future=future,
+        costs=costs,
     )
     totals = outcome.totals
     logger.info(
@@ -133,6 +137,16 @@ def _records_randomised(policy) -> bool:
     """The engine's exploration and control units measure the best-channel model on randomised
     data (the engine without a control group would count the same exploration twice)."""
     return isinstance(policy, EnginePolicy) and policy.name == "engine"
+
+
+def treatment_costs(config: Config) -> TreatmentCosts:
+    """The costs of treatments as the engine states them (section ``treatments``)."""
+    section = config.treatments
+    return TreatmentCosts(
+        agency_commission=section.agency_commission,
+        referral_fee=section.referral_fee,
+        offer_cost=(section.plan_cost, section.settlement_cost, section.deferment_cost),
+    )
 
 
 def evaluation_rules(config: Config) -> EvaluationRules:
@@ -171,6 +185,9 @@ def build_policies(
         "largest_balance_first": lambda: LargestBalancePolicy(rules),
         "p_pay_x_balance": lambda: ExpectedRecoveryPolicy(rules, propensity),
         "engine": lambda: EnginePolicy(rules, settings, channel_model, payment_share=payment_share),
+        "engine_with_treatments": lambda: EngineTreatmentPolicy(
+            rules, settings, channel_model, treatment_settings(config), payment_share=payment_share
+        ),
         "engine_without_control": lambda: EnginePolicy(
             replace(rules, control_share=0.0),
             replace(settings, control_share=0.0),
@@ -247,6 +264,7 @@ def evaluate_policy_flow(
         {"with_ipw": with_ipw.model, "without_ipw": without_ipw.model},
     )
     others = [name for name in names if name not in ("engine", "oracle", "no_contact")]
+    treatments_gain = paired_comparison(outcomes, "engine_with_treatments", ["engine"]).get("engine")
     facts = evaluation_facts(
         config,
         rules,
@@ -256,6 +274,7 @@ def evaluate_policy_flow(
         (propensity, with_ipw, without_ipw),
         uplift,
         timings,
+        treatments_gain,
     )
     files = write_outputs(out_dir, table, daily, runs, facts)
     run_id = tracking.log_policy_evaluation(config, table, facts, files) if log_to_mlflow else None
@@ -280,7 +299,9 @@ def run_futures(starts, names, rules: EvaluationRules, config: Config, models, p
             names, rules, config, propensity, channel_model, future, payment_share=payment_share
         )
         for policy in built:
-            outcome = forward(start, policy, horizon, dict(config.decisions.channel_cost), future)
+            outcome = forward(
+                start, policy, horizon, dict(config.decisions.channel_cost), future, treatment_costs(config)
+            )
             if _records_randomised(policy) and policy.randomised:
                 units = pd.concat(policy.randomised, ignore_index=True)
                 randomised.append(label_randomised(units, outcome.final, window).assign(future=future))
@@ -297,6 +318,7 @@ def evaluation_facts(
     trained,
     uplift: dict,
     timings: dict[str, float],
+    treatments_gain: dict | None = None,
 ) -> PolicyEvaluationFacts:
     """The run's seeds, book, settings and paired results; ``engine_vs`` is the engine's paired
     comparison with the other policies and ``trained`` the (propensity, best-channel with IPW,
@@ -333,6 +355,7 @@ def evaluation_facts(
         ),
         uplift_on_randomised_units=uplift,
         timings_seconds=timings,
+        treatments_gain=PairedComparison(**treatments_gain) if treatments_gain else None,
     )
 
 

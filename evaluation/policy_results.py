@@ -78,6 +78,9 @@ class PolicyEvaluationFacts:
     # Model name -> Qini / uplift at k on the engine's randomised units (pooled and per channel).
     uplift_on_randomised_units: dict[str, dict[str, float]]
     timings_seconds: dict[str, float]
+    # The engine with treatments (offers, referrals) minus the engine without, paired per future
+    # (None when either was not run); mean_difference > 0: treatments recovered more, net.
+    treatments_gain: PairedComparison | None = None
 
     def to_dict(self) -> dict:
         """The facts as a JSON document, in field order (the book's date as ``YYYY-MM-DD``)."""

@@ -9,6 +9,7 @@ import pandas as pd
 
 from data_contracts.enums import RIGHT_PARTY_OUTCOMES
 from features.accounts import account_state
+from features.arrangements import settled_loans
 from features.catalog import CATEGORICAL_FEATURES, FEATURE_NAMES
 from features.point_in_time import (
     AsOf,
@@ -22,7 +23,7 @@ from features.promises import DEFAULT_GRACE_DAYS as PROMISE_GRACE_DAYS
 from features.promises import promise_ledger
 
 KEY_COLUMNS = ["loan_id", "borrower_id", "as_of"]
-_PERIODS_PER_MONTH = {"weekly": 52 / 12, "fortnightly": 26 / 12, "monthly": 1.0}
+PERIODS_PER_MONTH = {"weekly": 52 / 12, "fortnightly": 26 / 12, "monthly": 1.0}
 
 
 def build_features(
@@ -44,6 +45,8 @@ def build_features(
     loans = tables["loans"][tables["loans"]["disbursed_on"] < day]
     state = account_state(tables["installments"], tables["payments"], as_of, tolerance)
     state = state[state["amount_overdue"] >= max(min_amount_overdue, tolerance)]
+    # A loan settled for less is closed, though its schedule still shows the forgiven balance.
+    state = state[~state.index.isin(settled_loans(tables, as_of, tolerance))]
     frame = loans.set_index("loan_id").join(state, how="inner")
     frame.index.name = "loan_id"
 
@@ -65,7 +68,7 @@ def build_features(
     borrowers = tables["borrowers"].set_index("borrower_id")
     frame = frame.join(borrowers[["monthly_income", "has_phone", "has_email"]], on="borrower_id")
     monthly_installment = frame["installment_amount"] * frame["installment_frequency"].map(
-        _PERIODS_PER_MONTH
+        PERIODS_PER_MONTH
     ).astype("float64")
     frame["installment_to_income"] = (monthly_installment / frame["monthly_income"]).where(
         frame["monthly_income"] > 0

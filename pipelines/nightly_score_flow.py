@@ -290,7 +290,10 @@ def fair_practice_review(
         disparity=disparity,
         training=training,
         compliance=compliance_summary(
-            companions["suppressed"], companions["dispositions"], night.contacts.verdict.packs
+            companions["suppressed"],
+            companions["dispositions"],
+            night.contacts.verdict.packs,
+            companions["disputes"],
         ),
         settings=review.model_dump(),
     )
@@ -430,6 +433,8 @@ def publish(
                 "Contact policy": ", ".join(f"{k} {v}" for k, v in manifest.policy.packs.items()),
             },
             dispositions=manifest.counts.dispositions.model_dump(),
+            treatments=companions["treatments"],
+            disputes=companions["disputes"],
         )
 
     return publish_outputs(
@@ -620,6 +625,7 @@ def _published(
         "manifest": manifest,
         "files": {k: str(v) for k, v in files.items()},
         "queue": night.queue,
+        "treatments": night.companions["treatments"],
         "review": review,
         "history": history,
         "mlflow_run_id": mlflow_run_id,

@@ -19,6 +19,7 @@ from scoring.policy.packs import Rule
 if TYPE_CHECKING:
     from scoring.allocation import AllocationSettings
     from scoring.night import NightSettings
+    from scoring.treatments import TreatmentSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = PROJECT_ROOT / "configs" / "default.yaml"
@@ -229,6 +230,79 @@ class DecisionsConfig(_Section):
         if any(cost < 0 for cost in value.values()):
             raise ValueError("channel costs cannot be negative")
         return _all_channels(value, "decisions.channel_cost")
+
+
+class SettlementBoundConfig(_Section):
+    """A settlement discount band: from ``min_days_past_due``, for ``product`` (``*``: any)."""
+
+    min_days_past_due: int = Field(ge=0)
+    min_discount: float = Field(ge=0, lt=1)
+    max_discount: float = Field(ge=0, lt=1)
+    product: str = "*"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SettlementBoundConfig:
+        if self.max_discount < self.min_discount:
+            raise ValueError("max_discount must be at least min_discount")
+        return self
+
+
+class TreatmentsConfig(_Section):
+    """Treatments beyond the next contact: plans, deferments, settlements, referral, tracing
+    (scoring/treatments.py; docs/treatments.md)."""
+
+    enabled: bool = True
+    horizon_days: int = Field(180, ge=7, description="Horizon of 'continuing to collect'.")
+    plan_income_share: float = Field(
+        0.10, gt=0, le=1, description="Affordable instalment: share of monthly income."
+    )
+    plan_installment_multiple: float = Field(
+        1.0, gt=0, description="Without income: at most this multiple of the loan's own monthly instalment."
+    )
+    plan_min_term: int = Field(2, ge=1)
+    plan_max_term: int = Field(12, ge=1)
+    plan_min_days_past_due: int = Field(15, ge=0)
+    plan_cost: float = Field(2.0, ge=0)
+    care_income_share: float = Field(0.05, gt=0, le=1, description="The care team's affordability rule.")
+    deferment_days: int = Field(30, ge=1)
+    deferment_max_days_past_due: int = Field(60, ge=0)
+    deferment_min_on_time_share: float = Field(0.9, ge=0, le=1)
+    deferment_min_loan_age_days: int = Field(180, ge=0)
+    deferment_accept: float = Field(0.5, ge=0, le=1, description="Rule: share accepting a deferment.")
+    deferment_cure_gain: float = Field(
+        0.15, ge=0, le=1, description="Rule: extra cure chance a deferment gives."
+    )
+    deferment_cost: float = Field(2.0, ge=0)
+    settlement_bounds: list[SettlementBoundConfig] = Field(
+        default_factory=lambda: [
+            SettlementBoundConfig(min_days_past_due=120, min_discount=0.10, max_discount=0.30),
+            SettlementBoundConfig(min_days_past_due=180, min_discount=0.10, max_discount=0.50),
+        ]
+    )
+    settlement_step: float = Field(0.05, gt=0, le=0.5)
+    settlement_cost: float = Field(5.0, ge=0)
+    referral_min_days_past_due: int = Field(120, ge=0)
+    agency_recovery_rate: dict[int, float] = Field(
+        default_factory=lambda: {120: 0.25, 180: 0.18, 365: 0.10},
+        description="Agency's expected recovery share of the balance from each days-past-due step.",
+    )
+    agency_commission: float = Field(0.30, ge=0, lt=1)
+    referral_fee: float = Field(25.0, ge=0)
+    trace_failed_attempts: int = Field(3, ge=1)
+    trace_lookback_days: int = Field(60, ge=1)
+    plan_prior: tuple[float, float] = Field((0.30, 0.60), description="Rule: (accept, keep) of a plan.")
+    settlement_prior: tuple[float, float] = Field(
+        (0.20, 0.80), description="Rule: (accept, pay) of a settlement."
+    )
+    min_offers: int = Field(
+        100, ge=1, description="Offers of a kind the history needs before acceptance is learnt."
+    )
+
+    @model_validator(mode="after")
+    def _terms(self) -> TreatmentsConfig:
+        if self.plan_max_term < self.plan_min_term:
+            raise ValueError("plan_max_term must be at least plan_min_term")
+        return self
 
 
 class EvaluationConfig(_Section):
@@ -662,6 +736,7 @@ class Config(_Section):
     scoring: ScoringConfig = ScoringConfig()
     channel_model: ChannelModelConfig = ChannelModelConfig()
     decisions: DecisionsConfig = DecisionsConfig()
+    treatments: TreatmentsConfig = TreatmentsConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     policy: PolicyConfig = PolicyConfig()
     cutoff: CutoffConfig = CutoffConfig()
@@ -743,4 +818,21 @@ def night_settings(config: Config, policy: str | None = None) -> NightSettings:
         rank_by=config.scoring.rank_by,
         explain=config.scoring.explain,
         response_window_days=config.channel_model.response_window_days,
+        treatments=treatment_settings(config),
+    )
+
+
+def treatment_settings(config: Config) -> TreatmentSettings:
+    """What the treatments are valued by (section ``treatments``), for scoring.treatments."""
+    from scoring.treatments import SettlementBound, TreatmentSettings
+
+    section = config.treatments.model_dump(exclude={"settlement_bounds", "agency_recovery_rate"})
+    return TreatmentSettings(
+        **section,
+        response_window_days=config.channel_model.response_window_days,
+        settlement_bounds=tuple(
+            SettlementBound(**bound.model_dump()) for bound in config.treatments.settlement_bounds
+        ),
+        agency_recovery_rate=tuple(sorted(config.treatments.agency_recovery_rate.items())),
+        channel_cost=dict(config.decisions.channel_cost),
     )

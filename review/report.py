@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from features.catalog import spec
 from review.disparity import DECISION_METRICS
+from scoring.disputes import summarize_disputes
 
 
 def json_safe(value: Any) -> Any:
@@ -132,14 +133,38 @@ class SuppressionCount(_Section):
     suppressions: int
 
 
+class LateDispute(_Section):
+    """An open dispute whose response deadline has passed."""
+
+    dispute_id: str
+    loan_id: str
+    received_on: str
+    respond_by: str
+    days_late: int
+    policy: str
+
+
+class DisputeReview(_Section):
+    """The open disputes (disputes.parquet): counts, one line, and every late response."""
+
+    open: int
+    overdue_responses: int
+    due_within_7_days: int
+    without_deadline: int
+    summary: str
+    late: list[LateDispute]
+
+
 class ComplianceSummary(_Section):
-    """Suppressions by reason, rule and rule-pack version; dispositions of every overdue loan."""
+    """Suppressions by reason, rule and rule-pack version; dispositions of every overdue loan;
+    the open disputes and their late responses (absent when the review is built without them)."""
 
     rule_packs: dict[str, str]
     suppressions: int
     suppressed_loans: int
     suppressions_by_reason: list[SuppressionCount]
     dispositions: dict[str, int]
+    disputes: DisputeReview | None = Field(None, exclude_if=lambda value: value is None)
 
 
 class ReviewDocument(_Section):
@@ -212,10 +237,38 @@ def reason_coverage(queue: pd.DataFrame) -> ReasonCoverage:
     )
 
 
+def dispute_review(disputes: pd.DataFrame) -> DisputeReview:
+    """The review's view of the night's dispute list (:func:`scoring.disputes.open_disputes`)."""
+    summary = summarize_disputes(disputes)
+    late = disputes[disputes["overdue_response"]]
+    return DisputeReview(
+        open=summary.open,
+        overdue_responses=summary.overdue,
+        due_within_7_days=summary.due_within_7_days,
+        without_deadline=summary.no_deadline,
+        summary=summary.sentence(),
+        late=[
+            LateDispute(
+                dispute_id=str(row.dispute_id),
+                loan_id=str(row.loan_id),
+                received_on=str(pd.Timestamp(row.received_on).date()),
+                respond_by=str(pd.Timestamp(row.respond_by).date()),
+                days_late=-int(row.days_left),
+                policy=str(row.policy),
+            )
+            for row in late.itertuples()
+        ],
+    )
+
+
 def compliance_summary(
-    suppressed: pd.DataFrame, dispositions: pd.DataFrame, packs: Mapping[str, str]
+    suppressed: pd.DataFrame,
+    dispositions: pd.DataFrame,
+    packs: Mapping[str, str],
+    disputes: pd.DataFrame | None = None,
 ) -> ComplianceSummary:
-    """Suppressions by reason, rule and rule-pack version; dispositions of every overdue loan."""
+    """Suppressions by reason, rule and rule-pack version; dispositions of every overdue loan;
+    with ``disputes`` (disputes.parquet), the open disputes and their late responses."""
     by_reason = (
         suppressed.groupby(["policy", "policy_version", "reason", "rule_id"], observed=True)
         .size()
@@ -229,6 +282,7 @@ def compliance_summary(
         suppressed_loans=int(suppressed["loan_id"].nunique()) if len(suppressed) else 0,
         suppressions_by_reason=_rows(by_reason, SuppressionCount),
         dispositions=json_safe(dispositions["disposition"].value_counts().sort_index().to_dict()),
+        disputes=dispute_review(disputes) if disputes is not None else None,
     )
 
 
@@ -428,7 +482,20 @@ def _compliance_parts(compliance: ComplianceSummary) -> list[str]:
         _table(_frame(compliance.suppressions_by_reason)),
         "<h3>Dispositions</h3>",
         _table(pd.DataFrame(list(compliance.dispositions.items()), columns=["disposition", "loans"])),
+        *_dispute_parts(compliance.disputes),
     ]
+
+
+def _dispute_parts(disputes: DisputeReview | None) -> list[str]:
+    if disputes is None:
+        return []
+    parts = ["<h3>Disputes</h3>", f"<p>{html.escape(disputes.summary)}</p>"]
+    if disputes.late:
+        parts += [
+            '<p style="color:#a00"><b>Responses overdue</b>: collection on these loans stays stopped and the answer is late.</p>',
+            _table(pd.DataFrame([row.model_dump() for row in disputes.late])),
+        ]
+    return parts
 
 
 def _coverage_item(label: str, share: float) -> str:

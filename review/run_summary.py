@@ -104,6 +104,10 @@ def run_summary_markdown(manifest: RunManifest, files: dict, mlflow_link: dict |
         f"- left alone: {counts.left_alone:,} ({decisions.control:,} control)",
         f"- held back: {counts.suppressed:,} loans "
         f"({counts.forbearance:,} to forbearance, {counts.promise_follow_up:,} awaiting a promise)",
+        "- treatments: "
+        + ", ".join(f"{name.replace('_', ' ')} {n:,}" for name, n in manifest.treatments.counts.items()),
+        f"- disputes: {manifest.disputes.summary}"
+        + (" **(responses overdue: see disputes.csv)**" if manifest.disputes.overdue_responses else ""),
         "",
     ]
     by_reason = manifest.suppressed_by_reason

@@ -21,8 +21,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from data_contracts.cutoff import Cutoff
 from data_contracts.enums import DISPOSITIONS
+from data_contracts.outputs import TREATMENTS
 from models.channel_prior import is_prior
 from models.payment_amount import PaymentShare
+from scoring.disputes import summarize_disputes
 from scoring.night import NightResult, NightSettings, regions_without_loans
 from scoring.teams import team_summary
 
@@ -225,6 +227,27 @@ class DatabaseSection(_Section):
     seconds: float
 
 
+class TreatmentsSection(_Section):
+    """Tonight's treatments (treatments.parquet): loans per treatment (every treatment, zeros
+    included), how acceptance was estimated per kind of offer, and the expected value of the
+    offers and referrals recommended."""
+
+    counts: dict[str, int]
+    acceptance: dict[str, str]
+    expected_value_of_offers: float
+    expected_value_of_referrals: float
+
+
+class DisputesSection(_Section):
+    """The open disputes holding overdue loans (disputes.parquet) and their deadlines."""
+
+    open: int
+    overdue_responses: int
+    due_within_7_days: int
+    without_deadline: int
+    summary: str
+
+
 class RunManifest(_Section):
     """``manifest.json`` (see docs/outputs.md#the-manifest)."""
 
@@ -250,6 +273,9 @@ class RunManifest(_Section):
     timings_seconds: dict[str, float]
     # The parts of the channel-choice and scoring stages (a resumed stage: its first run's).
     stage_detail_seconds: dict[str, float]
+    # Appended with treatments beyond the next contact (issue 28).
+    treatments: TreatmentsSection
+    disputes: DisputesSection
     database: DatabaseSection | None = _optional()
 
     def with_timings(self, timings: Mapping[str, float]) -> RunManifest:
@@ -336,7 +362,34 @@ def build_manifest(
         drift=_drift_section(drift),
         timings_seconds=dict(timings),
         stage_detail_seconds={**night.chosen.seconds, **night.scored.scores.seconds},
+        treatments=_treatments_section(night),
+        disputes=_disputes_section(night.companions["disputes"]),
         database=None if database is None else DatabaseSection.model_validate(database),
+    )
+
+
+def _treatments_section(night: NightResult) -> TreatmentsSection:
+    treatments = night.companions["treatments"]
+    counted = treatments["treatment"].value_counts()
+    offers = treatments["treatment"].isin(["payment_plan", "deferment", "settlement"])
+    referrals = treatments["treatment"] == "referral"
+    plan = night.chosen.treatments
+    return TreatmentsSection(
+        counts={name: int(counted.get(name, 0)) for name in TREATMENTS},
+        acceptance=dict(plan.acceptance_basis) if plan is not None else {},
+        expected_value_of_offers=round(float(treatments.loc[offers, "expected_value"].sum()), 2),
+        expected_value_of_referrals=round(float(treatments.loc[referrals, "expected_value"].sum()), 2),
+    )
+
+
+def _disputes_section(disputes: pd.DataFrame) -> DisputesSection:
+    summary = summarize_disputes(disputes)
+    return DisputesSection(
+        open=summary.open,
+        overdue_responses=summary.overdue,
+        due_within_7_days=summary.due_within_7_days,
+        without_deadline=summary.no_deadline,
+        summary=summary.sentence(),
     )
 
 

@@ -32,17 +32,22 @@ from data_contracts.cutoff import AsOf, as_of_date, as_of_instant, cutoff_timezo
 from data_contracts.enums import CHANNELS
 from data_contracts.outputs import (
     LEFT_ALONE_COLUMNS,
+    TREATMENT_COLUMNS,
     ContactWindows,
     Dispositions,
+    Disputes,
     Explanations,
     Forbearance,
     LeftAlone,
     PromiseFollowUp,
     Queue,
     Suppressed,
+    Treatments,
 )
+from features.arrangements import arrangements_in_force, offer_rows
 from features.promises import DEFAULT_GRACE_DAYS, promise_ledger
 from features.responses import channel_history
+from models.acceptance import fit_acceptance
 from models.payment_amount import PaymentShare
 from scoring.allocation import AllocationSettings, allocate
 from scoring.choice import (
@@ -57,11 +62,23 @@ from scoring.choice import (
 )
 from scoring.contacts import officer_context, one_contact_per_borrower
 from scoring.dispositions import Decisions, check_partition, decide
-from scoring.frames import combine, in_key_order
+from scoring.disputes import DISPUTE_LIST_COLUMNS, open_disputes, stamp_disputes
+from scoring.frames import combine, in_key_order, member_of
 from scoring.policy.engine import PolicyResult, apply_contact_policy
 from scoring.policy.packs import PACKS_DIR, Rule, RulePack, resolve_packs
 from scoring.queue import cutoff_column, finalize_decisions, rank_queue
 from scoring.reasons import reference_values, top_reasons
+from scoring.treatments import (
+    TreatmentPlan,
+    TreatmentSettings,
+    care_treatments,
+    choose_treatments,
+    no_treatments,
+    out_of_contact_rows,
+    queue_treatment_columns,
+    trace_signals,
+    treatment_list,
+)
 
 # The output contract of each companion list (explanations: with ``scoring.explain: all``).
 COMPANION_CONTRACTS: dict[str, type[pa.DataFrameModel]] = {
@@ -72,6 +89,8 @@ COMPANION_CONTRACTS: dict[str, type[pa.DataFrameModel]] = {
     "contact_windows": ContactWindows,
     "left_alone": LeftAlone,
     "explanations": Explanations,
+    "treatments": Treatments,
+    "disputes": Disputes,
 }
 
 
@@ -115,6 +134,7 @@ class NightSettings:
     explain: Literal["queued", "all"] = "queued"
     # The best-channel model's response window: the priority reasons name it ("within 7 days").
     response_window_days: int | None = None
+    treatments: TreatmentSettings = field(default_factory=TreatmentSettings)
 
 
 @dataclass(frozen=True)
@@ -168,6 +188,10 @@ class ContactDecisions:
     promises: pd.DataFrame
     decisions: Decisions
     seconds: dict[str, float]
+    # The overdue loans' features the chain judged (the treatments read the care list's).
+    features: pd.DataFrame | None = None
+    # The open disputes holding overdue loans tonight (scoring.disputes.open_disputes).
+    disputes: pd.DataFrame | None = None
 
 
 def decide_contacts(
@@ -204,7 +228,11 @@ def decide_contacts(
         decisions = decide(
             features, verdict, promises, as_of=as_of_date(as_of).date(), preference=settings.preference
         )
-    return ContactDecisions(packs, default, verdict, promises, decisions, seconds)
+    with timed("dispositions", seconds):
+        disputes = open_disputes(verdict, features, packs, as_of)
+    return ContactDecisions(
+        packs, default, verdict, promises, decisions, seconds, features=features, disputes=disputes
+    )
 
 
 def regions_without_loans(settings: ContactSettings, verdict: PolicyResult) -> list[str]:
@@ -228,6 +256,10 @@ class ChosenContacts:
     left_alone: pd.DataFrame
     windows: pd.DataFrame
     seconds: dict[str, float]
+    treatments: TreatmentPlan | None = None
+    care: pd.DataFrame | None = None
+    trace: pd.Series | None = None
+    disputes: pd.DataFrame | None = None
 
 
 def choose_contacts(
@@ -259,25 +291,34 @@ def choose_contacts(
             payment_share,
             partitions,
         )
+    with timed("treatments", seconds):
+        plan, care, trace = _treatments(contacts, options, tables, as_of, settings)
+        out_of_contact = plan.out_of_contact()
     with timed("allocation", seconds):
         teams = settings.teams
         options = with_teams(options, verdict.accounts, teams.split_by)
         capacity = team_capacities(
             options, teams.default_capacity, teams.capacity_by_channel, teams.capacity_by_team
         )
-        allocated = allocate(options, capacity, allocation, as_of=as_of_date(as_of).date())
+        in_contact = options[~member_of(options["loan_id"], out_of_contact)]
+        allocated = allocate(in_contact, capacity, allocation, as_of=as_of_date(as_of).date())
         settled, left_alone = settle(contacts.decisions, allocated, verdict.windows, allocation)
     with timed("allocation", seconds):  # one contact per borrower: part of the allocation
         settled, left_alone = one_contact_per_borrower(
             settled,
             left_alone,
-            options,
+            in_contact,
             verdict.windows,
             allocation.channel_cost,
             as_of=as_of_date(as_of).date(),
         )
         context = officer_context(settled.candidates, tables, contacts.promises, as_of)
         settled = replace(settled, candidates=settled.candidates.join(context))
+        settled, left_alone = _taken_out_of_contact(
+            contacts.decisions.candidates, settled, left_alone, options, plan, allocation
+        )
+        queued = settled.candidates
+        settled = replace(settled, candidates=queued.join(queue_treatment_columns(queued, plan)))
     with timed("channel explanations", seconds):
         queued = settled.candidates
         # Against the channel each loan is contacted through: a loan that joined its borrower's
@@ -296,7 +337,81 @@ def choose_contacts(
         settled = replace(settled, candidates=queued.join(combine(pieces, index=queued.index)))
     with timed("allocation", seconds):
         windows = options_for_windows(verdict.windows, options, allocation.channel_cost)
-    return ChosenContacts(settled, left_alone, windows, seconds)
+    return ChosenContacts(
+        settled,
+        left_alone,
+        windows,
+        seconds,
+        treatments=plan,
+        care=care,
+        trace=trace,
+        disputes=contacts.disputes,
+    )
+
+
+def _treatments(
+    contacts: ContactDecisions,
+    options: pd.DataFrame,
+    tables: Mapping[str, pd.DataFrame],
+    as_of: AsOf,
+    settings: NightSettings,
+) -> tuple[TreatmentPlan, pd.DataFrame, pd.Series]:
+    """Tonight's treatment of every candidate, the care team's offers and the loans to trace
+    (:mod:`scoring.treatments`); acceptance learnt from the book's arrangements history."""
+    candidates = contacts.decisions.candidates
+    treatment_settings = replace(settings.treatments, channel_cost=settings.allocation.channel_cost)
+    if not treatment_settings.enabled or contacts.features is None:
+        empty = pd.Series(dtype="str", index=pd.Index([], name="loan_id"))
+        return no_treatments(candidates), pd.DataFrame(columns=["treatment"]), empty
+    acceptance = fit_acceptance(
+        offer_rows(tables, as_of),
+        plan_prior=treatment_settings.plan_prior,
+        settlement_prior=treatment_settings.settlement_prior,
+        min_offers=treatment_settings.min_offers,
+    )
+    overdue = contacts.features
+    trace = trace_signals(tables["interactions"], overdue, as_of, treatment_settings)
+    plan = choose_treatments(
+        candidates,
+        options,
+        arrangements_in_force(tables, as_of),
+        trace.reindex(trace.index.intersection(pd.Index(candidates["loan_id"]))),
+        acceptance,
+        treatment_settings,
+    )
+    care = care_treatments(contacts.decisions.forbearance, overdue, acceptance, treatment_settings)
+    return plan, care, trace
+
+
+def _taken_out_of_contact(
+    candidates: pd.DataFrame,
+    settled: Decisions,
+    left_alone: pd.DataFrame,
+    options: pd.DataFrame,
+    plan: TreatmentPlan,
+    allocation: AllocationSettings,
+) -> tuple[Decisions, pd.DataFrame]:
+    """The loans a treatment took out of the allocation (referral, trace, a running
+    arrangement) join the left-alone list with the treatment's reason."""
+    rows = out_of_contact_rows(options, plan, allocation.channel_cost)
+    if rows.empty:
+        return settled, left_alone
+    keyed = settled.dispositions.set_index("loan_id")
+    rows = rows.assign(
+        borrower_id=rows["loan_id"].map(keyed["borrower_id"]),
+        days_past_due=rows["loan_id"].map(candidates.set_index("loan_id")["days_past_due"]),
+        as_of=rows["loan_id"].map(keyed["as_of"]),
+        policy=rows["loan_id"].map(keyed["policy"]),
+        policy_version=rows["loan_id"].map(keyed["policy_version"]),
+        best_channel_cost=rows["best_channel"].map(dict(allocation.channel_cost)).astype("float64"),
+    )
+    dispositions = settled.dispositions.copy()
+    taken = member_of(dispositions["loan_id"], rows["loan_id"])
+    dispositions.loc[taken, "disposition"] = "left_alone"
+    dispositions.loc[taken, "detail"] = dispositions.loc[taken, "loan_id"].map(
+        rows.set_index("loan_id")["reason"]
+    )
+    return replace(settled, dispositions=dispositions), pd.concat([left_alone, rows], ignore_index=True)
 
 
 def _scored_options(
@@ -468,7 +583,31 @@ def companion_lists(
         run_id=run.run_id, data_cutoff_utc=cutoff_column(run.data_cutoff_utc, left_alone.index)
     )[LEFT_ALONE_COLUMNS].reset_index(drop=True)
     check_partition(features, companions["dispositions"], queue, companions)
+    companions["treatments"] = _treatment_list(features, chosen, companions["dispositions"], queue, run)
+    disputes = chosen.disputes if chosen.disputes is not None else pd.DataFrame(columns=DISPUTE_LIST_COLUMNS)
+    companions["disputes"] = stamp_disputes(disputes, run.run_id, run.data_cutoff_utc)
     return companions
+
+
+def _treatment_list(
+    features: pd.DataFrame,
+    chosen: ChosenContacts,
+    dispositions: pd.DataFrame,
+    queue: pd.DataFrame,
+    run: RunStamp,
+) -> pd.DataFrame:
+    """treatments.parquet in its public columns (:func:`scoring.treatments.treatment_list`)."""
+    plan = chosen.treatments if chosen.treatments is not None else no_treatments(chosen.decisions.candidates)
+    care = chosen.care if chosen.care is not None else pd.DataFrame(columns=["treatment"])
+    trace = chosen.trace if chosen.trace is not None else pd.Series(dtype="str")
+    suppressed = chosen.decisions.suppressed
+    held = pd.Index(
+        suppressed.loc[suppressed["account_level"].fillna(False).astype(bool), "loan_id"].unique()
+    )
+    frame = treatment_list(features, dispositions, queue, plan, care, trace, held)
+    return frame.assign(run_id=run.run_id, data_cutoff_utc=cutoff_column(run.data_cutoff_utc, frame.index))[
+        TREATMENT_COLUMNS
+    ]
 
 
 def explanations_of(

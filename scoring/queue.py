@@ -163,7 +163,23 @@ def _with_window_and_contact(queue: pd.DataFrame, candidates: pd.DataFrame) -> p
     queue["recommended_channel"] = queue["recommended_channel"].astype("str")
     for column, dtype in CONTACT_QUEUE_DTYPES.items():
         queue[column] = pd.Series(candidates.get(column), index=queue.index, dtype=dtype)
+    for column, dtype in TREATMENT_QUEUE_DTYPES.items():
+        queue[column] = pd.Series(candidates.get(column), index=queue.index, dtype=dtype)
     return queue
+
+
+# The treatment columns (scoring/treatments.py; null in a queue ranked from raw candidates).
+TREATMENT_QUEUE_DTYPES: dict[str, str] = {
+    "treatment": "str",
+    "offer_instalment": "float64",
+    "offer_n_instalments": "Int64",
+    "offer_discount": "float64",
+    "offer_amount_to_accept": "float64",
+    "offer_holiday_days": "Int64",
+    "p_accept": "float64",
+    "treatment_value": "float64",
+    "treatment_reason": "str",
+}
 
 
 def cutoff_column(data_cutoff_utc: pd.Timestamp | None, index: pd.Index) -> pd.Series:

@@ -134,8 +134,41 @@ def contact_worklist(
     out["open_promise_date"] = _of_lead(lead, "open_promise_date", contact).astype("datetime64[ns]")
     out["exploration"] = contact.map(grouped["exploration"].any()).astype(bool)
     out["within_capacity"] = contact.map(grouped["within_capacity"].any()).astype(bool)
+    out["offer"] = contact.map(_offers(rows)).astype("str")
     out["as_of"] = pd.to_datetime(out["as_of"])
     return Contacts.validate(out[CONTACT_COLUMNS], lazy=True)
+
+
+def offer_text(rows: pd.DataFrame) -> pd.Series:
+    """What to offer on each queued loan, in a few words ("plan 6 x 183.33"); null for a plain
+    contact (or a queue without treatments)."""
+    treatment = rows["treatment"] if "treatment" in rows else pd.Series(None, index=rows.index, dtype="str")
+    text = pd.Series(None, index=rows.index, dtype="str")
+    plan, defer, settle = treatment == "payment_plan", treatment == "deferment", treatment == "settlement"
+    if plan.any():
+        text[plan] = [
+            f"plan {int(n)} x {amount:,.2f}"
+            for n, amount in zip(
+                rows.loc[plan, "offer_n_instalments"], rows.loc[plan, "offer_instalment"], strict=True
+            )
+        ]
+    if defer.any():
+        text[defer] = [f"payment holiday {int(days)} days" for days in rows.loc[defer, "offer_holiday_days"]]
+    if settle.any():
+        text[settle] = [
+            f"settle for {amount:,.2f} ({discount:.0%} off)"
+            for amount, discount in zip(
+                rows.loc[settle, "offer_amount_to_accept"], rows.loc[settle, "offer_discount"], strict=True
+            )
+        ]
+    return text
+
+
+def _offers(rows: pd.DataFrame) -> pd.Series:
+    """Per contact: "<loan>: <offer>" for each of its loans with an offer, joined by "; "."""
+    text = offer_text(rows)
+    offered = rows.assign(_offer=rows["loan_id"].astype("str") + ": " + text)[text.notna()]
+    return offered.groupby("contact_id", sort=False)["_offer"].agg("; ".join)
 
 
 def team_contacts(worklist: pd.DataFrame) -> dict[str, pd.DataFrame]:

@@ -181,4 +181,14 @@ def contact_policy_columns(n: int) -> dict:
         "from 20.0% without contact to 40.0% with it, on 100 at stake (about 20), less its cost of 2",
         "amount_at_stake": 100.0,
         "data_cutoff_utc": pd.Series([pd.Timestamp("2025-01-15T05:00Z")] * n, dtype="datetime64[ns, UTC]"),
+        # What the contact offers (scoring/treatments.py): a plan of 2 x 50 on every row.
+        "treatment": "payment_plan",
+        "offer_instalment": 50.0,
+        "offer_n_instalments": pd.Series([2] * n, dtype="Int64"),
+        "offer_discount": pd.Series([None] * n, dtype="float64"),
+        "offer_amount_to_accept": 100.0,
+        "offer_holiday_days": pd.Series([None] * n, dtype="Int64"),
+        "p_accept": 0.3,
+        "treatment_value": 20.0,
+        "treatment_reason": "Offer a payment plan of 2 monthly instalments of 50.00 clearing the arrears",
     }

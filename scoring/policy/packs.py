@@ -28,6 +28,9 @@ from data_contracts.enums import CHANNELS, DIRECTIONS, FLAGS, RIGHT_PARTY_OUTCOM
 
 PACKS_DIR = Path(__file__).resolve().parents[2] / "configs" / "policies"
 ALL_CHANNELS = "all"
+# The account flag of a disputed debt: the one flag whose hold is also a case the lender must
+# answer by a deadline (scoring.disputes lists them).
+DISPUTE_FLAG = "dispute"
 # Borrower columns a rule may require to be true before a channel is used.
 PermissionColumn = Literal["has_phone", "has_email", "consent_sms", "consent_email", "consent_whatsapp"]
 BORROWER_PERMISSIONS: tuple[PermissionColumn, ...] = get_args(PermissionColumn)
@@ -65,7 +68,9 @@ class FlagHold(_Rule):
 
     With ``route: forbearance`` the loan also goes to the care (forbearance) list. With
     ``scope: borrower`` a flag on any of the borrower's loans holds all of them (death,
-    bankruptcy, vulnerability and a cease request concern the person, not one debt).
+    bankruptcy, vulnerability and a cease request concern the person, not one debt). A rule on
+    the ``dispute`` flag may state ``response_days``, the pack's deadline to answer a dispute,
+    with the ``response_source`` that sets it (see :mod:`scoring.disputes`).
     """
 
     kind: Literal["flag_hold"]
@@ -73,6 +78,17 @@ class FlagHold(_Rule):
     channels: Channels = tuple(CHANNELS)
     route: Literal["none", "forbearance"] = "none"
     scope: Scope = Field("loan", description=SCOPE_DESCRIPTION)
+    response_days: int | None = Field(
+        None,
+        ge=1,
+        description="Dispute rules only: calendar days from the dispute's received date (the flag's "
+        "starts_on) within which the lender must answer it; null when the pack encodes no deadline.",
+    )
+    response_source: str = Field(
+        "",
+        description="Dispute rules only: the law or house rule that sets response_days (or says "
+        "why there is none).",
+    )
 
     @field_validator("flag")
     @classmethod
@@ -85,6 +101,19 @@ class FlagHold(_Rule):
     def _forbearance_holds_every_channel(self) -> FlagHold:
         if self.route == "forbearance" and set(self.channels) != set(CHANNELS):
             raise ValueError(f"rule {self.id}: a forbearance route holds every channel (channels: all)")
+        return self
+
+    @model_validator(mode="after")
+    def _deadline_of_a_dispute(self) -> FlagHold:
+        # Only the dispute list reads a deadline: on any other flag it would be silently ignored.
+        states_one = self.response_days is not None or bool(self.response_source)
+        if states_one and self.flag != DISPUTE_FLAG:
+            raise ValueError(
+                f"rule {self.id}: response_days and response_source are the deadline to answer a "
+                f"dispute; only a rule on flag {DISPUTE_FLAG!r} states one"
+            )
+        if self.response_days is not None and not self.response_source.strip():
+            raise ValueError(f"rule {self.id}: response_days needs the response_source that sets it")
         return self
 
 

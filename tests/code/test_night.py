@@ -170,6 +170,8 @@ MANIFEST_KEYS = [
     "drift",
     "timings_seconds",
     "stage_detail_seconds",
+    "treatments",
+    "disputes",
 ]
 SECTION_KEYS = {
     "cutoff": ["timezone", "local"],
@@ -190,6 +192,8 @@ SECTION_KEYS = {
     "review": ["share_with_three_reasons", "share_with_three_channel_reasons", "disparities_flagged",
                "explain_seconds"],
     "drift": ["status", "detail", "thresholds"],
+    "treatments": ["counts", "acceptance", "expected_value_of_offers", "expected_value_of_referrals"],
+    "disputes": ["open", "overdue_responses", "due_within_7_days", "without_deadline", "summary"],
 }  # fmt: skip
 TABLE_KEYS = ["rows_in", "accepted", "quarantined", "duplicates_collapsed", "held"]
 TEAM_KEYS = [
@@ -251,6 +255,7 @@ def test_the_manifest_carries_exactly_the_documented_keys(night, validated, conf
     assert document["policy"]["cadence"] == [rule.id for rule in config.policy.cadence]
     assert document["stage_detail_seconds"].keys() == {
         "channel scoring",
+        "treatments",
         "allocation",
         "channel explanations",
         "propensity scoring",
@@ -301,3 +306,26 @@ def test_the_manifest_states_the_allocation_settings_the_config_gives():
     allocation = [f.name for f in dataclasses.fields(AllocationSettings)]
     assert allocation == list(DecisionsConfig.model_fields)
     assert SECTION_KEYS["decisions"][: len(allocation)] == allocation
+
+
+def test_every_overdue_loan_has_one_treatment_and_the_queue_carries_its_own(night):
+    treatments = night.companions["treatments"].set_index("loan_id")
+    assert sorted(treatments.index) == sorted(night.features["loan_id"])
+    queued = treatments.loc[night.queue["loan_id"]]
+    assert queued["treatment"].tolist() == night.queue["treatment"].tolist()
+    assert queued["expected_value"].tolist() == pytest.approx(night.queue["treatment_value"].tolist())
+    assert (queued["channel"].to_numpy() == night.queue["recommended_channel"].to_numpy()).all()
+    # A borrower who asked not to be contacted is held; an open promise is waited on.
+    assert (
+        treatments.loc["L3", "treatment"] == "hold"
+        and "do_not_contact" in treatments.loc["L3", "treatment_reason"]
+    )
+    assert (
+        treatments.loc["L6", "treatment"] == "hold" and "promise" in treatments.loc["L6", "treatment_reason"]
+    )
+    # The hardship case goes to the care team with an affordable plan, never a settlement.
+    care = treatments.loc["L4"]
+    assert care["team"] == "care" and care["treatment"] in {"payment_plan", "deferment"}
+    assert care["treatment"] != "settlement"
+    if care["treatment"] == "payment_plan":
+        assert care["offer_instalment"] <= 0.05 * 3000.0 + 0.005

@@ -307,6 +307,28 @@ def manifest() -> RunManifest:
             },
             "timings_seconds": {},
             "stage_detail_seconds": {},
+            "treatments": {
+                "counts": {
+                    "contact": 3,
+                    "payment_plan": 1,
+                    "deferment": 0,
+                    "settlement": 0,
+                    "referral": 1,
+                    "trace": 0,
+                    "hold": 2,
+                },
+                "acceptance": {"payment_plan": "the configured rule (30% accept)"},
+                "expected_value_of_offers": 42.0,
+                "expected_value_of_referrals": 310.0,
+            },
+            "disputes": {
+                "open": 1,
+                "overdue_responses": 1,
+                "due_within_7_days": 0,
+                "without_deadline": 0,
+                "summary": "1 open dispute, 1 response overdue (D-L2-20260420 on loan L2, received 2026-04-20, "
+                "12 days late), 0 due within 7 days",
+            },
         }
     )
 
@@ -324,6 +346,11 @@ def test_the_run_summary_carries_inputs_decisions_holds_drift_and_links(tmp_path
     assert "| bankruptcy | 1 |" in text and "| open_dispute | 1 |" in text
     assert "Status: **warn**" in text and "| loan_age_days | 0.310 |" in text
     assert "[abc123](http://ml/#/r)" in text and (tmp_path / "review.html").as_uri() in text
+    assert (
+        "- treatments: contact 3, payment plan 1, deferment 0, settlement 0, referral 1, trace 0, hold 2"
+        in text
+    )
+    assert "1 response overdue (D-L2-20260420" in text and "**(responses overdue: see disputes.csv)**" in text
 
 
 def test_the_top_of_the_queue_is_by_rank_without_contact_details():

@@ -3,6 +3,8 @@ platform would: sheets, the Summary's capacities, exploration marks, the Read me
 
 from __future__ import annotations
 
+import datetime as dt
+
 import openpyxl
 import pandas as pd
 import pytest
@@ -144,11 +146,43 @@ def companions():
             "timezone": ["America/Chicago"],
         }
     )
+    treatments = pd.DataFrame(
+        {
+            "loan_id": ["L1", "L22", "L50", "L51", "L30"],
+            "borrower_id": ["B1", "B22", "B50", "B51", "B30"],
+            "team": ["call-west", "care", "agency", "tracing", None],
+            "treatment": ["settlement", "payment_plan", "referral", "trace", "hold"],
+            "offer_instalment": [800.0, 25.0, None, None, None],
+            "offer_n_instalments": pd.array([1, 2, None, None, None], dtype="Int64"),
+            "offer_discount": [0.2, None, None, None, None],
+            "offer_amount_to_accept": [800.0, 50.0, None, None, None],
+            "offer_holiday_days": pd.array([None] * 5, dtype="Int64"),
+            "p_accept": [0.25, 0.3, None, None, None],
+            "expected_value": [120.0, 15.0, 300.0, None, None],
+            "amount_overdue": [400.0, 50.0, 900.0, 100.0, 80.0],
+            "outstanding_balance": [1000.0, 500.0, 5000.0, 700.0, 300.0],
+            "days_past_due": [200.0, 60.0, 400.0, 30.0, 10.0],
+            "referral_net_recovery": [None, None, 600.0, None, None],
+            "continue_value": [50.0, None, 300.0, None, None],
+            "treatment_reason": ["Offer to settle", "The care team offers a plan", "Refer", "Trace", "Hold"],
+        }
+    )
+    disputes = pd.DataFrame(
+        {
+            "dispute_id": ["D-L21-20260501", "D-L20-20260520"],
+            "loans_held": ["L21", "L20"],
+            "received_on": [pd.Timestamp("2026-05-01"), pd.Timestamp("2026-05-20")],
+            "respond_by": [pd.Timestamp("2026-05-31"), pd.Timestamp("2026-06-19")],
+            "days_left": pd.array([-1, 18], dtype="Int64"),
+        }
+    )
     return {
         "suppressed": suppressed,
         "left_alone": left_alone,
         "promise_follow_up": promises,
         "forbearance": care,
+        "treatments": treatments,
+        "disputes": disputes,
     }
 
 
@@ -165,6 +199,8 @@ def workbook(tmp_path, contacts, queue, companions):
         left_alone=companions["left_alone"],
         run_facts={"Work day (as of)": AS_OF, "Run": "run-1"},
         dispositions={"queued": 12, "suppressed": 4, "promise_follow_up": 1, "left_alone": 3},
+        treatments=companions["treatments"],
+        disputes=companions["disputes"],
     )
     return openpyxl.load_workbook(path)
 
@@ -200,7 +236,10 @@ def _headers(sheet) -> list[str]:
 
 def test_the_sheets_are_the_days_kinds_of_work_not_channel_by_region(workbook, contacts):
     names = workbook.sheetnames
-    assert names == ["Summary", "Calls", "Field visits", "Promises", "Care", "Disputes", "Read me"]
+    assert names == [
+        "Summary", "Calls", "Field visits", "Promises", "Care", "Disputes", "Offers", "Referrals and tracing",
+        "Read me",
+    ]  # fmt: skip
     assert not set(contacts["team"]) & set(names)
     assert not [n for n in names for channel in AUTOMATED_CHANNELS if channel in n.lower()]
 
@@ -255,11 +294,24 @@ def test_contact_sheets_put_todays_rows_first_and_mark_exploration(workbook):
     assert list(visits["Today or later"]) == ["Today", "Later day"]
 
 
-def test_disputes_list_the_disputed_loans_with_their_other_holds(workbook):
+def test_disputes_list_the_disputed_loans_with_their_other_holds_most_urgent_first(workbook):
     disputes = _sheet(workbook["Disputes"])
-    assert list(disputes["Loan"]) == ["L20", "L21"]
-    assert list(disputes["Other holds"].fillna("")) == ["bankruptcy", ""]
+    # L21's answer is a day late: it comes first.
+    assert list(disputes["Loan"]) == ["L21", "L20"]
+    assert list(disputes["Other holds"].fillna("")) == ["", "bankruptcy"]
+    assert list(disputes["Days left to respond"]) == [-1, 18]
+    assert disputes["Respond by"].iloc[0].date() == dt.date(2026, 5, 31)
     assert workbook["Care"].cell(2, 2).value == "L22" and workbook["Promises"].cell(2, 2).value == "L40"
+
+
+def test_offers_and_referrals_have_their_own_sheets(workbook):
+    offers = _sheet(workbook["Offers"])
+    assert list(offers["Loan"]) == ["L1", "L22"]
+    assert list(offers["Offer"]) == ["settlement", "payment_plan"]
+    assert offers.loc[0, "Discount"] == pytest.approx(0.2) and offers.loc[1, "Months"] == 2
+    out = _sheet(workbook["Referrals and tracing"])
+    assert list(zip(out["Loan"], out["Send to"], strict=True)) == [("L50", "referral"), ("L51", "trace")]
+    assert out.loc[0, "Agency net recovery"] == 600.0
 
 
 def test_every_header_in_the_workbook_is_explained_in_the_read_me(workbook):

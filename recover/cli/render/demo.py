@@ -61,6 +61,11 @@ def _print_counts(manifest: RunManifest) -> None:
         highlight=False,
     )
     console.print(f"Queued by channel: {decisions.queued_by_channel}", highlight=False)
+    treatments = manifest.treatments
+    console.print(f"Treatments (treatments.csv): {treatments.counts}", highlight=False)
+    for kind, basis in treatments.acceptance.items():
+        console.print(f"  {kind} acceptance: {basis}", highlight=False)
+    console.print(f"Disputes (disputes.csv): {manifest.disputes.summary}", highlight=False)
 
 
 def _print_top(queue: pd.DataFrame) -> None:

@@ -66,6 +66,14 @@ def print_policy_evaluation(result: PolicyEvaluationResult) -> None:
             f"(ahead in {paired.ahead_in_futures} of {paired.futures} futures)",
             highlight=False,
         )
+    gain = facts.treatments_gain
+    if gain is not None:
+        console.print(
+            f"Treatments (plans, deferments, settlements, referrals): engine_with_treatments - engine "
+            f"{gain.mean_difference:+,.0f} ± {gain.standard_error:,.0f} net "
+            f"(ahead in {gain.ahead_in_futures} of {gain.futures} futures)",
+            highlight=False,
+        )
     for model, report in facts.uplift_on_randomised_units.items():
         shown = {k: round(v, 4) for k, v in report.items()}
         console.print(f"Best-channel model ({model}) on randomised units: {shown}", highlight=False)
