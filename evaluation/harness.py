@@ -127,6 +127,11 @@ def run_policy(
         **{name: float(daily[name].sum()) for name in TREATMENT_TOTALS},
     }
     totals["net_recovery"] = totals["recovered"] - totals["contact_cost"] - totals["treatment_cost"]
+    # Referrals pay over months: what the agency will still collect after the horizon (the
+    # simulator decided it at referral: truth, not in recovered), net of its commission.
+    state = sim.loan_state
+    still_due = float((state.agency_cents.astype("float64") * state.agency_left).sum()) / 100.0
+    totals["agency_due_after_horizon"] = still_due * (1.0 - costs.agency_commission)
     return PolicyOutcome(
         name=getattr(policy, "name", "no_contact"),
         daily=daily,

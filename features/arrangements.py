@@ -45,6 +45,7 @@ OFFER_COLUMNS = [
     "monthly_income",
     "fulfilled",
     "outcome_known",
+    "share_paid",
 ]
 
 
@@ -86,8 +87,9 @@ def _ends_on(known: pd.DataFrame) -> pd.Series:
 def offer_rows(tables: Mapping[str, pd.DataFrame], as_of: AsOf, tolerance: float = 0.01) -> pd.DataFrame:
     """One row per offer made before ``as_of`` with the account's state on the offer's day and
     its outcome as known tonight: ``fulfilled`` (an accepted arrangement that ran its course
-    unbroken), ``outcome_known`` (refused, broken, or over by tonight). Columns
-    :data:`OFFER_COLUMNS`."""
+    unbroken), ``outcome_known`` (refused, broken, or over by tonight), ``share_paid`` (of the
+    arrangement's money: 1 when fulfilled; a broken plan's instalments due before its break;
+    0 otherwise). Columns :data:`OFFER_COLUMNS`."""
     known = known_arrangements(tables, as_of)
     day = pd.Timestamp(as_of_date(as_of))
     if known.empty:
@@ -96,21 +98,24 @@ def offer_rows(tables: Mapping[str, pd.DataFrame], as_of: AsOf, tolerance: float
     installments = tables["installments"][tables["installments"]["loan_id"].isin(offered)]
     payments = tables["payments"][tables["payments"]["loan_id"].isin(offered)]
     states = []
-    # One account-state pass per offer day, over the offered loans only: a few hundred small
-    # passes, each point in time for its own day.
-    for offered_on, offers in known.groupby("offered_on", sort=True):
+    # One account-state pass per week of offers, over the offered loans only, each at the start of
+    # its week: point in time for every offer of the week (it sees less, never more); the days
+    # past due then age by the days from the week's start to the offer.
+    week = pd.to_timedelta((known["offered_on"] - pd.Timestamp("2000-01-03")).dt.days % 7, unit="D")
+    known = known.assign(_state_on=known["offered_on"] - week)
+    for state_on, offers in known.groupby("_state_on", sort=True):
         state = account_state(
             installments[installments["loan_id"].isin(offers["loan_id"])],
             payments[payments["loan_id"].isin(offers["loan_id"])],
-            pd.Timestamp(str(offered_on)).date(),
+            pd.Timestamp(str(state_on)).date(),
             tolerance,
         )
-        states.append(
-            offers[["loan_id", "offered_on"]].join(
-                state[["days_past_due", "amount_overdue", "outstanding_balance", "on_time_share"]],
-                on="loan_id",
-            )
-        )
+        columns = ["days_past_due", "amount_overdue", "outstanding_balance", "on_time_share"]
+        at_offer = offers[["loan_id", "offered_on"]].join(state[columns], on="loan_id")
+        aged = (offers["offered_on"] - offers["_state_on"]).dt.days
+        at_offer["days_past_due"] = at_offer["days_past_due"] + aged.where(at_offer["days_past_due"] > 0, 0)
+        states.append(at_offer)
+    known = known.drop(columns="_state_on")
     state = pd.concat(states).drop_duplicates(["loan_id", "offered_on"])
     rows = known.merge(state, on=["loan_id", "offered_on"], how="left")
     income = tables["loans"][["loan_id", "borrower_id"]].merge(
@@ -122,6 +127,12 @@ def offer_rows(tables: Mapping[str, pd.DataFrame], as_of: AsOf, tolerance: float
     over = ends_on < day
     rows["fulfilled"] = rows["accepted"] & ~broken & over
     rows["outcome_known"] = ~rows["accepted"] | broken | over
+    # Of an accepted plan that broke, the instalments that fell due before the break were kept.
+    months_kept = ((rows["broken_on"] - rows["offered_on"]).dt.days // DAYS_PER_INSTALMENT).astype("float64")
+    kept_share = (months_kept / rows["n_instalments"].clip(lower=1)).clip(0.0, 1.0)
+    rows["share_paid"] = np.where(
+        rows["fulfilled"], 1.0, np.where(broken & (rows["kind"] == "plan"), kept_share.fillna(0.0), 0.0)
+    )
     return rows[OFFER_COLUMNS].reset_index(drop=True)
 
 
@@ -148,8 +159,9 @@ def settled_loans(tables: Mapping[str, pd.DataFrame], as_of: AsOf, tolerance: fl
     accepted = known[(known["kind"] == "settlement") & known["accepted"] & known["broken_on"].isna()]
     if accepted.empty:
         return pd.Index([], name="loan_id", dtype="str")
-    payments = events_before(tables["payments"], "paid_at", as_of)
-    payments = payments[payments["loan_id"].isin(accepted["loan_id"])]
+    # The settled loans' payments only: this runs for every night and every training day.
+    payments = tables["payments"]
+    payments = events_before(payments[payments["loan_id"].isin(accepted["loan_id"])], "paid_at", as_of)
     paid_day = payments["paid_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
     joined = accepted[["loan_id", "offered_on", "instalment"]].merge(
         payments[["loan_id"]].assign(paid_on=paid_day.to_numpy(), amount=payments["amount"].to_numpy()),

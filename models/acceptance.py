@@ -121,12 +121,14 @@ class OfferAcceptance(BaseEstimator):  # type: ignore[misc]
         return self
 
     def _fulfilment(self, mine: pd.DataFrame, accepted: np.ndarray) -> float:
-        """Share of accepted arrangements with a known outcome that were kept, shrunk to the prior."""
+        """Expected share of an accepted arrangement's money that is paid (a broken plan pays its
+        instalments before the break), over those with a known outcome, shrunk to the prior."""
         if not len(mine):
             self.n_outcomes_ = 0
             return float(self.prior_fulfilment)
         known = accepted & mine["outcome_known"].to_numpy(dtype=bool)
-        kept = float(mine["fulfilled"].to_numpy(dtype=bool)[known].sum())
+        paid = mine["share_paid"] if "share_paid" in mine else mine["fulfilled"].astype("float64")
+        kept = float(paid.to_numpy(dtype="float64")[known].sum())
         self.n_outcomes_ = int(known.sum())
         return (kept + self.prior_strength * self.prior_fulfilment) / (self.n_outcomes_ + self.prior_strength)
 
@@ -148,7 +150,7 @@ class OfferAcceptance(BaseEstimator):  # type: ignore[misc]
         if self.basis_ == "learned":
             return (
                 f"learned from {self.n_offers_:,} past {self.kind} offers ({self.n_accepted_:,} accepted; "
-                f"{self.fulfilment_:.0%} of those with an outcome {'kept' if self.kind == 'plan' else 'paid'})"
+                f"{self.fulfilment_:.0%} of the money of those with an outcome paid)"
             )
         return (
             f"the configured rule ({self.prior_accept:.0%} accept): the history holds {self.n_offers_:,} "

@@ -103,6 +103,8 @@ class TreatmentSettings:
     agency_recovery_rate: tuple[tuple[int, float], ...] = ((120, 0.25), (180, 0.18), (365, 0.10))
     agency_commission: float = 0.30
     referral_fee: float = 25.0
+    # A borrower keeping an accepted plan or settlement is not chased (False: contact as usual).
+    hold_running_arrangements: bool = True
     # Tracing.
     trace_failed_attempts: int = 3
     trace_lookback_days: int = 60
@@ -425,7 +427,8 @@ def choose_treatments(
     refer = (dpd >= settings.referral_min_days_past_due) & (referral_gain > 0) & (referral_gain > in_house)
     frame.loc[refer, "treatment"] = "referral"
     frame.loc[frame.index.isin(trace.index), "treatment"] = "trace"
-    frame.loc[frame.index.isin(in_force["loan_id"]), "treatment"] = "hold"
+    if settings.hold_running_arrangements:
+        frame.loc[frame.index.isin(in_force["loan_id"]), "treatment"] = "hold"
     offered = frame["treatment"].isin(OFFERS)
     frame.loc[~offered, OFFER_TERM_COLUMNS + ["p_accept", "fulfilment"]] = np.nan
     frame.loc[~offered, "offer_gain"] = 0.0

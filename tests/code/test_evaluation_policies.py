@@ -90,3 +90,47 @@ def test_an_engine_drawing_another_control_group_is_held_to_the_rules_one(simula
         engine = FlatUplift(rules=rules, settings=settings)
         assert not engine.keeps_own_control()
         assert not _contacted(engine.select_contacts(simulator.snapshot())) & held
+
+
+class LateAccountsDoNotRespond:
+    """A stand-in best-channel model: contact helps early accounts, barely moves late ones."""
+
+    def uplift(self, rows: pd.DataFrame) -> pd.DataFrame:
+        late = rows["days_past_due"].to_numpy(dtype="float64") >= 120
+        return pd.DataFrame(
+            {
+                "p_contact": np.where(late, 0.002, 0.3),
+                "p_self_cure": np.where(late, 0.001, 0.2),
+                "p_reach": 0.5,
+            },
+            index=rows.index,
+        )
+
+
+def test_the_engine_with_treatments_offers_on_its_contacts_refers_late_accounts_and_pays_for_both(simulator):
+    from evaluation.harness import TreatmentCosts, run_policy
+    from evaluation.policies import EngineTreatmentPolicy
+    from scoring.treatments import TreatmentSettings
+
+    rules = _rules(0.0)
+    settings = AllocationSettings(COSTS, exploration_share=0.0, control_share=0.0)
+    policy = EngineTreatmentPolicy(
+        rules, settings, LateAccountsDoNotRespond(), TreatmentSettings(channel_cost=COSTS)
+    )
+    start = simulator.snapshot()
+    plan = policy.select_day(start)
+    contacted = set(plan.contacts.loan_index.tolist())
+    assert len(plan.offers) > 0 and set(plan.offers.loan_index.tolist()) <= contacted
+    assert len(plan.referrals) > 0 and not set(plan.referrals.tolist()) & contacted
+    assert (start.days_past_due()[plan.referrals] >= 120).all()
+    assert policy.acceptance is not None and policy.acceptance.plan.basis_ == "learned"
+
+    costs = TreatmentCosts(agency_commission=0.3, referral_fee=25.0, offer_cost=(2.0, 5.0, 2.0))
+    outcome = run_policy(start, policy, 3, COSTS, costs=costs)
+    daily, totals = outcome.daily, outcome.totals
+    assert totals["referrals"] >= len(plan.referrals) and totals["offers"] >= len(plan.offers)
+    expected_cost = 0.3 * daily["agency_collected"] + 25.0 * daily["referrals"]
+    assert (daily["treatment_cost"] >= expected_cost - 1e-6).all()
+    assert totals["net_recovery"] == pytest.approx(
+        totals["recovered"] - totals["contact_cost"] - totals["treatment_cost"]
+    )

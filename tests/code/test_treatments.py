@@ -228,6 +228,10 @@ def test_treatments_follow_their_precedence_and_never_refer_early_accounts():
     assert frame.loc["L5", "treatment"] == "trace"
     assert frame.loc["L1", "treatment"] in {"payment_plan", "contact"}
     assert set(plan.out_of_contact()) == {"L2", "L4", "L5"}
+    # A lender who chases borrowers on a plan can say so: the running plan then holds nothing.
+    chasing = dataclasses.replace(settings, hold_running_arrangements=False)
+    again = choose_treatments(accounts, options, in_force, trace, _rules(), chasing)
+    assert again.frame.loc["L4", "treatment"] != "hold" and "L4" not in again.out_of_contact()
     offered = frame[frame["treatment"].isin(["payment_plan", "settlement", "deferment"])]
     assert offered["offer_gain"].gt(0).all()
     assert frame.loc[~frame.index.isin(offered.index), "offer_instalment"].isna().all()
@@ -319,6 +323,8 @@ def test_offers_on_or_after_the_night_and_breaks_not_yet_known_are_ignored():
     later = offer_rows(tables, dt.date(2025, 8, 1))
     # By August the plan's break is known; the settlement's 30 days passed unbroken: paid.
     assert later["outcome_known"].all() and later["fulfilled"].tolist() == [False, True]
+    # The plan broke 172 days in: five monthly instalments of six had been kept.
+    assert later["share_paid"].tolist() == pytest.approx([5 / 6, 1.0])
 
 
 def test_a_loan_settled_for_less_leaves_the_overdue_book_once_the_settlement_is_paid():

@@ -16,6 +16,7 @@ from adapters.batches import AUTOMATED_CHANNELS
 from data_contracts.outputs import QUEUE_COLUMNS
 from features.catalog import FEATURE_NAMES
 from recover.cli import app
+from scoring.treatments import OUT_OF_CONTACT_REASONS
 from tests.conftest import SMALL_BOOK_AS_OF
 from tests.reason_checks import channel_problems, priority_problems, propensity_problems
 
@@ -317,6 +318,8 @@ def test_score_writes_a_ranked_explained_queue(scored):
         "likely to pay without contact",
         "contact unlikely to help",
         "control group: randomly held out from contact to measure uplift",
+        # Treatments that take a loan out of tonight's contacts (scoring/treatments.py).
+        *OUT_OF_CONTACT_REASONS.values(),
     }
     assert left_alone["control"].any() and queue["exploration"].any()
     # Every overdue loan exactly once: queued, held back, waiting on a promise, or left alone.

@@ -74,6 +74,12 @@ def print_policy_evaluation(result: PolicyEvaluationResult) -> None:
             f"(ahead in {gain.ahead_in_futures} of {gain.futures} futures)",
             highlight=False,
         )
+        due = result.table["agency_due_after_horizon"].get("engine_with_treatments", float("nan"))
+        console.print(
+            f"  plus {due:,.0f} the agency is still to collect (net of commission) after the horizon "
+            "from the loans referred (the simulator's truth, not counted above)",
+            highlight=False,
+        )
     for model, report in facts.uplift_on_randomised_units.items():
         shown = {k: round(v, 4) for k, v in report.items()}
         console.print(f"Best-channel model ({model}) on randomised units: {shown}", highlight=False)

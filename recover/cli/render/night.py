@@ -133,6 +133,12 @@ def print_rule_pack(pack: RulePack, default: bool, rules: pd.DataFrame) -> None:
     table = Table(title=f"{pack.name} {pack.version}{marker}: {pack.jurisdiction}", title_justify="left")
     for header in ("rule", "reason code", "what it does", "source"):
         table.add_column(header, overflow="fold")
+    deadlines = {
+        rule.id: f"Respond to a dispute within {rule.response_days} days ({rule.response_source})."
+        for rule in pack.rules
+        if getattr(rule, "response_days", None)
+    }
     for row in rules.itertuples():
-        table.add_row(row.rule_id, row.reason, row.description, row.source)
+        what = f"{row.description} {deadlines[row.rule_id]}" if row.rule_id in deadlines else row.description
+        table.add_row(row.rule_id, row.reason, what, row.source)
     console.print(table)
