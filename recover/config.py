@@ -289,7 +289,7 @@ class TreatmentsConfig(_Section):
     agency_commission: float = Field(0.30, ge=0, lt=1)
     referral_fee: float = Field(25.0, ge=0)
     hold_running_arrangements: bool = Field(
-        True, description="Do not chase a borrower keeping an accepted plan or settlement."
+        False, description="Do not chase a borrower keeping an accepted plan or settlement."
     )
     trace_failed_attempts: int = Field(3, ge=1)
     trace_lookback_days: int = Field(60, ge=1)

@@ -103,8 +103,9 @@ class TreatmentSettings:
     agency_recovery_rate: tuple[tuple[int, float], ...] = ((120, 0.25), (180, 0.18), (365, 0.10))
     agency_commission: float = 0.30
     referral_fee: float = 25.0
-    # A borrower keeping an accepted plan or settlement is not chased (False: contact as usual).
-    hold_running_arrangements: bool = True
+    # True: a borrower keeping an accepted plan or settlement is not chased. Off by default: in
+    # the policy evaluation holding them cost more than it saved (docs/results.md).
+    hold_running_arrangements: bool = False
     # Tracing.
     trace_failed_attempts: int = 3
     trace_lookback_days: int = 60

@@ -215,7 +215,7 @@ def test_treatments_follow_their_precedence_and_never_refer_early_accounts():
     )
     trace = pd.Series({"L5": "no phone and no e-mail on file"})
     # No settlement allowed here: with one, settling at 10% off would beat the referral.
-    settings = dataclasses.replace(SETTINGS, settlement_bounds=())
+    settings = dataclasses.replace(SETTINGS, settlement_bounds=(), hold_running_arrangements=True)
     plan = choose_treatments(accounts, options, in_force, trace, _rules(), settings)
     frame = plan.frame
     assert frame.loc["L2", "treatment"] == "referral"
@@ -228,7 +228,7 @@ def test_treatments_follow_their_precedence_and_never_refer_early_accounts():
     assert frame.loc["L5", "treatment"] == "trace"
     assert frame.loc["L1", "treatment"] in {"payment_plan", "contact"}
     assert set(plan.out_of_contact()) == {"L2", "L4", "L5"}
-    # A lender who chases borrowers on a plan can say so: the running plan then holds nothing.
+    # By default (and for a lender who contacts borrowers on a plan) the running plan holds nothing.
     chasing = dataclasses.replace(settings, hold_running_arrangements=False)
     again = choose_treatments(accounts, options, in_force, trace, _rules(), chasing)
     assert again.frame.loc["L4", "treatment"] != "hold" and "L4" not in again.out_of_contact()
