@@ -396,7 +396,8 @@ def test_score_writes_a_ranked_explained_queue(scored):
         "payments",
         "interactions",
         "account_flags",
-        "contact_points",  # the optional table, which the simulated book carries
+        "contact_points",  # the optional tables, which the simulated book carries
+        "arrangements",
     }
     assert {"validate inputs", "build features", "score, explain and rank"} <= set(
         manifest["timings_seconds"]
