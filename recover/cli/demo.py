@@ -45,8 +45,12 @@ class _DemoConsole:
         print_simulated(book, out)
 
     def validated(self, result: ValidationResult) -> None:
-        rows = int(result.counts()["rows_in"].sum())
-        console.print(f"{'valid' if result.is_valid else 'INVALID'}: {rows:,} rows in six tables")
+        counts = result.counts()
+        rows = int(counts["rows_in"].sum())
+        console.print(
+            f"{'valid' if result.is_valid else 'INVALID'}: {rows:,} rows in {len(counts)} tables "
+            "(the six required and the optional ones the book carries)"
+        )
 
     def trained(self, result: TrainResult) -> None:
         print_training(result, self.config)
