@@ -266,7 +266,8 @@ class EngineStore:
         with duckdb.connect(str(self.path)) as connection:
             connection.begin()
             try:
-                for table in TABLES:
+                # The six tables always; an optional table (arrangements) once a delivery has it.
+                for table in [*TABLES, *(name for name in batches if name not in TABLES)]:
                     connection.execute(_create_table_sql(table, keys[table]))
                 for table, batch in batches.items():
                     outcomes = self._ingest_table(connection, table, batch, keys[table])
@@ -335,7 +336,8 @@ class EngineStore:
         return outcomes
 
     def read_tables(self) -> dict[str, pd.DataFrame]:
-        """The six tables, sorted by primary key, in the dtypes validation produces.
+        """The six tables, sorted by primary key, in the dtypes validation produces, and each
+        optional table the store holds.
 
         Raises :class:`ContractError` when nothing has been ingested yet.
         """
@@ -352,9 +354,9 @@ class EngineStore:
                 if table not in present:
                     tables[table] = empty_table(table)
                     continue
-                order = ", ".join(f'"{c}"' for c in PRIMARY_KEYS[table])
-                raw = connection.execute(f'SELECT * FROM "{table}" ORDER BY {order}').df()
-                tables[table] = to_contract_dtypes(table, raw)
+                tables[table] = _stored_table(connection, table)
+            for table in sorted(present & (set(INPUT_MODELS) - set(TABLES))):
+                tables[table] = _stored_table(connection, table)
         return tables
 
     def row_counts(self) -> dict[str, int]:
@@ -371,6 +373,13 @@ class EngineStore:
                 else 0
                 for table in TABLES
             }
+
+
+def _stored_table(connection: duckdb.DuckDBPyConnection, table: str) -> pd.DataFrame:
+    """A stored table sorted by its primary key, in the dtypes validation produces."""
+    order = ", ".join(f'"{c}"' for c in PRIMARY_KEYS[table])
+    raw = connection.execute(f'SELECT * FROM "{table}" ORDER BY {order}').df()
+    return to_contract_dtypes(table, raw)
 
 
 def _stage(

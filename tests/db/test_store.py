@@ -158,3 +158,23 @@ def test_copies_within_a_delivery_collapse_and_different_contents_of_one_key_cla
     outcomes = decide_rows(groups, key_stored=stored, identical_to_stored=nothing)
     assert outcomes.conflict_reason.tolist()[:2] == [DIFFERS_FROM_STORED, DIFFERS_FROM_STORED]
     assert not outcomes.inserted[:2].any() and not outcomes.already_present[:2].any()
+
+
+def test_the_optional_arrangements_table_is_kept_and_read_back(store, delivery):
+    arrangements = pd.DataFrame(
+        {
+            "loan_id": [delivery["loans"]["loan_id"].iloc[0]],
+            "kind": ["settlement"],
+            "offered_on": [pd.Timestamp("2025-01-10")],
+            "accepted": [True],
+            "instalment": [400.0],
+            "n_instalments": pd.array([1], dtype="Int64"),
+            "discount": [0.2],
+            "broken_on": [pd.NaT],
+        }
+    )
+    with_offers = {**delivery, "arrangements": arrangements}
+    assert store.ingest(with_offers).tables["arrangements"].inserted == 1
+    assert store.ingest(with_offers).tables["arrangements"].inserted == 0
+    stored = store.read_tables()
+    pd.testing.assert_frame_equal(stored["arrangements"], arrangements, check_dtype=False)
