@@ -263,7 +263,20 @@ class EnginePolicy(DecisionPolicy):
         self.payment_share = payment_share
 
     def options(self, sim, pairs):
-        features, tables = _features_today(sim, self.rules)
+        rows, valued = self._valued(sim, pairs, *_features_today(sim, self.rules))
+        if rows.empty:
+            return rows
+        # The model rows ride along so randomised units can be rescored by other models later.
+        return rows.assign(
+            p_contact=valued["p_contact"].to_numpy(),
+            p_self_cure=valued["p_self_cure"].to_numpy(),
+            qualifying_amount=np.minimum(rows["amount_overdue"], rows["installment_amount"]).to_numpy(),
+            amount_at_stake=valued["amount_at_stake"].to_numpy(),
+        ).reset_index(drop=True)
+
+    def _valued(self, sim, pairs, features, tables) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The model rows of today's lawful pairs and the night's own valuation of them (amount
+        at stake, repeat-contact discount); both empty when no pair has a model row."""
         index = pd.Index(loan_ids(sim.population.n_loans))
         pairs = pairs.assign(loan_id=index[pairs["loan_index"].to_numpy()])
         rows = option_rows(
@@ -272,21 +285,14 @@ class EnginePolicy(DecisionPolicy):
             channel_history(tables["interactions"], tables["payments"], self.rules.cutoff(sim)),
         )
         if rows.empty:
-            return rows
-        # The night's own valuation (amount at stake, repeat-contact discount).
+            return rows, rows
         valued = response_options(
             rows,
             self.model.uplift(rows),
             payment_share=self.payment_share,
             repeat_contact_discount=self.settings.repeat_contact_discount,
         )
-        # The model rows ride along so randomised units can be rescored by other models later.
-        return rows.assign(
-            p_contact=valued["p_contact"].to_numpy(),
-            p_self_cure=valued["p_self_cure"].to_numpy(),
-            qualifying_amount=np.minimum(rows["amount_overdue"], rows["installment_amount"]).to_numpy(),
-            amount_at_stake=valued["amount_at_stake"].to_numpy(),
-        ).reset_index(drop=True)
+        return rows, valued
 
 
 @dataclass(frozen=True)
@@ -326,7 +332,7 @@ class EngineTreatmentPolicy(EnginePolicy):
         if pairs.empty:
             return DayPlan(Contacts.empty())
         features, tables = _features_today(sim, self.rules)
-        options = self._valued(sim, pairs, features, tables)
+        _, options = self._valued(sim, pairs, features, tables)
         if options.empty:
             return DayPlan(Contacts.empty())
         cutoff = self.rules.cutoff(sim)
@@ -360,23 +366,6 @@ class EngineTreatmentPolicy(EnginePolicy):
         referred = plan.frame.index[plan.frame["treatment"] == "referral"]
         return DayPlan(
             contacts, simulator_offers(chosen, index), index.get_indexer(referred).astype(np.int64)
-        )
-
-    def _valued(self, sim, pairs, features, tables) -> pd.DataFrame:
-        index = pd.Index(loan_ids(sim.population.n_loans))
-        pairs = pairs.assign(loan_id=index[pairs["loan_index"].to_numpy()])
-        rows = option_rows(
-            features,
-            pairs[["loan_id", "channel"]],
-            channel_history(tables["interactions"], tables["payments"], self.rules.cutoff(sim)),
-        )
-        if rows.empty:
-            return rows
-        return response_options(
-            rows,
-            self.model.uplift(rows),
-            payment_share=self.payment_share,
-            repeat_contact_discount=self.settings.repeat_contact_discount,
         )
 
 
