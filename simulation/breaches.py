@@ -53,11 +53,24 @@ class _Planter:
         self.events = events.assign(day=local.dt.normalize())
         # Busy (borrower, day) pairs as integer keys: a planted contact needs a quiet fortnight.
         self.codes = {b: i for i, b in enumerate(self.borrowers.index)}
-        self.busy = set(self._keys(self.events["borrower_id"], self.events["day"]).tolist())
+        event_keys = self._keys(self.events["borrower_id"], self.events["day"])
+        self.busy = set(event_keys.tolist())
+        # Events per (borrower, day), counted once: the planter asks it thousands of times.
+        keys, counts = np.unique(event_keys, return_counts=True)
+        self.events_per_day = dict(zip(keys.tolist(), counts.tolist(), strict=True))
         flags = tables["account_flags"].merge(loans[["loan_id", "borrower_id"]], on="loan_id")
         self.flags = flags.assign(
             starts_on=pd.to_datetime(flags["starts_on"]), ends_on=pd.to_datetime(flags["ends_on"])
         )
+        # Plain lookups: the planter asks them thousands of times, row by row.
+        self.flags_by_borrower: dict[str, list[tuple[pd.Timestamp, pd.Timestamp, str]]] = {}
+        for borrower, starts, ends, flag in self.flags[
+            ["borrower_id", "starts_on", "ends_on", "flag"]
+        ].itertuples(index=False):
+            self.flags_by_borrower.setdefault(borrower, []).append((starts, ends, flag))
+        self.has_phone = self.borrowers["has_phone"].astype(bool).to_dict()
+        self.borrower_of = self.loans["borrower_id"].to_dict()
+        self.disbursed_on = pd.to_datetime(self.loans["disbursed_on"]).to_dict()
         self.first_day = pd.Timestamp(config.sim_start) + pd.Timedelta(days=30)
         self.last_day = pd.Timestamp(config.as_of) - pd.Timedelta(days=_QUIET_DAYS + 1)
         self.rows: list[dict] = []
@@ -66,6 +79,9 @@ class _Planter:
     def _keys(self, borrower: pd.Series, day: pd.Series) -> np.ndarray:
         codes = borrower.map(self.codes).to_numpy(dtype=np.int64)
         return codes * 1_000_000 + (day.to_numpy(dtype="datetime64[D]").astype(np.int64))
+
+    def _key(self, borrower: str, day: pd.Timestamp) -> int:
+        return self.codes[borrower] * 1_000_000 + int(np.datetime64(day, "D").astype(np.int64))
 
     def quiet(self, borrower: str, day: pd.Timestamp, allowed: frozenset[pd.Timestamp] = frozenset()) -> bool:
         base = self.codes[borrower] * 1_000_000
@@ -77,16 +93,15 @@ class _Planter:
 
     def lawful_but(self, loan: str, day: pd.Timestamp, channel: str, allowed_flag: str | None = None) -> bool:
         """The contact would break no rule but the one planted: means, consents, holds, flags."""
-        borrower = self.loans.at[loan, "borrower_id"]
-        person = self.borrowers.loc[borrower]
-        if pd.Timestamp(self.loans.at[loan, "disbursed_on"]) >= day - pd.Timedelta(days=_QUIET_DAYS):
+        borrower = self.borrower_of[loan]
+        if self.disbursed_on[loan] >= day - pd.Timedelta(days=_QUIET_DAYS):
             return False
-        if channel in ("call", "sms", "whatsapp") and not person["has_phone"]:
+        if channel in ("call", "sms", "whatsapp") and not self.has_phone[borrower]:
             return False
-        rows = self.flags[self.flags["borrower_id"] == borrower]
-        in_force = (rows["starts_on"] <= day) & (rows["ends_on"].isna() | (rows["ends_on"] >= day))
-        others = rows[in_force & (rows["flag"] != allowed_flag)]
-        return others.empty
+        return not any(
+            starts <= day and (pd.isna(ends) or ends >= day) and flag != allowed_flag
+            for starts, ends, flag in self.flags_by_borrower.get(borrower, ())
+        )
 
     def plant(
         self,
@@ -143,11 +158,11 @@ class _Planter:
                 planted += 1
 
     def under_flags(self, flag: str, n: int) -> None:
-        rows = self.flags[self.flags["flag"] == flag].reset_index(drop=True)
+        rows = self.flags[self.flags["flag"] == flag].to_dict("records")
         planted, tries = 0, 0
         while planted < n and tries < 50 * n and len(rows):
             tries += 1
-            row = rows.iloc[int(self.rng.integers(0, len(rows)))]
+            row = rows[int(self.rng.integers(0, len(rows)))]
             end = row["ends_on"] if pd.notna(row["ends_on"]) else self.last_day
             day = self.random_day(row["starts_on"] + pd.Timedelta(days=1), end)
             if day is None or not self.quiet(row["borrower_id"], day):
@@ -164,9 +179,10 @@ class _Planter:
     ) -> None:
         """Contacts ``offset`` days after one of ``events`` (a conversation, an opt-out)."""
         planted, tries = 0, 0
-        while planted < n and tries < 50 * n and len(events):
+        records = events[["day", "borrower_id", "loan_id", "channel"]].to_dict("records")
+        while planted < n and tries < 50 * n and len(records):
             tries += 1
-            event = events.iloc[int(self.rng.integers(0, len(events)))]
+            event = records[int(self.rng.integers(0, len(records)))]
             day = event["day"] + pd.Timedelta(days=offset)
             if not (self.first_day <= day <= self.last_day):
                 continue
@@ -175,10 +191,8 @@ class _Planter:
             channel = event["channel"] if same_channel else "call"
             if not self.quiet(event["borrower_id"], day, frozenset({event["day"]})):
                 continue
-            same_day = self.events[
-                (self.events["borrower_id"] == event["borrower_id"]) & (self.events["day"] == event["day"])
-            ]
-            if len(same_day) > 1 or not self.lawful_but(event["loan_id"], day, channel):
+            same_day = self.events_per_day.get(self._key(event["borrower_id"], event["day"]), 0)
+            if same_day > 1 or not self.lawful_but(event["loan_id"], day, channel):
                 continue
             self.plant(event["loan_id"], day, channel, [13.0], [[rule_id]], kind)
             planted += 1
