@@ -55,35 +55,56 @@ def channel_noun(channel: str) -> str:
     return CHANNEL_NOUNS.get(channel, f"a {channel.replace('_', ' ')}")
 
 
-def standing(value: float, tonight: pd.Series, shown: str, typical_shown: str) -> str:
+class Tonight:
+    """A distribution of tonight's values (NaN dropped), sorted once: where a value stands in it
+    costs two binary searches, not a pass over every row (the queue asks it for every row)."""
+
+    def __init__(self, tonight: pd.Series):
+        self.values = np.sort(tonight.dropna().to_numpy(dtype="float64"))
+        self.size = len(self.values)
+        self.median = float(np.median(self.values)) if self.size else math.nan
+
+    def shares(self, value: float) -> tuple[float, float, float, float]:
+        """Shares of tonight's values below, equal to, at least and at most ``value``."""
+        below = int(np.searchsorted(self.values, value, side="left"))
+        at_most = int(np.searchsorted(self.values, value, side="right"))
+        n = self.size
+        return below / n, (at_most - below) / n, (n - below) / n, at_most / n
+
+    def percentile(self, value: float) -> float:
+        """Mid-rank percentile of ``value`` (0.5 when tonight is empty)."""
+        if self.size == 0:
+            return 0.5
+        if math.isnan(value):
+            return 0.0  # nothing is below or equal to an unknown value
+        below, ties, _, _ = self.shares(value)
+        return below + ties / 2
+
+    def standing(self, value: float, shown: str, typical_shown: str) -> str:
+        """See :func:`standing`."""
+        if self.size == 0 or not math.isfinite(value):
+            return "not comparable tonight"
+        below, ties, top, bottom = self.shares(value)
+        percentile = below + ties / 2
+        if shown == typical_shown or value == self.median or TYPICAL_BAND[0] <= percentile <= TYPICAL_BAND[1]:
+            return f"typical (median {typical_shown})"
+        if value > self.median:
+            if top <= EXTREME_SHARE:
+                return f"among the largest tonight (top {max(math.ceil(100 * top), 1)}%)"
+            return f"above the typical {typical_shown}"
+        if bottom <= EXTREME_SHARE:
+            return f"among the smallest tonight (bottom {max(math.ceil(100 * bottom), 1)}%)"
+        return f"below the typical {typical_shown}"
+
+
+def standing(value: float, tonight: pd.Series | Tonight, shown: str, typical_shown: str) -> str:
     """How ``value`` stands in ``tonight``'s distribution, in words that agree with it: "among
     the largest tonight (top 5%)" (above the median), "among the smallest tonight (bottom 8%)"
     (below it), "above / below the typical X" (X the median), or "typical (median X)".
     ``shown`` and ``typical_shown`` are the value and the median as the sentence writes them;
     equal ones are typical."""
-    values = tonight.dropna().to_numpy(dtype="float64")
-    if len(values) == 0 or not math.isfinite(value):
-        return "not comparable tonight"
-    median = float(np.median(values))
-    below, ties = float((values < value).mean()), float((values == value).mean())
-    percentile = below + ties / 2
-    top, bottom = float((values >= value).mean()), float((values <= value).mean())
-    if shown == typical_shown or value == median or TYPICAL_BAND[0] <= percentile <= TYPICAL_BAND[1]:
-        return f"typical (median {typical_shown})"
-    if value > median:
-        if top <= EXTREME_SHARE:
-            return f"among the largest tonight (top {max(math.ceil(100 * top), 1)}%)"
-        return f"above the typical {typical_shown}"
-    if bottom <= EXTREME_SHARE:
-        return f"among the smallest tonight (bottom {max(math.ceil(100 * bottom), 1)}%)"
-    return f"below the typical {typical_shown}"
-
-
-def _percentile(value: float, tonight: pd.Series) -> float:
-    values = tonight.dropna().to_numpy(dtype="float64")
-    if len(values) == 0:
-        return 0.5
-    return float((values < value).mean() + (values == value).mean() / 2)
+    distribution = tonight if isinstance(tonight, Tonight) else Tonight(tonight)
+    return distribution.standing(value, shown, typical_shown)
 
 
 def value_sentence(row: Mapping[str, Any], response_window_days: int | None = None) -> str:
@@ -108,29 +129,25 @@ def value_sentence(row: Mapping[str, Any], response_window_days: int | None = No
     )
 
 
-def _drivers(row: Mapping[str, Any], queue: pd.DataFrame, lift: pd.Series) -> str:
+def _drivers(row: Mapping[str, Any], stakes: Tonight, lifts: Tonight, values: Tonight) -> str:
     """What drives the row's value, against tonight's queue, the most unusual first."""
     value = float(row["incremental_value"])
     stake = float(row["amount_at_stake"])
     row_lift = float(row["p_response"]) - float(row["p_self_cure"])
-    stakes = queue["amount_at_stake"].astype("float64")
-    stake_median = float(stakes.median())
-    lift_median = float(lift.median())
-    values = queue["incremental_value"].astype("float64")
     parts = [
         (
-            _percentile(stake, stakes),
+            stakes.percentile(stake),
             f"the amount at stake, {money(stake)}, is "
-            + standing(stake, stakes, money(stake), money(stake_median)),
+            + stakes.standing(stake, money(stake), money(stakes.median)),
         ),
         (
-            _percentile(row_lift, lift),
+            lifts.percentile(row_lift),
             f"the lift from contact, {100 * row_lift:.1f} points, is "
-            + standing(row_lift, lift, f"{100 * row_lift:.1f}", f"{100 * lift_median:.1f}"),
+            + lifts.standing(row_lift, f"{100 * row_lift:.1f}", f"{100 * lifts.median:.1f}"),
         ),
     ]
     parts.sort(key=lambda part: -abs(part[0] - 0.5))
-    size = standing(value, values, money(value), money(float(values.median())))
+    size = values.standing(value, money(value), money(values.median))
     return f"Its value is {size}; " + "; ".join(text for _, text in parts)
 
 
@@ -146,14 +163,15 @@ def _prior_note(row: Mapping[str, Any]) -> str:
     )
 
 
-def recovery_sentence(row: Mapping[str, Any], tonight: pd.Series) -> str:
+def recovery_sentence(row: Mapping[str, Any], tonight: pd.Series | Tonight) -> str:
     """A row ranked without the channel model: its expected recovery, against tonight's."""
     recovery = float(row["expected_recovery"])
+    tonight = tonight if isinstance(tonight, Tonight) else Tonight(tonight)
     return (
         f"Ranked by expected recovery, without a channel model to value the contact: a "
         f"{float(row['p_pay_30d']):.0%} chance to pay within 30 days on {money(float(row['amount_overdue']))} "
         f"overdue, about {money(recovery)} expected, "
-        + standing(recovery, tonight, money(recovery), money(float(tonight.median())))
+        + tonight.standing(recovery, money(recovery), money(tonight.median))
     )
 
 
@@ -178,11 +196,16 @@ def priority_reasons(queue: pd.DataFrame, *, response_window_days: int | None = 
         if len(normal)
         else pd.Series(dtype="float64")
     )
-    recoveries = (
+    recoveries = Tonight(
         queue.loc[~valued, "expected_recovery"].astype("float64")
         if (~valued).any()
         else pd.Series(dtype="float64")
     )
+    # Tonight's distributions, sorted once for every row (a queue without values has none).
+    empty = pd.Series(dtype="float64")
+    stakes = Tonight(normal["amount_at_stake"].astype("float64") if len(normal) else empty)
+    lifts = Tonight(normal_lift)
+    values = Tonight(normal["incremental_value"].astype("float64") if len(normal) else empty)
     out = []
     # A record of a frame: its keys are column names, all strings.
     records = cast("list[dict[str, Any]]", queue.to_dict("records"))
@@ -201,7 +224,7 @@ def priority_reasons(queue: pd.DataFrame, *, response_window_days: int | None = 
                 + money_part[1:]
             )
             continue
-        text = f"{money_part}. {_drivers(row, normal, normal_lift)}{_prior_note(row)}"
+        text = f"{money_part}. {_drivers(row, stakes, lifts, values)}{_prior_note(row)}"
         if float(row["incremental_value"]) <= 0:
             # The allocation queues no such loan on its own: it joined its borrower's contact
             # (scoring/contacts.py), which is made anyway.
@@ -223,5 +246,6 @@ __all__ = [
     "priority_reasons",
     "recovery_sentence",
     "standing",
+    "Tonight",
     "value_sentence",
 ]

@@ -23,7 +23,7 @@ from features.catalog import CHANNEL_INPUTS, FEATURE_NAMES, FEATURES, spec
 from models.channel_prior import ChannelPriorModel
 from scoring.allocation import incremental_values
 from scoring.choice import explain_channels
-from scoring.priority import priority_reasons, standing
+from scoring.priority import Tonight, priority_reasons, standing
 from scoring.reasons import (
     LOWERS,
     RAISES,
@@ -304,6 +304,62 @@ def test_a_standing_against_tonight_agrees_with_the_value_and_the_median(values,
     value = values[pick % len(values)]
     words = standing(value, tonight, f"{value:.2f}", f"{tonight.median():.2f}")
     assert not standing_problems(words, value, float(tonight.median()))
+
+
+def _plain_shares(value: float, values: np.ndarray) -> tuple[float, float, float, float]:
+    """The shares as a pass over every value computes them (the reference for Tonight)."""
+    return (
+        float((values < value).mean()),
+        float((values == value).mean()),
+        float((values >= value).mean()),
+        float((values <= value).mean()),
+    )
+
+
+def _plain_standing(value: float, values: np.ndarray, shown: str, typical_shown: str) -> str:
+    """The words as the version before issue 26 wrote them, from a pass over every value."""
+    if len(values) == 0 or not math.isfinite(value):
+        return "not comparable tonight"
+    median = float(np.median(values))
+    below, ties, top, bottom = _plain_shares(value, values)
+    percentile = below + ties / 2
+    if shown == typical_shown or value == median or 0.4 <= percentile <= 0.6:
+        return f"typical (median {typical_shown})"
+    if value > median:
+        if top <= 0.10:
+            return f"among the largest tonight (top {max(math.ceil(100 * top), 1)}%)"
+        return f"above the typical {typical_shown}"
+    if bottom <= 0.10:
+        return f"among the smallest tonight (bottom {max(math.ceil(100 * bottom), 1)}%)"
+    return f"below the typical {typical_shown}"
+
+
+@SETTINGS
+@given(
+    values=st.lists(
+        st.one_of(st.sampled_from([0.0, 1.0, 2.5, float("nan")]), st.floats(-100, 1e5, allow_nan=False)),
+        min_size=0,
+        max_size=40,
+    ),
+    probe=st.one_of(st.sampled_from([0.0, 1.0, 2.5, float("nan"), float("inf")]), st.floats(-200, 2e5)),
+)
+def test_tonight_sorted_once_gives_the_shares_and_words_of_a_pass_over_every_row(values, probe):
+    # The queue asks where each of its rows stands: sorted once and searched (scale, issue 26),
+    # the answer must be the one a pass over every value gives.
+    tonight = pd.Series(values, dtype="float64")
+    present = tonight.dropna().to_numpy()
+    distribution = Tonight(tonight)
+    if len(present):
+        if not math.isnan(probe):
+            assert distribution.shares(probe) == _plain_shares(probe, present)
+        below, ties, _, _ = _plain_shares(probe, present)
+        assert distribution.percentile(probe) == below + ties / 2
+        assert distribution.median == float(np.median(present))
+    else:
+        assert distribution.percentile(probe) == 0.5
+    median = f"{float(np.median(present)):.2f}" if len(present) else "nan"
+    for shown in (f"{probe:.2f}", median):
+        assert standing(probe, tonight, shown, median) == _plain_standing(probe, present, shown, median)
 
 
 def test_a_priority_reason_states_value_drivers_and_exploration():
