@@ -137,8 +137,11 @@ def trace_signals(
         .groupby("loan_id")
         .tail(settings.trace_failed_attempts)
     )
-    counted = last.groupby("loan_id")["outcome"].agg(
-        attempts="size", failed=lambda outcome: int(outcome.isin(FAILED_CONTACT_OUTCOMES).sum())
+    # A vectorised count (a lambda per loan cost 16 s at 100k overdue loans).
+    counted = (
+        last.assign(failed=last["outcome"].isin(FAILED_CONTACT_OUTCOMES).astype("int64"))
+        .groupby("loan_id")["failed"]
+        .agg(attempts="size", failed="sum")
     )
     dead = counted[
         (counted["attempts"] >= settings.trace_failed_attempts) & (counted["failed"] == counted["attempts"])
