@@ -178,10 +178,18 @@ def is_dispute(suppressed: pd.DataFrame) -> pd.Series:
     return named.str.contains("dispute", case=False, regex=False)
 
 
-def contact_sheets(contacts: pd.DataFrame) -> dict[str, pd.DataFrame]:
+def contact_sheets(
+    contacts: pd.DataFrame, capacity: Mapping[str, float | None] | None = None
+) -> dict[str, pd.DataFrame]:
     """The contact sheets people work, by sheet name: Calls and Field visits always (empty when
     the night has none), then any other channel people work. Rows within capacity first, then
-    by team and the team's order of work, with the display columns filled in."""
+    by team and the team's order of work, with the display columns filled in.
+
+    With ``capacity`` (team -> contacts a day, None or absent = no limit) a team's overflow is
+    cut at one more day's work: a sheet is what a person opens, so its size follows the teams'
+    capacity, not the size of the book (the team files hold every queued row)."""
+    if capacity is not None:
+        contacts = _within_a_day_more(contacts, capacity)
     channels = [c for c in contacts["recommended_channel"].astype("str").unique() if not is_automated(c)]
     names = {
         **HUMAN_SHEETS,
@@ -199,6 +207,16 @@ def contact_sheets(contacts: pd.DataFrame) -> dict[str, pd.DataFrame]:
             exploration=rows["exploration"].map({True: EXPLORATION_MARK, False: None}),
         )
     return sheets
+
+
+def _within_a_day_more(contacts: pd.DataFrame, capacity: Mapping[str, float | None]) -> pd.DataFrame:
+    """Today's rows and, per team, the next day's worth of overflow in the team's order."""
+    later = ~contacts["within_capacity"].astype(bool)
+    order = contacts[later].sort_values(["team", "team_rank"], kind="stable")
+    place = order.groupby("team", sort=False).cumcount().reindex(contacts.index)
+    limit = contacts["team"].map(lambda team: capacity.get(team)).astype("float64")
+    keep = ~later | limit.isna() | (place < limit)
+    return contacts[keep]
 
 
 def team_table(contacts: pd.DataFrame, summary: pd.DataFrame) -> pd.DataFrame:
@@ -339,7 +357,10 @@ def write_team_workbook(
         shown["Summary"] = _summary(sheet, formats, teams, held, summary, run_facts, dispositions)
 
         tables = [
-            *((name, frame, CONTACT_SHEET_COLUMNS) for name, frame in contact_sheets(contacts).items()),
+            *(
+                (name, frame, CONTACT_SHEET_COLUMNS)
+                for name, frame in contact_sheets(contacts, team_capacities(summary)).items()
+            ),
             ("Promises", promise_follow_up.sort_values("follow_up_on", kind="stable"), PROMISE_COLUMNS),
             ("Care", forbearance, CARE_COLUMNS),
             ("Disputes", dispute_sheet(suppressed, disputes), DISPUTE_COLUMNS + DISPUTE_DEADLINE_COLUMNS),
@@ -359,6 +380,12 @@ def write_team_workbook(
 
         shown["Read me"] = READ_ME_COLUMNS
         _read_me(_add_sheet(excel, sheet_name("Read me", taken)), formats, shown)
+
+
+def team_capacities(summary: pd.DataFrame) -> dict[str, float | None]:
+    """Contacts a day per team from the team summary (None = no limit)."""
+    limits = summary.set_index("team")["capacity"]
+    return {str(team): None if pd.isna(limit) else float(limit) for team, limit in limits.items()}
 
 
 def _treatment_sheets(treatments: pd.DataFrame | None) -> list[tuple[str, pd.DataFrame, list[Column]]]:

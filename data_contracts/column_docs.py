@@ -41,7 +41,8 @@ COLUMN_DOCS: Final[dict[str, str]] = {
     "Team": "The team that works the row: channel and region (or branch), e.g. call-midwest.",
     "#": "The row's place in its team's order of work today: 1 = first.",
     "Today or later": "'Today' when the row fits in the team's daily capacity; 'Later day' when "
-    "it does not (overflow: worth doing, but after today's rows).",
+    "it does not (overflow: worth doing, but after today's rows). The sheet shows one more day's "
+    "overflow per team; the team files hold the rest.",
     "Ask for": "The person to ask for (the borrower's name as the lender holds it).",
     "Reach at": "Where to reach the borrower for this channel: the primary phone number for a "
     "call, the address for a field visit. Empty when the lender holds none.",

@@ -383,3 +383,28 @@ def test_capacity_freed_by_merging_a_borrowers_loans_is_said_so(queue):
     assert summary["capacity_note"].iloc[0] == (
         "1 of 3 unused: the 3 loans allocated tonight belong to 2 borrowers, one contact each."
     )
+
+
+def test_a_contact_sheet_holds_today_and_one_more_days_work_per_team_not_the_whole_queue():
+    # Scale (issue 26): the workbook is what a person opens; its size follows the teams'
+    # capacity, not the book. The team files keep every queued row.
+    from adapters.excel import contact_sheets
+
+    rows = 9
+    contacts = pd.DataFrame(
+        {
+            "contact_id": [f"C{i}" for i in range(rows)],
+            "recommended_channel": "call",
+            "team": ["call-east"] * 6 + ["call-west"] * 3,
+            "team_rank": [1, 2, 3, 4, 5, 6, 1, 2, 3],
+            "within_capacity": [True, True, False, False, False, False, True, False, False],
+            "exploration": False,
+            "contact_from_local": "2026-06-01T08:00:00-05:00",
+            "contact_until_local": "2026-06-01T21:00:00-05:00",
+        }
+    )
+    calls = contact_sheets(contacts, {"call-east": 2.0, "call-west": None})["Calls"]
+    assert list(calls["contact_id"]) == ["C0", "C1", "C6", "C2", "C3", "C7", "C8"]
+    assert list(calls["within_capacity"]) == ["Today"] * 3 + ["Later day"] * 4
+    everything = contact_sheets(contacts)["Calls"]
+    assert len(everything) == rows
