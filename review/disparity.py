@@ -1,4 +1,9 @@
-"""Group disparities of a run's decisions (fairlearn MetricFrame), flagged by the four-fifths rule."""
+"""Group disparities of a run's decisions, flagged by the four-fifths rule.
+
+Group means are one vectorised group-by per attribute and metric: fairlearn's MetricFrame gives
+the same figures (a test holds them equal) but converts every row in Python, which cost most of
+the review at a million overdue loans.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from fairlearn.metrics import MetricFrame
 from scipy.stats import false_discovery_control, ttest_ind
 
 # What the review compares between groups, per overdue loan.
@@ -38,9 +42,12 @@ def loan_outcomes(
     )
 
 
-def _mean_of_truth(y_true, y_pred) -> float:
-    values = np.asarray(y_true, dtype="float64")
-    return float(np.nanmean(values)) if values.size and not np.isnan(values).all() else float("nan")
+def group_means(values: pd.Series, sensitive: pd.Series) -> pd.Series:
+    """The mean of ``values`` (missing skipped; NaN for a group with none) per group of
+    ``sensitive``, groups in sorted order, as fairlearn's ``MetricFrame.by_group`` of a mean."""
+    means = values.groupby(sensitive.to_numpy(), sort=True).mean()
+    means.index = means.index.astype("str")
+    return means.astype("float64")
 
 
 def disparity_table(
@@ -67,23 +74,18 @@ def disparity_table(
         sensitive = groups.loc[outcomes.index, attribute].astype("str")
         sizes = sensitive.value_counts()
         reference = str(sizes.index[0]) if len(sizes) else None
+        codes, labels = pd.factorize(sensitive)
+        members = {str(label): codes == k for k, label in enumerate(labels)}
+        nobody = np.zeros(len(outcomes), dtype=bool)
         for metric in DECISION_METRICS:
             values = outcomes[metric].astype("float64")
-            frame = MetricFrame(
-                metrics=_mean_of_truth,
-                y_true=values.to_numpy(),
-                y_pred=np.zeros(len(outcomes)),
-                sensitive_features=sensitive.to_numpy(),
-            )
-            by_group = frame.by_group
+            by_group = group_means(values, sensitive)
             base = by_group.get(reference, np.nan)
-            reference_values = values[(sensitive == reference).to_numpy()].dropna()
+            reference_values = values[members.get(str(reference), nobody)].dropna()
             for group, value in by_group.items():
                 ratio = value / base if base and base == base and base != 0 else np.nan
                 size = int(sizes.get(group, 0))
-                p_value = _difference_p_value(
-                    values[(sensitive == group).to_numpy()].dropna(), reference_values
-                )
+                p_value = _difference_p_value(values[members[str(group)]].dropna(), reference_values)
                 outside = bool(ratio == ratio and not (low <= ratio <= high))
                 rows.append(
                     {

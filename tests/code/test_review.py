@@ -308,3 +308,32 @@ def test_review_json_keeps_its_keys_order_and_values():
     assert text == json.dumps(_legacy_review_json(given), indent=2)
     page = render_html(document, {})
     assert "<span class='bad'>2</span>" in page and "default v1 · 3 suppressions on 2 loans" in page
+
+
+def test_group_means_equal_fairlearns_metric_frame_by_group():
+    # The review computes its group means with one group-by (scale, issue 26); fairlearn's
+    # MetricFrame is the reference they must equal, missing values and an all-missing group included.
+    from fairlearn.metrics import MetricFrame
+
+    from review.disparity import group_means
+
+    rng = np.random.default_rng(3)
+    n = 2_000
+    values = pd.Series(np.where(rng.random(n) < 0.1, np.nan, rng.random(n)))
+    sensitive = pd.Series(rng.choice(["f", "m", "unknown", "x"], n, p=[0.5, 0.45, 0.04, 0.01]))
+    values[sensitive == "x"] = np.nan
+
+    def mean_of_truth(y_true, y_pred):
+        present = np.asarray(y_true, dtype="float64")
+        return float(np.nanmean(present)) if not np.isnan(present).all() else float("nan")
+
+    reference = MetricFrame(
+        metrics=mean_of_truth,
+        y_true=values.to_numpy(),
+        y_pred=np.zeros(n),
+        sensitive_features=sensitive.to_numpy(),
+    ).by_group
+    ours = group_means(values, sensitive)
+    assert list(ours.index) == [str(group) for group in reference.index]
+    np.testing.assert_allclose(ours.to_numpy(), reference.to_numpy(dtype="float64"), rtol=1e-12)
+    assert np.isnan(ours["x"])
