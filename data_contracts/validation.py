@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from data_contracts.columnar import is_in
 from data_contracts.cutoff import AsOf, Cutoff, as_of_date, as_of_instant
 from data_contracts.enums import OPTIONAL_TABLES, TABLES
 from data_contracts.inputs import (
@@ -398,8 +399,8 @@ def validate_tables(raw: Mapping[str, pd.DataFrame], as_of: AsOf | None = None) 
             if child != table:
                 continue
             known = accepted[parent][parent_column]
-            orphan = ~typed[child_column].isin(known) & typed[child_column].notna()
-            rows = typed.index[orphan.to_numpy()]
+            orphan = ~is_in(typed[child_column], known) & typed[child_column].notna().to_numpy()
+            rows = typed.index[orphan]
             if len(rows):
                 failures.append(
                     _failure_frame(
