@@ -109,27 +109,34 @@ def against_reference(
     """The feature's phrase for one account, stated against the reference, and the comparison:
     "Days past due: 45, more than the typical 30"; "Has an open promise to pay, unlike most
     accounts tonight"; "No payment on record (typical tonight: last payment 40 days ago)"."""
+    comparison = compare(feature, context.get(feature.name), reference)
+    return _phrase_against(feature, context, reference, comparison), comparison
+
+
+def _phrase_against(
+    feature: FeatureSpec, context: Mapping[str, Any], reference: object, comparison: Comparison
+) -> str:
+    """The phrase of :func:`against_reference`, its comparison already known."""
     phrase = feature.describe_value(context)
     value = context.get(feature.name)
-    comparison = compare(feature, value, reference)
     if is_missing(reference):
-        return phrase, comparison
+        return phrase
     if is_missing(value):
         typical = feature.describe_value({**context, feature.name: reference})
-        return f"{phrase} (typical tonight: {_lower_first(typical)})", comparison
+        return f"{phrase} (typical tonight: {_lower_first(typical)})"
     if feature.kind == "boolean":
         like = "like" if comparison == "same" else "unlike"
-        return f"{phrase}, {like} most accounts tonight", comparison
+        return f"{phrase}, {like} most accounts tonight"
     if feature.kind == "categorical":
         if comparison == "same":
-            return f"{phrase}, the most common tonight", comparison
-        return f"{phrase}, unlike the most common {reference}", comparison
+            return f"{phrase}, the most common tonight"
+        return f"{phrase}, unlike the most common {reference}"
     typical = feature.format_value(reference)
     if comparison == "same":
-        return f"{phrase}, the same as the typical {typical}", comparison
+        return f"{phrase}, the same as the typical {typical}"
     more, less = _MORE_LESS.get(feature.unit, _HIGHER_LOWER)
     word = more if comparison == "above" else less
-    return f"{phrase}, {word} than the typical {typical}", comparison
+    return f"{phrase}, {word} than the typical {typical}"
 
 
 def is_coherent(feature: FeatureSpec, comparison: Comparison, contribution: float) -> bool:
@@ -195,10 +202,69 @@ def top_reasons(
     if reference is None:
         reference = reference_values(features, names)
     values = contributions.to_numpy(dtype="float64")
-    records = features[names].to_dict("records")
-    reasons = [_row_reasons(names, values[i], _context(row), reference, n) for i, row in enumerate(records)]
     columns = [f"reason_{k}" for k in range(1, n + 1)]
+    if len(features) == 0 or not names:
+        records = features[names].to_dict("records")
+        reasons = [
+            _row_reasons(names, values[i], _context(row), reference, n) for i, row in enumerate(records)
+        ]
+        return pd.DataFrame(reasons, index=features.index, columns=columns).astype("str")
+    chosen, tiers, comparisons = _chosen_features(features[names], values, names, reference, n)
+    records = features[names].to_dict("records")
+    specs = [spec(name) for name in names]
+    references = [reference.get(feature.name) for feature in specs]
+    reasons = []
+    for i, row in enumerate(records):
+        context = _context(row)
+        texts = []
+        for j, tier in zip(chosen[i], tiers[i], strict=True):
+            text = _phrase_against(specs[j], context, references[j], comparisons[i, j])
+            texts.append(text if tier == _UNSTATED else f"{text}: {RAISES if values[i, j] > 0 else LOWERS}")
+        reasons.append(texts)
     return pd.DataFrame(reasons, index=features.index, columns=columns).astype("str")
+
+
+# Tiers of a candidate reason, in the order :func:`_row_reasons` fills the reasons.
+_COHERENT, _DIFFERS, _TYPICAL, _UNSTATED = 0, 1, 2, 3
+
+
+def _comparisons(column: pd.Series, feature: FeatureSpec, reference: object) -> np.ndarray:
+    """:func:`compare` of every value of ``column``, computed once per distinct value."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    answers = np.array(
+        [compare(feature, value, reference) for value in uniques] or ["incomparable"], dtype=object
+    )
+    missing = compare(feature, None, reference)
+    return np.where(codes >= 0, answers[np.maximum(codes, 0)], missing)
+
+
+def _chosen_features(
+    features: pd.DataFrame, shap: np.ndarray, names: list[str], reference: Mapping[str, object], n: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row, the columns of its ``n`` reasons and their tiers (and every cell's comparison): exactly what
+    :func:`_row_reasons` picks (tiers coherent, differs, typical, unstated, each in the order of
+    absolute SHAP, ties by column), decided for all rows at once."""
+    rows, width = shap.shape
+    tier = np.empty((rows, width), dtype=np.int64)
+    comparisons = np.empty((rows, width), dtype=object)
+    for j, name in enumerate(names):
+        feature = spec(name)
+        comparison = _comparisons(features[name], feature, reference.get(feature.name))
+        comparisons[:, j] = comparison
+        contribution = shap[:, j]
+        if feature.direction != 0:
+            side = np.where(comparison == "above", 1, np.where(comparison == "below", -1, 0))
+            coherent = (side != 0) & (contribution != 0) & (np.sign(contribution) == side * feature.direction)
+            tier[:, j] = np.where(coherent, _COHERENT, _UNSTATED)
+        else:
+            tier[:, j] = np.where(
+                contribution == 0, _UNSTATED, np.where(comparison == "same", _TYPICAL, _DIFFERS)
+            )
+    order = np.argsort(-np.abs(shap), axis=1, kind="stable")
+    place = np.empty_like(order)
+    np.put_along_axis(place, order, np.arange(width)[None, :].repeat(rows, axis=0), axis=1)
+    picked = np.argsort(tier * width + place, axis=1, kind="stable")[:, :n]
+    return picked, np.take_along_axis(tier, picked, axis=1), comparisons
 
 
 # --- channel reasons -------------------------------------------------------------------------

@@ -105,6 +105,28 @@ def test_every_propensity_reason_agrees_with_its_value_its_reference_and_its_sig
         assert stated == min(3, len(coherent))
 
 
+@SETTINGS
+@given(
+    accounts=_accounts(list(FEATURE_NAMES), 8),
+    contributions=st.lists(
+        st.lists(_shap, min_size=len(FEATURE_NAMES), max_size=len(FEATURE_NAMES)), min_size=8, max_size=8
+    ),
+    n=st.integers(1, 5),
+)
+def test_reasons_picked_for_all_rows_at_once_are_those_picked_row_by_row(accounts, contributions, n):
+    # Scale (issue 26): top_reasons decides every row's reasons with array operations; the
+    # row-by-row walk (_row_reasons) is the definition they must equal, sentence for sentence.
+    from scoring.reasons import _context, _row_reasons
+
+    shap = pd.DataFrame(contributions, columns=list(FEATURE_NAMES))
+    reference = reference_values(accounts)
+    reasons = top_reasons(accounts, shap, n=n, reference=reference)
+    values = shap.to_numpy(dtype="float64")
+    for i, row in enumerate(accounts[list(FEATURE_NAMES)].to_dict("records")):
+        expected = _row_reasons(list(FEATURE_NAMES), values[i], _context(row), reference, n)
+        assert reasons.iloc[i].tolist() == expected
+
+
 def _declared(sentence: str) -> bool:
     return any(feature.direction != 0 for feature in features_named_by(sentence))
 
