@@ -300,19 +300,23 @@ def channel_reasons(
     difference = chosen_contributions[names].to_numpy(dtype="float64") - rival_contributions[names].to_numpy(
         dtype="float64"
     )
-    records = chosen.to_dict("records")
-    rival_records = rival.to_dict("records")
+    # Only the columns a phrase can quote: the model rows carry many more.
+    quoted = [c for c in chosen.columns if c in set(names) | _CONTEXT_INPUTS]
+    records = chosen[quoted].to_dict("records")
+    rival_records = rival[[c for c in rival.columns if c in CHANNEL_INPUT_NAMES]].to_dict("records")
     ours = chosen["channel"].astype("str").to_numpy()
     theirs = rival["channel"].astype("str").to_numpy()
+    picks = _channel_picks(difference, n)
+    specs = [spec(name) for name in names]
     reasons = []
     for i, row in enumerate(records):
         other = option_name(theirs[i])
         context = _context(row)
-        favour = [j for j in np.argsort(-difference[i], kind="stable") if difference[i, j] > 0]
-        against = [j for j in np.argsort(difference[i], kind="stable") if difference[i, j] < 0]
         sentences = []
-        for j in [*favour, *against][:n]:
-            feature = spec(names[j])
+        for j in picks[i]:
+            if j < 0:
+                break
+            feature = specs[j]
             phrase = feature.describe_value(context) + _rival_value(
                 feature, context.get(feature.name), rival_records[i], theirs[i], ours[i]
             )
@@ -327,6 +331,31 @@ def channel_reasons(
         reasons.append(sentences)
     columns = [f"channel_reason_{k}" for k in range(1, n + 1)]
     return pd.DataFrame(reasons, index=chosen.index, columns=columns).astype("str")
+
+
+# Columns a phrase may quote besides the model's inputs (see _context).
+_CONTEXT_INPUTS = {CHANNEL_INDICATOR, "n_promises_kept_180d", "n_promises_broken_180d"}
+
+
+def _channel_picks(difference: np.ndarray, n: int) -> np.ndarray:
+    """Per row, the columns of its (at most) ``n`` channel reasons, -1 past the last: those
+    favouring the chosen option, largest first, then those against it, most negative first
+    (ties by column), no column without a difference; for all rows at once."""
+    rows, width = difference.shape
+    if rows == 0 or width == 0:
+        return np.full((rows, n), -1, dtype=np.int64)
+    steps = np.broadcast_to(np.arange(width), (rows, width))
+    favour_place = np.empty((rows, width), dtype=np.int64)
+    np.put_along_axis(favour_place, np.argsort(-difference, axis=1, kind="stable"), steps, axis=1)
+    against_place = np.empty((rows, width), dtype=np.int64)
+    np.put_along_axis(against_place, np.argsort(difference, axis=1, kind="stable"), steps, axis=1)
+    never = 2 * width
+    key = np.where(difference > 0, favour_place, np.where(difference < 0, width + against_place, never))
+    order = np.argsort(key, axis=1, kind="stable")[:, :n]
+    picked = np.where(np.take_along_axis(key, order, axis=1) < never, order, -1)
+    if picked.shape[1] < n:
+        picked = np.hstack([picked, np.full((rows, n - picked.shape[1]), -1, dtype=np.int64)])
+    return picked
 
 
 def _rival_value(

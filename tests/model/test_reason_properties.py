@@ -236,6 +236,47 @@ def test_every_channel_reason_argues_for_the_chosen_channel_or_says_despite(pair
         assert not problems, problems
 
 
+def _channel_reasons_row_by_row(chosen, rival, chosen_shap, rival_shap, n):
+    """The definition, one row at a time (the version before issue 26): what the vectorised
+    pick must equal."""
+    from scoring.reasons import _context, _lower_first, _rival_value, option_name
+
+    names = [c for c in chosen_shap.columns if c not in ("channel", "reached")]
+    difference = chosen_shap[names].to_numpy(dtype="float64") - rival_shap[names].to_numpy(dtype="float64")
+    out = []
+    for i, row in enumerate(chosen.to_dict("records")):
+        ours, theirs = str(chosen["channel"].iloc[i]), str(rival["channel"].iloc[i])
+        other, context = option_name(theirs), _context(row)
+        favour = [j for j in np.argsort(-difference[i], kind="stable") if difference[i, j] > 0]
+        against = [j for j in np.argsort(difference[i], kind="stable") if difference[i, j] < 0]
+        sentences = []
+        for j in [*favour, *against][:n]:
+            feature = spec(names[j])
+            phrase = feature.describe_value(context) + _rival_value(
+                feature, context.get(feature.name), rival.iloc[i].to_dict(), theirs, ours
+            )
+            if difference[i, j] > 0:
+                sentences.append(f"{phrase} (favours {ours} over {other})")
+            else:
+                sentences.append(
+                    f"Despite {_lower_first(phrase)} (counts against {ours} compared with {other})"
+                )
+        while len(sentences) < n:
+            sentences.append(f"Nothing else in this account's data separates {ours} from {other}")
+        out.append(sentences)
+    return out
+
+
+@SETTINGS
+@given(pairs=_option_pairs(), n=st.integers(1, 4))
+def test_channel_reasons_picked_for_all_rows_at_once_are_those_picked_row_by_row(pairs, n):
+    # Scale (issue 26): the picks are array operations; the row-by-row walk is the definition.
+    chosen, rival, chosen_shap, rival_shap = pairs
+    reasons = channel_reasons(chosen, rival, chosen_shap, rival_shap, n=n)
+    expected = _channel_reasons_row_by_row(chosen, rival, chosen_shap, rival_shap, n)
+    assert [reasons.iloc[i].tolist() for i in range(len(chosen))] == expected
+
+
 def test_the_channel_indicator_is_never_a_reason_even_when_it_differs_most():
     rows = pd.DataFrame({"loan_id": ["L1"], "channel": ["sms"], "days_past_due": [40.0]})
     chosen_shap = pd.DataFrame({"channel": [2.0], "days_past_due": [0.3]})
