@@ -20,6 +20,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from data_contracts.columnar import is_in
 from features.accounts import account_state
 from features.point_in_time import AsOf, as_of_date, events_before
 
@@ -95,8 +96,8 @@ def offer_rows(tables: Mapping[str, pd.DataFrame], as_of: AsOf, tolerance: float
     if known.empty:
         return pd.DataFrame({column: pd.Series(dtype="float64") for column in OFFER_COLUMNS})
     offered = known["loan_id"].unique()
-    installments = tables["installments"][tables["installments"]["loan_id"].isin(offered)]
-    payments = tables["payments"][tables["payments"]["loan_id"].isin(offered)]
+    installments = tables["installments"][is_in(tables["installments"]["loan_id"], offered)]
+    payments = tables["payments"][is_in(tables["payments"]["loan_id"], offered)]
     states = []
     # One account-state pass per week of offers, over the offered loans only, each at the start of
     # its week: point in time for every offer of the week (it sees less, never more); the days
@@ -105,8 +106,8 @@ def offer_rows(tables: Mapping[str, pd.DataFrame], as_of: AsOf, tolerance: float
     known = known.assign(_state_on=known["offered_on"] - week)
     for state_on, offers in known.groupby("_state_on", sort=True):
         state = account_state(
-            installments[installments["loan_id"].isin(offers["loan_id"])],
-            payments[payments["loan_id"].isin(offers["loan_id"])],
+            installments[is_in(installments["loan_id"], offers["loan_id"])],
+            payments[is_in(payments["loan_id"], offers["loan_id"])],
             pd.Timestamp(str(state_on)).date(),
             tolerance,
         )
@@ -161,7 +162,7 @@ def settled_loans(tables: Mapping[str, pd.DataFrame], as_of: AsOf, tolerance: fl
         return pd.Index([], name="loan_id", dtype="str")
     # The settled loans' payments only: this runs for every night and every training day.
     payments = tables["payments"]
-    payments = events_before(payments[payments["loan_id"].isin(accepted["loan_id"])], "paid_at", as_of)
+    payments = events_before(payments[is_in(payments["loan_id"], accepted["loan_id"])], "paid_at", as_of)
     paid_day = payments["paid_at"].dt.tz_convert("UTC").dt.tz_localize(None).dt.normalize()
     joined = accepted[["loan_id", "offered_on", "instalment"]].merge(
         payments[["loan_id"]].assign(paid_on=paid_day.to_numpy(), amount=payments["amount"].to_numpy()),

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from data_contracts.columnar import is_in
 from data_contracts.enums import RIGHT_PARTY_OUTCOMES
 from features.accounts import account_state
 from features.arrangements import settled_loans
@@ -46,7 +47,7 @@ def build_features(
     state = account_state(tables["installments"], tables["payments"], as_of, tolerance)
     state = state[state["amount_overdue"] >= max(min_amount_overdue, tolerance)]
     # A loan settled for less is closed, though its schedule still shows the forgiven balance.
-    state = state[~state.index.isin(settled_loans(tables, as_of, tolerance))]
+    state = state[~is_in(state.index, settled_loans(tables, as_of, tolerance))]
     frame = loans.set_index("loan_id").join(state, how="inner")
     frame.index.name = "loan_id"
 
@@ -58,10 +59,10 @@ def build_features(
     )
 
     payments = events_before(tables["payments"], "paid_at", as_of)
-    payments = payments[payments["loan_id"].isin(frame.index)]
+    payments = payments[is_in(payments["loan_id"], frame.index)]
     frame = frame.join(_payment_features(payments, instant))
     interactions = events_before(tables["interactions"], "occurred_at", as_of)
-    interactions = interactions[interactions["loan_id"].isin(frame.index)]
+    interactions = interactions[is_in(interactions["loan_id"], frame.index)]
     frame = frame.join(_contact_features(interactions, instant))
     frame = frame.join(_promise_features(interactions, payments, instant, tolerance, cutoff_timezone(as_of)))
 
@@ -74,7 +75,7 @@ def build_features(
         frame["monthly_income"] > 0
     )
     flags = active_flags(tables["account_flags"], as_of)
-    frame["hardship_plan_active"] = frame.index.isin(flags.loc[flags["flag"] == "hardship_plan", "loan_id"])
+    frame["hardship_plan_active"] = is_in(frame.index, flags.loc[flags["flag"] == "hardship_plan", "loan_id"])
 
     counts = [
         "n_payments_30d",

@@ -26,6 +26,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from data_contracts.columnar import is_in
+
 LIKELY_SELF_CURE = "likely to pay without contact"
 CONTACT_UNLIKELY_TO_HELP = "contact unlikely to help"
 CONTROL_GROUP = "control group: randomly held out from contact to measure uplift"
@@ -162,7 +164,7 @@ def greedy_allocation(options: pd.DataFrame, capacity: Mapping[str, int | None])
         remaining[resource] -= 1
         chosen_rows.append(row)
     chosen = positive.loc[chosen_rows]
-    rest = positive[free & ~positive["loan_id"].isin(taken).to_numpy()]
+    rest = positive[free & ~is_in(positive["loan_id"], taken)]
     best_free = rest.sort_values(
         ["value", "channel"], ascending=[False, True], kind="stable"
     ).drop_duplicates("loan_id")
@@ -201,7 +203,7 @@ def allocate(
         loans, as_of, share=settings.control_share, days=settings.control_days, salt=settings.salt
     )
     control_ids = set(loans[held_out])
-    open_options = options[~options["loan_id"].isin(control_ids)]
+    open_options = options[~is_in(options["loan_id"], control_ids)]
 
     explore = _exploration(open_options, capacity, settings, as_of)
     remaining_capacity = dict(capacity)
@@ -211,10 +213,10 @@ def allocate(
         limit = remaining_capacity.get(name)
         if limit is not None:
             remaining_capacity[name] = max(int(limit) - int(count), 0)
-    rest = open_options[~open_options["loan_id"].isin(set(explore["loan_id"]))]
+    rest = open_options[~is_in(open_options["loan_id"], explore["loan_id"])]
     granted = greedy_allocation(rest, remaining_capacity).assign(within_capacity=True, exploration=False)
 
-    worth = best[(best["value"] > 0) & ~best.index.isin(control_ids)]
+    worth = best[(best["value"] > 0) & ~is_in(best.index, control_ids)]
     overflow_ids = worth.index.difference(pd.Index(granted["loan_id"])).difference(
         pd.Index(explore["loan_id"])
     )
@@ -227,8 +229,8 @@ def allocate(
     )
 
     contacted = set(assignments["loan_id"])
-    alone = best[~best.index.isin(contacted)].reset_index()
-    control = alone["loan_id"].isin(control_ids)
+    alone = best[~is_in(best.index, contacted)].reset_index()
+    control = is_in(alone["loan_id"], control_ids)
     reason = np.where(
         control,
         CONTROL_GROUP,
@@ -236,7 +238,7 @@ def allocate(
             alone["p_self_cure"] >= settings.self_cure_threshold, LIKELY_SELF_CURE, CONTACT_UNLIKELY_TO_HELP
         ),
     )
-    left_alone = alone.assign(reason=reason, control=control.to_numpy()).rename(
+    left_alone = alone.assign(reason=reason, control=control).rename(
         columns={"channel": "best_channel", "value": "best_incremental_value", "p_contact": "p_best_channel"}
     )
     return Allocation(

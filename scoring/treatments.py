@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from data_contracts.columnar import is_in
 from features.build import PERIODS_PER_MONTH
 from features.point_in_time import AsOf, as_of_date, events_before
 from models.acceptance import AcceptanceModels
@@ -129,7 +130,7 @@ def trace_signals(
     since = pd.Timestamp(as_of_date(as_of)) - pd.Timedelta(days=settings.trace_lookback_days)
     outbound = before[
         (before["direction"] == "outbound")
-        & before["loan_id"].isin(features["loan_id"])
+        & is_in(before["loan_id"], features["loan_id"])
         & (before["occurred_at"].dt.tz_localize(None) >= since)
     ]
     last = (
@@ -430,9 +431,9 @@ def choose_treatments(
     ].clip(lower=0.0)
     refer = (dpd >= settings.referral_min_days_past_due) & (referral_gain > 0) & (referral_gain > in_house)
     frame.loc[refer, "treatment"] = "referral"
-    frame.loc[frame.index.isin(trace.index), "treatment"] = "trace"
+    frame.loc[is_in(frame.index, trace.index), "treatment"] = "trace"
     if settings.hold_running_arrangements:
-        frame.loc[frame.index.isin(in_force["loan_id"]), "treatment"] = "hold"
+        frame.loc[is_in(frame.index, in_force["loan_id"]), "treatment"] = "hold"
     offered = frame["treatment"].isin(OFFERS)
     frame.loc[~offered, OFFER_TERM_COLUMNS + ["p_accept", "fulfilment"]] = np.nan
     frame.loc[~offered, "offer_gain"] = 0.0
@@ -464,7 +465,7 @@ def care_treatments(
     plan (``care_income_share`` of income) or a deferment; never a settlement. Valued against
     nothing: collection is held for them."""
     open_care = forbearance.loc[~forbearance["contact_held"].astype(bool), "loan_id"]
-    accounts = features[features["loan_id"].isin(open_care)].set_index("loan_id").assign(continue_value=0.0)
+    accounts = features[is_in(features["loan_id"], open_care)].set_index("loan_id").assign(continue_value=0.0)
     gains, terms = _offer_gains(accounts, acceptance, settings, care=True)
     frame = _with_offer(accounts[[]], gains, terms, settings, acceptance, fallback="hold")
     basis = _acceptance_basis(acceptance, settings)
@@ -590,7 +591,7 @@ def out_of_contact_rows(
     """Left-alone rows (the allocation's columns) for the candidates a treatment takes out of
     tonight's contact allocation: their best channel and its value, and the treatment's reason."""
     out = plan.out_of_contact()
-    mine = options[options["loan_id"].isin(out)]
+    mine = options[is_in(options["loan_id"], out)]
     cost = mine["channel"].map(dict(channel_cost)).astype("float64")
     value = (mine["p_contact"] - mine["p_self_cure"]) * mine["amount_at_stake"] - cost
     best = (
@@ -640,7 +641,7 @@ def treatment_list(
 
     queued = queue.set_index("loan_id")
     chosen = plan.frame
-    taken_out = chosen.loc[chosen.index.isin(plan.out_of_contact()) & chosen.index.isin(frame.index)]
+    taken_out = chosen.loc[is_in(chosen.index, plan.out_of_contact()) & is_in(chosen.index, frame.index)]
     frame.loc[taken_out.index, "treatment"] = taken_out["treatment"]
     frame.loc[taken_out.index, "treatment_reason"] = taken_out["treatment_reason"]
     frame.loc[taken_out.index, "team"] = taken_out["treatment"].map(
@@ -653,7 +654,7 @@ def treatment_list(
         taken_out["referral_net_recovery"] - taken_out["continue_value"]
     ).where(taken_out["treatment"] == "referral")
 
-    no_channel = frame.index[(frame["disposition"] == "suppressed") & ~frame.index.isin(held)]
+    no_channel = frame.index[(frame["disposition"] == "suppressed") & ~is_in(frame.index, held)]
     traced = no_channel.intersection(trace.index)
     frame.loc[traced, "treatment"] = "trace"
     frame.loc[traced, "team"] = TRACING_TEAM
