@@ -175,6 +175,25 @@ def recovery_sentence(row: Mapping[str, Any], tonight: pd.Series | Tonight) -> s
     )
 
 
+#: Every column of a queue row that the priority sentences read (``value_sentence``, ``_drivers``,
+#: ``_prior_note``, ``recovery_sentence`` and :func:`priority_reasons` itself).
+PRIORITY_INPUTS = (
+    "amount_at_stake",
+    "amount_overdue",
+    "channel_cost",
+    "expected_recovery",
+    "exploration",
+    "incremental_value",
+    "overlap_weight",
+    "p_pay_30d",
+    "p_response",
+    "p_self_cure",
+    "recommended_channel",
+    "team",
+    "within_capacity",
+)
+
+
 def priority_reasons(queue: pd.DataFrame, *, response_window_days: int | None = None) -> pd.Series:
     """The ``priority_reason`` of every row of ``queue`` (module docstring), a pure function of
     the rows: allocated rows need recommended_channel, incremental_value, p_response,
@@ -207,8 +226,10 @@ def priority_reasons(queue: pd.DataFrame, *, response_window_days: int | None = 
     lifts = Tonight(normal_lift)
     values = Tonight(normal["incremental_value"].astype("float64") if len(normal) else empty)
     out = []
-    # A record of a frame: its keys are column names, all strings.
-    records = cast("list[dict[str, Any]]", queue.to_dict("records"))
+    # Records of the columns the sentences read only: a queue row has dozens of columns, and
+    # turning all of them into Python objects cost most of this function at scale.
+    read = [column for column in PRIORITY_INPUTS if column in queue]
+    records = cast("list[dict[str, Any]]", queue[read].to_dict("records"))
     for index, row in zip(queue.index, records, strict=True):
         if not valued.loc[index]:
             out.append(recovery_sentence(row, recoveries))
@@ -241,6 +262,7 @@ def priority_reasons(queue: pd.DataFrame, *, response_window_days: int | None = 
 
 __all__ = [
     "CHANNEL_NOUNS",
+    "PRIORITY_INPUTS",
     "channel_noun",
     "money",
     "priority_reasons",

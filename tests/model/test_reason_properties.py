@@ -467,3 +467,48 @@ def test_a_queue_ranked_without_the_channel_model_speaks_of_expected_recovery():
 @pytest.mark.parametrize("feature", [f.name for f in FEATURES if f.direction != 0])
 def test_every_declared_direction_is_one_of_plus_or_minus_one(feature):
     assert spec(feature).direction in (-1, 1)
+
+
+class _ReadRecorder(dict):
+    """A row that remembers which of its columns were read."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+
+@SETTINGS
+@given(queue=_queues())
+def test_the_priority_sentences_read_only_the_columns_kept_for_them(queue):
+    # priority_reasons turns only PRIORITY_INPUTS into records: a sentence that read any other
+    # column would silently see it missing.
+    from scoring import priority
+
+    queue = queue.assign(p_pay_30d=0.4, expected_recovery=123.0, amount_overdue=queue["amount_overdue"])
+    stakes = Tonight(queue["amount_at_stake"])
+    lifts = Tonight(queue["p_response"] - queue["p_self_cure"])
+    values = Tonight(queue["incremental_value"])
+    read: set[str] = set()
+    for record in queue.to_dict("records"):
+        row = _ReadRecorder(record)
+        priority.value_sentence(row, 7)
+        priority._drivers(row, stakes, lifts, values)
+        priority._prior_note(row)
+        priority.recovery_sentence(row, values)
+        read |= row.read
+    assert read <= set(priority.PRIORITY_INPUTS), read - set(priority.PRIORITY_INPUTS)
+    assert priority_reasons(queue, response_window_days=7).equals(
+        priority_reasons(queue[list(priority.PRIORITY_INPUTS)], response_window_days=7)
+    )
