@@ -6,6 +6,9 @@ import io
 
 import pandas as pd
 
+#: Queued loans drawn (seeded) for the review's beeswarm.
+BEESWARM_ROWS = 5_000
+
 
 def _png(fig) -> bytes:
     import matplotlib.pyplot as plt
@@ -37,17 +40,27 @@ def review_figures(
         ax.set_title("What moves p_pay most (queued loans)")
         figures["importance"] = _png(fig)
 
-        data = features.loc[contributions.index, contributions.columns]
+        # The swarm of a large night is a seeded sample: beyond a few thousand points a row is
+        # solid ink, and drawing every queued loan cost seconds per 100k (the importance above
+        # and the report's tables use every row).
+        shown = (
+            contributions.sample(n=BEESWARM_ROWS, random_state=0)
+            if len(contributions) > BEESWARM_ROWS
+            else contributions
+        )
+        data = features.loc[shown.index, shown.columns]
         numeric = data.apply(
             lambda c: pd.to_numeric(c, errors="coerce") if c.dtype != "bool" else c.astype(float)
         )
         explanation = shap.Explanation(
-            values=contributions.to_numpy(),
+            values=shown.to_numpy(),
             data=numeric.to_numpy(dtype="float64"),
-            feature_names=list(contributions.columns),
+            feature_names=list(shown.columns),
         )
         plt.figure(figsize=(7, 5))
         shap.plots.beeswarm(explanation, max_display=12, show=False)
+        if len(shown) < len(contributions):
+            plt.title(f"A random {len(shown):,} of {len(contributions):,} queued loans", fontsize=9)
         figures["beeswarm"] = _png(plt.gcf())
 
     for key, values, label in (
@@ -63,4 +76,4 @@ def review_figures(
     return figures
 
 
-__all__ = ["review_figures"]
+__all__ = ["BEESWARM_ROWS", "review_figures"]

@@ -337,3 +337,29 @@ def test_group_means_equal_fairlearns_metric_frame_by_group():
     assert list(ours.index) == [str(group) for group in reference.index]
     np.testing.assert_allclose(ours.to_numpy(), reference.to_numpy(dtype="float64"), rtol=1e-12)
     assert np.isnan(ours["x"])
+
+
+def test_the_review_beeswarm_draws_a_seeded_sample_of_a_large_night(monkeypatch):
+    import shap
+
+    from review import figures as review_figures_module
+
+    drawn: list[int] = []
+    real = shap.plots.beeswarm
+
+    def counting(explanation, **kwargs):
+        drawn.append(len(explanation.values))
+        return real(explanation, **kwargs)
+
+    monkeypatch.setattr(shap.plots, "beeswarm", counting)
+    rng = np.random.default_rng(1)
+    rows = review_figures_module.BEESWARM_ROWS + 700
+    features = pd.DataFrame({"days_past_due": rng.integers(1, 90, rows), "amount_overdue": rng.random(rows)})
+    contributions = pd.DataFrame(rng.normal(size=(rows, 2)), columns=list(features.columns))
+    p_pay = pd.Series(rng.random(rows))
+    figures = review_figures_module.review_figures(features, contributions, p_pay, p_pay)
+    assert drawn == [review_figures_module.BEESWARM_ROWS]
+    assert set(figures) == {"importance", "beeswarm", "p_pay", "priority"}
+    assert all(png.startswith(b"\x89PNG") for png in figures.values())
+    small = review_figures_module.review_figures(features.head(50), contributions.head(50), p_pay, p_pay)
+    assert drawn[-1] == 50 and small["beeswarm"].startswith(b"\x89PNG")
