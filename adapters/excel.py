@@ -17,6 +17,7 @@ import pandas as pd
 
 from adapters.batches import BATCH_FIELDS, BATCH_FOLDER, is_automated, joined_ids
 from data_contracts.column_docs import BATCH_FIELD_DOCS, SHEET_DOCS, SUMMARY_GUIDE, describe
+from data_contracts.columnar import join_per_group
 
 HEADER_FILL = "#DDE5F0"
 # Randomised exploration picks: coloured so nobody mistakes them for the day's best contacts.
@@ -290,10 +291,8 @@ def dispute_sheet(suppressed: pd.DataFrame, disputes: pd.DataFrame | None = None
     """One row per disputed loan, with the other rules that hold it back and, given the night's
     dispute list, the deadline to respond (most urgent first)."""
     disputed = suppressed[is_dispute(suppressed)].drop_duplicates("loan_id")
-    others = (
-        suppressed[~is_dispute(suppressed)]
-        .groupby("loan_id")["rule_id"]
-        .agg(lambda ids: ", ".join(sorted(ids)))
+    others = join_per_group(
+        suppressed[~is_dispute(suppressed)].groupby("loan_id")["rule_id"], ", ", sort_within=True
     )
     sheet = disputed.assign(other_holds=disputed["loan_id"].map(others)).sort_values("loan_id")
     if disputes is None or disputes.empty:

@@ -28,6 +28,7 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 
+from data_contracts.columnar import join_per_group
 from data_contracts.cutoff import AsOf, as_of_date, as_of_instant
 from scoring.allocation import incremental_values
 from scoring.dispositions import WINDOW_TO_QUEUE, Decisions
@@ -135,7 +136,7 @@ def one_contact_per_borrower(
     staying = _with_contact_window(staying, window)
     staying["contact_id"] = contact_id(as_of, staying["borrower_id"])
     in_order = staying.loc[order.index.intersection(staying.index, sort=False)]
-    loans = in_order.groupby("borrower_id", sort=False)["loan_id"].agg("; ".join)
+    loans = join_per_group(in_order.groupby("borrower_id", sort=False)["loan_id"], "; ")
     staying["contact_loans"] = staying["borrower_id"].map(loans).astype("str")
 
     dispositions = decisions.dispositions.copy()

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from data_contracts.columnar import join_per_group
 from scoring.frames import member_of
 from scoring.policy.engine import PolicyResult
 
@@ -67,16 +68,16 @@ def _suppression_rows(blocks: pd.DataFrame, rules: pd.DataFrame) -> pd.DataFrame
     described = blocks.merge(rules, on=["policy", "rule_id", "reason"], how="left", validate="many_to_one")
     described = described.sort_values("channel", kind="stable")
     keys = ["loan_id", "policy", "policy_version", "rule_id", "reason"]
-    rows = (
-        described.groupby(keys, observed=True, sort=True)
-        .agg(
-            channels=("channel", ",".join),
-            n_channels=("channel", "nunique"),
-            detail=("description", "first"),
-            source=("source", "first"),
-        )
-        .reset_index()
+    grouped = described.groupby(keys, observed=True, sort=True)
+    # The channels joined apart: a Python join among the named aggregations would run them
+    # all group by group.
+    rows = grouped.agg(
+        n_channels=("channel", "nunique"),
+        detail=("description", "first"),
+        source=("source", "first"),
     )
+    rows.insert(0, "channels", join_per_group(grouped["channel"], ","))
+    rows = rows.reset_index()
     # An empty night aggregates to untyped columns; the contract wants strings even then.
     return rows.astype({column: "str" for column in [*keys, "channels", "detail", "source"]})
 
@@ -130,8 +131,8 @@ def decide(
     disposition[member_of(keys["loan_id"], held_ids.union(no_channel_ids))] = "suppressed"
     disposition[member_of(keys["loan_id"], waiting_ids)] = "promise_follow_up"
     detail = pd.Series("", index=keys.index, dtype="str")
-    reasons_by_loan = (
-        suppressed.drop_duplicates(["loan_id", "reason"]).groupby("loan_id")["reason"].agg(", ".join)
+    reasons_by_loan = join_per_group(
+        suppressed.drop_duplicates(["loan_id", "reason"]).groupby("loan_id")["reason"], ", "
     )
     detail = detail.mask(disposition == "suppressed", keys["loan_id"].map(reasons_by_loan))
     detail = detail.mask(disposition == "promise_follow_up", "open promise to pay")
@@ -204,7 +205,7 @@ def _forbearance(held: pd.DataFrame, features: pd.DataFrame, policy: PolicyResul
     frame = routed.drop_duplicates("loan_id")[["loan_id", "policy", "policy_version"]]
     frame = frame.assign(
         reason=frame["loan_id"].map(
-            routed.drop_duplicates(["loan_id", "reason"]).groupby("loan_id")["reason"].agg(",".join)
+            join_per_group(routed.drop_duplicates(["loan_id", "reason"]).groupby("loan_id")["reason"], ",")
         )
     )
     frame = frame.merge(

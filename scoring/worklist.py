@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from data_contracts.columnar import join_per_group
 from data_contracts.outputs import CONTACT_COLUMNS, Contacts
 
 # The kinds of contact point each channel uses, in order of preference.
@@ -115,7 +116,11 @@ def contact_worklist(
         out["borrower_id"], out["recommended_channel"], primary_points(contact_points)
     )
     out["preferred_language"] = _of_lead(lead, "preferred_language", contact).astype("str")
-    out["loan_ids"] = contact.map(grouped["loan_id"].agg(lambda ids: "; ".join(map(str, ids)))).astype("str")
+    loan_text = rows["loan_id"]
+    if not (isinstance(loan_text.dtype, pd.StringDtype) and not loan_text.hasnans):
+        loan_text = loan_text.map(str)  # as the join's map(str) did; text is already its own str()
+    loans = join_per_group(loan_text.groupby(rows["contact_id"], sort=False), "; ")
+    out["loan_ids"] = contact.map(loans).astype("str")
     listed = lead["contact_loans"].astype("str").reindex(contact.to_numpy()).to_numpy()
     out["loan_ids"] = pd.Series(listed, index=out.index, dtype="str").fillna(out["loan_ids"])
     out["n_loans"] = contact.map(grouped.size()).astype("int64")
@@ -168,7 +173,7 @@ def _offers(rows: pd.DataFrame) -> pd.Series:
     """Per contact: "<loan>: <offer>" for each of its loans with an offer, joined by "; "."""
     text = offer_text(rows)
     offered = rows.assign(_offer=rows["loan_id"].astype("str") + ": " + text)[text.notna()]
-    return offered.groupby("contact_id", sort=False)["_offer"].agg("; ".join)
+    return join_per_group(offered.groupby("contact_id", sort=False)["_offer"], "; ")
 
 
 def team_contacts(worklist: pd.DataFrame) -> dict[str, pd.DataFrame]:
