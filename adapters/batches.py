@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from adapters.io import write_csv
+from data_contracts.parsing import csv_text
 
 # Channels a platform sends; every other channel is worked by people from the workbook.
 AUTOMATED_CHANNELS: tuple[str, ...] = ("sms", "email", "whatsapp", "letter")
@@ -85,7 +85,7 @@ def batch_writers(contacts: pd.DataFrame) -> dict[str, Callable[[Path], None]]:
     def writer(frame: pd.DataFrame) -> Callable[[Path], None]:
         def write(path: Path) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
-            write_csv(frame, path)
+            csv_text(frame).to_csv(path, index=False)
 
         return write
 

@@ -10,11 +10,8 @@ import shutil
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
 
 from data_contracts.enums import OPTIONAL_TABLES, TABLES
 from data_contracts.parsing import csv_text
@@ -219,70 +216,7 @@ def _write_frame(folder: Path, stem: str, frame: pd.DataFrame, extensions=("parq
     if "parquet" in extensions:
         frame.to_parquet(folder / f"{stem}.parquet", index=False)
     if "csv" in extensions:
-        write_csv(frame, folder / f"{stem}.csv")
-
-
-# Below this many rows pandas writes a CSV in well under a tenth of a second, less than opening
-# a DuckDB connection costs; above it DuckDB's writer is about five times faster.
-_DUCKDB_FROM_ROWS = 10_000
-
-
-def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """Write ``frame`` as the engine's CSV files show it: :func:`csv_text` (dates and instants
-    as ISO text), no index, and byte for byte what ``pandas.DataFrame.to_csv`` writes (floats as
-    Python's repr, ``True``/``False``, an empty field for a missing value or an empty string,
-    quotes only where needed). Large frames go through DuckDB's CSV writer, which formats
-    numbers exactly as Python does (tested) and is about five times faster; a frame Arrow cannot
-    type (mixed objects) is written by pandas."""
-    text = csv_text(frame)
-    # pandas writes a lone missing value of a one-column frame as "" so the line is not blank.
-    if len(text) < _DUCKDB_FROM_ROWS or len(text.columns) < 2:
-        text.to_csv(path, index=False)
-        return
-    try:
-        table = _csv_ready(pa.Table.from_pandas(text, preserve_index=False))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, _NotByteSafe):
-        text.to_csv(path, index=False)
-        return
-    quoted = str(path).replace("'", "''")
-    with duckdb.connect() as connection:
-        connection.register("frame", table)
-        connection.execute(f"COPY frame TO '{quoted}' (FORMAT csv, HEADER true)")
-
-
-class _NotByteSafe(Exception):
-    """A column whose DuckDB text is not pandas' (say float32: 1e+06 against 1000000.0)."""
-
-
-def _byte_safe(kind: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_float64(kind)
-        or pa.types.is_integer(kind)
-        or pa.types.is_boolean(kind)
-        or pa.types.is_string(kind)
-        or pa.types.is_large_string(kind)
-        or pa.types.is_null(kind)
-        or pa.types.is_date32(kind)
-    )
-
-
-def _csv_ready(table: pa.Table) -> pa.Table:
-    """Arrow columns as pandas would print them: booleans as ``True``/``False`` and empty
-    strings as missing (pandas writes both as an empty field; DuckDB would quote an empty
-    string), categories as their labels. Raises :class:`_NotByteSafe` for a column type whose
-    text is not known to match."""
-    columns = []
-    for column in table.columns:
-        if pa.types.is_dictionary(column.type):
-            column = column.cast(pa.large_string())
-        if not _byte_safe(column.type):
-            raise _NotByteSafe(str(column.type))
-        if pa.types.is_boolean(column.type):
-            column = pc.if_else(column, "True", "False")
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            column = pc.if_else(pc.equal(column, ""), pa.scalar(None, column.type), column)
-        columns.append(column)
-    return pa.Table.from_arrays(columns, names=table.column_names)
+        csv_text(frame).to_csv(folder / f"{stem}.csv", index=False)
 
 
 def write_quarantine(out_dir: Path, quarantine: pd.DataFrame) -> Path:
