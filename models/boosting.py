@@ -99,6 +99,29 @@ def _dask_fit(
     return model.to_local()
 
 
+def validation_curve(
+    booster: lgb.Booster,
+    X: pd.DataFrame,
+    y: npt.ArrayLike,
+    weight: npt.ArrayLike | None,
+    metric: str,
+    trees: int | None = None,
+) -> np.ndarray:
+    """``metric`` ("auc" or "binary_logloss") on ``X`` after each of the first ``trees`` trees
+    (all by default), as LightGBM's ``evals_result_`` records it during a fit."""
+    trees = booster.num_trees() if trees is None else trees
+    margin = np.zeros(len(X))
+    y = np.asarray(y)
+    curve = np.empty(trees)
+    for i in range(trees):
+        margin += booster.predict(X, raw_score=True, start_iteration=i, num_iteration=1)
+        if metric == "auc":
+            curve[i] = roc_auc_score(y, margin, sample_weight=weight)
+        else:
+            curve[i] = log_loss(y, 1 / (1 + np.exp(-margin)), sample_weight=weight, labels=[0, 1])
+    return curve
+
+
 def best_iteration(
     booster: lgb.Booster,
     X: pd.DataFrame,
@@ -116,21 +139,37 @@ def best_iteration(
     trees = booster.num_trees()
     if not patience:
         return trees
-    margin = np.zeros(len(X))
-    y = np.asarray(y)
+    # Scores with higher = better, so AUC and log loss compare alike.
+    curves = {
+        name: validation_curve(booster, X, y, weight, name) * (1 if name == "auc" else -1) for name in metrics
+    }
     best = dict.fromkeys(metrics, (-np.inf, 0))  # (score, 0-based tree) per metric
     for i in range(trees):
-        margin += booster.predict(X, raw_score=True, start_iteration=i, num_iteration=1)
         for name in metrics:
-            if name == "auc":
-                score = roc_auc_score(y, margin, sample_weight=weight)
-            else:  # binary_logloss, lower is better
-                score = -log_loss(y, 1 / (1 + np.exp(-margin)), sample_weight=weight, labels=[0, 1])
+            score = curves[name][i]
             if score > best[name][0]:
                 best[name] = (score, i)
             elif i - best[name][1] >= patience:
                 return best[name][1] + 1
     return best[metrics[0]][1] + 1
+
+
+def fewest_trees_within(curve: npt.ArrayLike, trees: int, tolerance: float, metric: str) -> int:
+    """The fewest trees whose validation ``metric`` in ``curve`` (one score per tree, as
+    :func:`validation_curve` gives) is within ``tolerance`` of its score after ``trees`` trees.
+
+    Explanations cost in proportion to trees (TreeSHAP is linear in them), and the last trees
+    before early stopping buy little: a model stops adding trees where the validation score is
+    as good as at the early-stopping point, give or take ``tolerance`` (AUC: higher is better;
+    log loss: lower is better). ``tolerance`` 0 keeps ``trees``.
+    """
+    scores = np.asarray(curve, dtype="float64")[:trees]
+    if metric != "auc":
+        scores = -scores
+    if not tolerance or len(scores) == 0:
+        return trees
+    good_enough = scores >= scores[trees - 1] - tolerance
+    return int(np.argmax(good_enough)) + 1
 
 
 # sklearn ships no type information, so its base classes are Any to the type checker.
@@ -156,6 +195,7 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
     ) -> None:
         params = dict(params)
         early_stopping_rounds = params.pop("early_stopping_rounds", None)
+        tree_tolerance = float(params.pop("tree_tolerance", 0.0) or 0.0)
         classifier = lgbm_classifier(
             "binary",
             self.random_state,
@@ -198,6 +238,23 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
                 else classifier.n_estimators
             )
             self.fitted_with_ = f"lightgbm.dask ({workers} workers)"
+        # Trees at the early-stopping point; best_iteration_ may keep fewer (tree_tolerance).
+        self.best_score_iteration_ = self.best_iteration_
+        if eval_set is not None and tree_tolerance:
+            recorded: dict[str, dict[str, list[float]]] = getattr(classifier, "evals_result_", None) or {}
+            curve: npt.ArrayLike | None = next(iter(recorded.values()), {}).get(eval_metric)
+            if curve is None:  # lightgbm.dask records no evaluation: score every tree here
+                curve = validation_curve(
+                    classifier.booster_,
+                    self._matrix(eval_set[0]),
+                    eval_set[1],
+                    eval_weight,
+                    eval_metric,
+                    self.best_iteration_,
+                )
+            self.best_iteration_ = fewest_trees_within(
+                curve, self.best_iteration_, tree_tolerance, eval_metric
+            )
         self.classifier_ = classifier
         self.classes_ = classifier.classes_
 
@@ -212,16 +269,16 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
         Contributions plus the base value add up to :meth:`decision_function`.
         """
         check_is_fitted(self, "classifier_")
-        explainer = shap.TreeExplainer(self.classifier_.booster_)
         if len(X) == 0:
-            base = explainer.expected_value
-            return pd.DataFrame(columns=list(self.feature_names_in_), dtype="float64"), float(
-                np.ravel(base)[-1]
-            )
+            # The base value of the trees the margin uses, read off one row with nothing known.
+            _, base = self.shap_values(pd.DataFrame({name: [np.nan] for name in self.feature_names_in_}))
+            return pd.DataFrame(columns=list(self.feature_names_in_), dtype="float64"), base
+        explainer = shap.TreeExplainer(self.classifier_.booster_)
         with warnings.catch_warnings():
             # shap announces a change of output type for LightGBM; both types are handled below.
             warnings.filterwarnings("ignore", message=".*shap values output has changed.*")
-            values = explainer.shap_values(self._matrix(X))
+            # The trees the margin uses, not every tree the booster holds (see tree_tolerance).
+            values = explainer.shap_values(self._matrix(X), tree_limit=self.best_iteration_)
         values = values[1] if isinstance(values, list) else values
         base = explainer.expected_value
         base = float(base[1] if np.ndim(base) else base)

@@ -199,6 +199,7 @@ def train_propensity(
 
     metrics: dict[str, float] = {
         "best_iteration": float(model.best_iteration_),
+        "trees_at_early_stopping": float(model.best_score_iteration_),
         "valid_auc_constrained": valid_auc["constrained"],
         "valid_auc_unconstrained": valid_auc["unconstrained"],
         "plain_lightgbm_best_iteration": float(
@@ -266,7 +267,12 @@ def train_channel(
         min_propensity=min_propensity,
         random_state=random_state,
     ).fit(train, train["label"], reached=train["reached"], eval_set=(valid, valid["label"]))
-    metrics: dict[str, float] = {"best_iteration": float(model.best_iteration_), **model.training_weights_}
+    metrics: dict[str, float] = {
+        "best_iteration": float(model.best_iteration_),
+        "trees_at_early_stopping": float(model.best_score_iteration_),
+        "response_when_reached_best_iteration": float(model.response_model_.best_iteration_),
+        **model.training_weights_,
+    }
     # The S-learner is judged, and the old policy's balance measured, on sampled account-days
     # (with and without contact); the funnel on every attempt of the test block.
     for name, block in (("valid", sampled_rows(valid)), ("test", sampled_rows(test))):

@@ -84,6 +84,14 @@ class LightGBMParams(_Section):
     colsample_bytree: float = Field(0.8, gt=0, le=1)
     reg_lambda: float = Field(1.0, ge=0)
     early_stopping_rounds: int = Field(40, ge=1)
+    tree_tolerance: float = Field(
+        0.001,
+        ge=0,
+        lt=0.1,
+        description="Keep the fewest trees whose validation score (AUC for the propensity model, "
+        "log loss for the channel models) is within this of the score at the early-stopping point: "
+        "explanations cost in proportion to trees. 0 keeps every tree up to early stopping.",
+    )
     n_jobs: int = Field(2, ge=1)
 
 

@@ -1,5 +1,6 @@
 """``best_iteration``: after a fit without early stopping (lightgbm.dask), the iteration
-LightGBM's ``early_stopping(patience)`` callback would have kept, for AUC and log loss."""
+LightGBM's ``early_stopping(patience)`` callback would have kept, for AUC and log loss; and
+``tree_tolerance``: the fewest trees within a tolerance of that point's validation score."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.boosting import best_iteration
+from models.boosting import CalibratedBooster, best_iteration, fewest_trees_within, validation_curve
 
 PATIENCE = 10
 N_ESTIMATORS = 300
@@ -104,3 +105,95 @@ def test_without_patience_every_tree_is_kept(problem, unstopped):
     _, _, X_valid, y_valid, _ = problem
     found = best_iteration(unstopped.booster_, X_valid, y_valid, None, "binary_logloss", None)
     assert found == N_ESTIMATORS
+
+
+@pytest.mark.parametrize(
+    ("metric", "weighted"),
+    [("auc", False), ("binary_logloss", False), ("binary_logloss", True)],
+    ids=["auc", "binary_logloss", "binary_logloss-weighted"],
+)
+def test_validation_curve_is_what_lightgbm_records_during_a_fit(problem, metric, weighted):
+    """The Dask path scores every tree itself; it must read the curve LightGBM would record."""
+    X_train, y_train, X_valid, y_valid, weight = problem
+    eval_weight = weight if weighted else None
+    fitted = _classifier(metric=metric).fit(
+        X_train,
+        y_train,
+        eval_X=(X_valid,),
+        eval_y=(y_valid,),
+        eval_sample_weight=None if eval_weight is None else [eval_weight],
+        eval_metric=metric,
+        callbacks=[lightgbm.early_stopping(PATIENCE, first_metric_only=True, verbose=False)],
+    )
+    recorded = np.asarray(fitted.evals_result_["valid_0"][metric])
+    curve = validation_curve(fitted.booster_, X_valid, y_valid, eval_weight, metric)
+    # LightGBM keeps the trees up to the early-stopping point; it recorded the patience's beyond
+    assert len(curve) == fitted.best_iteration_ < len(recorded)
+    np.testing.assert_allclose(curve, recorded[: len(curve)], rtol=1e-6, atol=1e-9)
+    assert len(validation_curve(fitted.booster_, X_valid, y_valid, eval_weight, metric, trees=7)) == 7
+
+
+def test_fewest_trees_within_reads_auc_up_and_log_loss_down():
+    auc = [0.60, 0.70, 0.745, 0.749, 0.750, 0.7505]
+    assert fewest_trees_within(auc, 6, 0.0, "auc") == 6
+    assert fewest_trees_within(auc, 6, 0.001, "auc") == 5
+    assert fewest_trees_within(auc, 6, 0.002, "auc") == 4
+    assert fewest_trees_within(auc, 6, 0.01, "auc") == 3
+    assert fewest_trees_within(auc, 4, 0.0005, "auc") == 4  # judged against the kept count's score
+    loss = [0.69, 0.50, 0.452, 0.4505, 0.4501, 0.4500]
+    assert fewest_trees_within(loss, 6, 0.0, "binary_logloss") == 6
+    assert fewest_trees_within(loss, 6, 0.001, "binary_logloss") == 4
+    assert fewest_trees_within(loss, 6, 0.003, "binary_logloss") == 3
+    # a curve that dips and recovers: the first tree within the tolerance, not the last
+    assert fewest_trees_within([0.70, 0.749, 0.74, 0.75], 4, 0.002, "auc") == 2
+
+
+class _ToleranceBooster(CalibratedBooster):
+    """The smallest CalibratedBooster: numeric inputs, no constraints, AUC early stopping."""
+
+    def __init__(self, tree_tolerance: float = 0.0):
+        self.tree_tolerance = tree_tolerance
+
+    def fit(self, X, y, eval_set):
+        self.feature_names_in_ = np.asarray(list(X.columns), dtype=object)
+        self.categories_ = {}
+        self.random_state = 3
+        self._fit_booster(
+            X,
+            y,
+            params={
+                "n_estimators": N_ESTIMATORS,
+                "learning_rate": 0.05,
+                "num_leaves": 7,
+                "n_jobs": 1,
+                "early_stopping_rounds": 30,
+                "tree_tolerance": self.tree_tolerance,
+            },
+            monotone=[0] * X.shape[1],
+            eval_set=eval_set,
+            eval_metric="auc",
+        )
+        return self
+
+
+def test_a_tree_tolerance_keeps_fewer_trees_and_the_reasons_still_add_up(problem):
+    X_train, y_train, X_valid, y_valid, _ = problem
+    exact = _ToleranceBooster(0.0).fit(X_train, y_train, eval_set=(X_valid, y_valid))
+    lean = _ToleranceBooster(0.003).fit(X_train, y_train, eval_set=(X_valid, y_valid))
+    assert exact.best_iteration_ == exact.best_score_iteration_ == lean.best_score_iteration_
+    assert lean.best_iteration_ < lean.best_score_iteration_
+    curve = np.asarray(lean.classifier_.evals_result_["valid_0"]["auc"])
+    assert curve[lean.best_iteration_ - 1] >= curve[lean.best_score_iteration_ - 1] - 0.003
+    assert (curve[: lean.best_iteration_ - 1] < curve[lean.best_score_iteration_ - 1] - 0.003).all()
+    # the margin uses the kept trees only, and TreeSHAP explains exactly that margin
+    booster = lean.classifier_.booster_
+    np.testing.assert_allclose(
+        lean.decision_function(X_valid),
+        booster.predict(X_valid, raw_score=True, num_iteration=lean.best_iteration_),
+    )
+    contributions, base = lean.shap_values(X_valid.iloc[:200])
+    np.testing.assert_allclose(
+        contributions.sum(axis=1) + base, lean.decision_function(X_valid.iloc[:200]), atol=1e-9
+    )
+    empty, empty_base = lean.shap_values(X_valid.iloc[:0])
+    assert empty.empty and empty_base == pytest.approx(base)
