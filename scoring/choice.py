@@ -189,6 +189,38 @@ def explain_channels(
         )
         reasons.insert(0, "runner_up_channel", rival_channel)
         return _with_exploration_reasons(reasons, queued, n)
+    # Exploration rows say their channel was drawn at random, whatever the model prefers: only
+    # the others are worth their TreeSHAP.
+    explored = (
+        queued["exploration"].fillna(False).astype(bool).to_numpy()
+        if "exploration" in queued
+        else np.zeros(len(queued), dtype=bool)
+    )
+    explained = ~explored
+    learnt = _learnt_channel_reasons(
+        queued[explained], chosen_channel[explained], rival_channel[explained], history, model, n
+    )
+    reasons = learnt.reindex(queued.index)
+    reasons.insert(0, "runner_up_channel", rival_channel)
+    if "overlap_weight" in queued:
+        reasons = with_identification_reason(
+            reasons, queued["recommended_channel"], queued["overlap_weight"], n
+        )
+    return _with_exploration_reasons(reasons, queued, n)
+
+
+def _learnt_channel_reasons(
+    queued: pd.DataFrame,
+    chosen_channel: np.ndarray,
+    rival_channel: np.ndarray,
+    history: pd.DataFrame,
+    model: ChannelResponseModel,
+    n: int,
+) -> pd.DataFrame:
+    """channel_reason_1..n of ``queued`` from the response-when-reached model's TreeSHAP values
+    (see :func:`channel_explanations`), indexed like ``queued``."""
+    if queued.empty:
+        return pd.DataFrame(columns=[f"channel_reason_{k}" for k in range(1, n + 1)], dtype="str")
     against_none = rival_channel == NO_CONTACT
     pairs = pd.DataFrame({"loan_id": queued["loan_id"].to_numpy()})
     both = pd.concat(
@@ -210,13 +242,8 @@ def explain_channels(
     reasons = channel_reasons(
         chosen, rival, contributions.iloc[:n_loans], contributions.iloc[n_loans:].reset_index(drop=True), n=n
     )
-    reasons.insert(0, "runner_up_channel", rival_channel)
     reasons.index = queued.index
-    if "overlap_weight" in queued:
-        reasons = with_identification_reason(
-            reasons, queued["recommended_channel"], queued["overlap_weight"], n
-        )
-    return _with_exploration_reasons(reasons, queued, n)
+    return reasons
 
 
 def _with_exploration_reasons(reasons: pd.DataFrame, queued: pd.DataFrame, n: int) -> pd.DataFrame:

@@ -206,3 +206,61 @@ def test_the_identification_table_covers_every_channel_the_history_used(channel_
     assert table["identified"].any()
     # A cell with no attempt through the channel is never called identified.
     assert not table.loc[table["attempts"] == 0, "identified"].any()
+
+
+def _queue_of(test_rows, model, size: int) -> tuple[pd.DataFrame, pd.Series, pd.DataFrame]:
+    """``size`` queued loans of the test block (account features, a recommended channel), their
+    runner-up channels and the channel history the night would read."""
+    from features.responses import CHANNEL_FEATURES
+
+    accounts = test_rows.drop_duplicates("loan_id").head(size).reset_index(drop=True)
+    inputs = [
+        name
+        for name in model.response_model_.feature_names_in_
+        if name in accounts and name not in {*CHANNEL_FEATURES, "channel", "reached"}
+    ]
+    queued = accounts[["loan_id", *inputs]].assign(
+        recommended_channel=[CHANNELS[k % len(CHANNELS)] for k in range(len(accounts))],
+        incremental_value=np.linspace(-5.0, 50.0, len(accounts)),
+    )
+    runner_up = pd.Series(
+        [NO_CONTACT if k % 2 else CHANNELS[(k + 1) % len(CHANNELS)] for k in range(len(accounts))],
+        index=queued["loan_id"],
+    )
+    tried = test_rows[test_rows["channel"] != NO_CONTACT]
+    history = tried.drop_duplicates(["loan_id", "channel"])[["loan_id", "channel", *CHANNEL_FEATURES]]
+    return queued, runner_up, history
+
+
+def test_exploration_rows_cost_no_treeshap_and_the_others_keep_their_reasons(
+    channel_outcome, test_rows, monkeypatch
+):
+    from scoring.choice import explain_channels
+    from scoring.reasons import exploration_channel_reasons
+
+    model = channel_outcome[0].model
+    queued, runner_up, history = _queue_of(test_rows, model, 30)
+    explored = np.arange(len(queued)) % 3 == 0
+    unexplored_reasons = explain_channels(queued.assign(exploration=False), runner_up, history, model)
+
+    explained_rows: list[int] = []
+    shap_values = model.response_model_.shap_values
+
+    def recording(rows):
+        explained_rows.append(len(rows))
+        return shap_values(rows)
+
+    monkeypatch.setattr(model.response_model_, "shap_values", recording)
+    reasons = explain_channels(queued.assign(exploration=explored), runner_up, history, model)
+    assert explained_rows == [2 * int((~explored).sum())]  # the chosen and the rival option each
+    pd.testing.assert_frame_equal(reasons[~explored], unexplored_reasons[~explored])
+    random_draws = exploration_channel_reasons(
+        queued.loc[explored, "recommended_channel"], queued.loc[explored, "incremental_value"]
+    )
+    pd.testing.assert_frame_equal(reasons.loc[explored, random_draws.columns], random_draws)
+    assert (reasons["runner_up_channel"] == queued["loan_id"].map(runner_up)).all()
+
+    explained_rows.clear()
+    everything_random = explain_channels(queued.assign(exploration=True), runner_up, history, model)
+    assert explained_rows == []
+    assert everything_random["channel_reason_1"].str.startswith("Randomised exploration").all()
