@@ -53,17 +53,18 @@ def unstopped(problem):
 
 
 # as the models use it: AUC unweighted (propensity), log loss unweighted and weighted (channel)
-@pytest.mark.parametrize(
+METRIC_CASES = pytest.mark.parametrize(
     ("metric", "weighted"),
     [("auc", False), ("binary_logloss", False), ("binary_logloss", True)],
     ids=["auc", "binary_logloss", "binary_logloss-weighted"],
 )
-def test_best_iteration_is_the_one_early_stopping_keeps(problem, unstopped, metric, weighted):
-    X_train, y_train, X_valid, y_valid, weight = problem
-    eval_weight = weight if weighted else None
-    # metric=metric: only the chosen metric is evaluated, so only it can stop the fit (with
-    # eval_metric="auc" alone LightGBM also tracks binary_logloss and stops on either).
-    stopped = _classifier(metric=metric).fit(
+
+
+def _early_stopped(problem, metric: str, eval_weight) -> lightgbm.LGBMClassifier:
+    """A fit with LightGBM's own early stopping, judged by ``metric`` alone (with
+    eval_metric="auc" alone LightGBM also tracks binary_logloss and stops on either)."""
+    X_train, y_train, X_valid, y_valid, _ = problem
+    return _classifier(metric=metric).fit(
         X_train,
         y_train,
         eval_X=(X_valid,),
@@ -72,6 +73,13 @@ def test_best_iteration_is_the_one_early_stopping_keeps(problem, unstopped, metr
         eval_metric=metric,
         callbacks=[lightgbm.early_stopping(PATIENCE, first_metric_only=True, verbose=False)],
     )
+
+
+@METRIC_CASES
+def test_best_iteration_is_the_one_early_stopping_keeps(problem, unstopped, metric, weighted):
+    _, _, X_valid, y_valid, weight = problem
+    eval_weight = weight if weighted else None
+    stopped = _early_stopped(problem, metric, eval_weight)
     assert list(stopped.evals_result_["valid_0"]) == [metric]
     assert stopped.best_iteration_ < N_ESTIMATORS
     # it really stopped: evaluated for the patience's rounds past the best one and no more
@@ -107,24 +115,12 @@ def test_without_patience_every_tree_is_kept(problem, unstopped):
     assert found == N_ESTIMATORS
 
 
-@pytest.mark.parametrize(
-    ("metric", "weighted"),
-    [("auc", False), ("binary_logloss", False), ("binary_logloss", True)],
-    ids=["auc", "binary_logloss", "binary_logloss-weighted"],
-)
+@METRIC_CASES
 def test_validation_curve_is_what_lightgbm_records_during_a_fit(problem, metric, weighted):
     """The Dask path scores every tree itself; it must read the curve LightGBM would record."""
-    X_train, y_train, X_valid, y_valid, weight = problem
+    _, _, X_valid, y_valid, weight = problem
     eval_weight = weight if weighted else None
-    fitted = _classifier(metric=metric).fit(
-        X_train,
-        y_train,
-        eval_X=(X_valid,),
-        eval_y=(y_valid,),
-        eval_sample_weight=None if eval_weight is None else [eval_weight],
-        eval_metric=metric,
-        callbacks=[lightgbm.early_stopping(PATIENCE, first_metric_only=True, verbose=False)],
-    )
+    fitted = _early_stopped(problem, metric, eval_weight)
     recorded = np.asarray(fitted.evals_result_["valid_0"][metric])
     curve = validation_curve(fitted.booster_, X_valid, y_valid, eval_weight, metric)
     # LightGBM keeps the trees up to the early-stopping point; it recorded the patience's beyond
