@@ -136,17 +136,26 @@ def best_iteration(
     ``patience``). Like LightGBM, a fit judged by AUC also tracks the binary objective's log
     loss: pass both, in LightGBM's order (the eval metric first)."""
     metrics = [metric] if isinstance(metric, str) else list(metric)
-    trees = booster.num_trees()
     if not patience:
-        return trees
+        return booster.num_trees()
+    return stopping_point({name: validation_curve(booster, X, y, weight, name) for name in metrics}, patience)
+
+
+def stopping_point(curves: Mapping[str, npt.ArrayLike], patience: int) -> int:
+    """Where LightGBM's early stopping ends on these validation ``curves`` (metric -> one score
+    per tree, in LightGBM's order: the eval metric first): the first metric to go ``patience``
+    trees without a gain stops the count at its best tree."""
+    metrics = list(curves)
+    trees = len(np.asarray(curves[metrics[0]]))
     # Scores with higher = better, so AUC and log loss compare alike.
-    curves = {
-        name: validation_curve(booster, X, y, weight, name) * (1 if name == "auc" else -1) for name in metrics
+    scores = {
+        name: np.asarray(curve, dtype="float64") * (1 if name == "auc" else -1)
+        for name, curve in curves.items()
     }
     best = dict.fromkeys(metrics, (-np.inf, 0))  # (score, 0-based tree) per metric
     for i in range(trees):
         for name in metrics:
-            score = curves[name][i]
+            score = scores[name][i]
             if score > best[name][0]:
                 best[name] = (score, i)
             elif i - best[name][1] >= patience:
@@ -216,44 +225,36 @@ class CalibratedBooster(ClassifierMixin, BaseEstimator):  # type: ignore[misc]
             if early_stopping_rounds:
                 fit_kwargs["callbacks"] = [lgb.early_stopping(int(early_stopping_rounds), verbose=False)]
         client = _DASK_CLIENT.get()
+        # Validation score after each tree, per metric (the eval metric first), as LightGBM's
+        # early stopping read it.
+        curves: dict[str, npt.ArrayLike] = {}
         if client is None:
             classifier.fit(self._matrix(X), np.asarray(y), sample_weight=sample_weight, **fit_kwargs)
             self.best_iteration_ = int(classifier.best_iteration_ or classifier.n_estimators)
             self.fitted_with_ = "lightgbm"
+            curves = dict(next(iter((classifier.evals_result_ or {}).values()), {}))
         else:
             # lightgbm.dask cannot early-stop (each worker would stop on its own share of the
-            # validation rows); every tree is grown and the same rule picks the iteration after.
+            # validation rows), nor record an evaluation: every tree is grown, scored here once,
+            # and the same rule picks the iteration after.
             workers = max(1, len(client.scheduler_info(n_workers=-1)["workers"]))
             classifier = _dask_fit(client, workers, classifier, self._matrix(X), y, sample_weight)
-            self.best_iteration_ = (
-                best_iteration(
-                    classifier.booster_,
-                    self._matrix(eval_set[0]),
-                    eval_set[1],
-                    eval_weight,
-                    list(dict.fromkeys([eval_metric, "binary_logloss"])),
-                    early_stopping_rounds,
-                )
-                if eval_set is not None
-                else classifier.n_estimators
-            )
+            self.best_iteration_ = classifier.n_estimators
+            if eval_set is not None:
+                curves = {
+                    name: validation_curve(
+                        classifier.booster_, self._matrix(eval_set[0]), eval_set[1], eval_weight, name
+                    )
+                    for name in dict.fromkeys([eval_metric, "binary_logloss"])
+                }
+                if early_stopping_rounds:
+                    self.best_iteration_ = stopping_point(curves, int(early_stopping_rounds))
             self.fitted_with_ = f"lightgbm.dask ({workers} workers)"
         # Trees at the early-stopping point; best_iteration_ may keep fewer (tree_tolerance).
         self.best_score_iteration_ = self.best_iteration_
-        if eval_set is not None and tree_tolerance:
-            recorded: dict[str, dict[str, list[float]]] = getattr(classifier, "evals_result_", None) or {}
-            curve: npt.ArrayLike | None = next(iter(recorded.values()), {}).get(eval_metric)
-            if curve is None:  # lightgbm.dask records no evaluation: score every tree here
-                curve = validation_curve(
-                    classifier.booster_,
-                    self._matrix(eval_set[0]),
-                    eval_set[1],
-                    eval_weight,
-                    eval_metric,
-                    self.best_iteration_,
-                )
+        if tree_tolerance and eval_metric in curves:
             self.best_iteration_ = fewest_trees_within(
-                curve, self.best_iteration_, tree_tolerance, eval_metric
+                curves[eval_metric], self.best_iteration_, tree_tolerance, eval_metric
             )
         self.classifier_ = classifier
         self.classes_ = classifier.classes_

@@ -191,12 +191,7 @@ def explain_channels(
         return _with_exploration_reasons(reasons, queued, n)
     # Exploration rows say their channel was drawn at random, whatever the model prefers: only
     # the others are worth their TreeSHAP.
-    explored = (
-        queued["exploration"].fillna(False).astype(bool).to_numpy()
-        if "exploration" in queued
-        else np.zeros(len(queued), dtype=bool)
-    )
-    explained = ~explored
+    explained = ~_explored(queued)
     learnt = _learnt_channel_reasons(
         queued[explained], chosen_channel[explained], rival_channel[explained], history, model, n
     )
@@ -246,12 +241,17 @@ def _learnt_channel_reasons(
     return reasons
 
 
+def _explored(queued: pd.DataFrame) -> np.ndarray:
+    """Which queued rows are randomised exploration (none without the column)."""
+    if "exploration" not in queued:
+        return np.zeros(len(queued), dtype=bool)
+    return queued["exploration"].fillna(False).astype(bool).to_numpy()
+
+
 def _with_exploration_reasons(reasons: pd.DataFrame, queued: pd.DataFrame, n: int) -> pd.DataFrame:
     """The channel reasons of randomised exploration rows replaced by what they are: a random
     draw among the lawful channels, kept so the engine can measure what each channel adds."""
-    if "exploration" not in queued:
-        return reasons
-    explored = queued["exploration"].fillna(False).astype(bool).to_numpy()
+    explored = _explored(queued)
     if not explored.any():
         return reasons
     rows = queued[explored]
